@@ -1,0 +1,66 @@
+"""The ``oldphoto`` command group. Commands are thin: logic lives in library modules."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from oldphoto_cli import __version__, plugins, stages
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="oldphoto")
+def cli() -> None:
+    """Restore old, damaged photographs (Wan et al., "Bringing Old Photos Back to Life")."""
+
+
+@cli.command(name="plugins")
+def plugins_command() -> None:
+    """List loaded plugins as JSON (name, version, distribution, hooks, stages)."""
+    click.echo(json.dumps(plugins.plugin_info(), indent=2))
+
+
+@cli.command(name="stages")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def stages_command(as_json: bool) -> None:
+    """Show, per kind, the available stage implementations and the default."""
+    rows = {}
+    for kind in stages.KINDS:
+        default = stages.default_name(kind)
+        rows[kind] = [
+            {
+                "name": spec.name,
+                "plugin": spec.plugin,
+                "default": spec.name == default,
+                "description": spec.description,
+            }
+            for spec in stages.stages_of(kind)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for kind, specs in rows.items():
+        names = ", ".join(s["name"] + (" (default)" if s["default"] else "") for s in specs)
+        click.echo(f"{kind:13s} {names or '-'}")
+
+
+def _add_commands() -> None:
+    from oldphoto_cli import cli_degrade, cli_io, cli_train, cli_weights
+
+    for module in (cli_io, cli_degrade, cli_train, cli_weights):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+    plugins.load_plugins()
+    try:
+        plugins.pm.hook.oldphoto_register_commands(cli=cli)
+    except Exception as error:  # a plugin's commands must not break the CLI
+        print(f"oldphoto: a plugin failed to add commands: {error}", file=sys.stderr)
+
+
+_add_commands()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,3 @@
+"""Commands (placeholder, filled by its owner)."""
+
+COMMANDS: list = []

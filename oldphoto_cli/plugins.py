@@ -1,0 +1,143 @@
+"""Plugin loading, following simonw/llm: entry points are loaded once, broken plugins reported.
+
+Built-in stages are an entry point (``builtin``) of this very distribution, so they go
+through exactly the path a third-party package does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from oldphoto_cli import hookspecs
+
+GROUP = "oldphoto"
+OWN_DISTRIBUTION = "oldphoto"
+BUILTIN_MODULES = {
+    "builtin": "oldphoto_plugins.builtin",
+    "degradations": "oldphoto_plugins.degradations",
+    "faces": "oldphoto_plugins.faces",
+}
+
+
+class PluginError(Exception):
+    """A plugin broke a rule of the plugin API (e.g. two plugins claimed one stage name)."""
+
+
+@dataclass
+class BrokenPlugin:
+    name: str
+    error: str
+
+
+pm = pluggy.PluginManager(GROUP)
+pm.add_hookspecs(hookspecs)
+
+BROKEN_PLUGINS: list[BrokenPlugin] = []
+# plugin name -> distribution (name, version); filled as entry points load.
+PLUGIN_DISTRIBUTIONS: dict[str, tuple[str, str]] = {}
+_loaded = False
+
+
+def _report_broken(name: str, error: BaseException) -> None:
+    message = f"{type(error).__name__}: {error}"
+    BROKEN_PLUGINS.append(BrokenPlugin(name, message))
+    print(f"oldphoto: plugin {name!r} failed to load: {message}", file=sys.stderr)
+
+
+def _allowed_third_party() -> set[str] | None:
+    """Names from OLDPHOTO_LOAD_PLUGINS, or None when unset (load all)."""
+    raw = os.environ.get("OLDPHOTO_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def load_plugins() -> pluggy.PluginManager:
+    """Load every entry point of group ``oldphoto`` once; safe to call repeatedly."""
+    global _loaded
+    if _loaded:
+        return pm
+    _loaded = True
+    allowed = _allowed_third_party()
+    seen_builtin = set()
+    for entry_point in metadata.entry_points(group=GROUP):
+        dist = entry_point.dist
+        dist_name = dist.metadata["Name"] if dist is not None else "?"
+        is_builtin = dist_name == OWN_DISTRIBUTION
+        if not is_builtin and allowed is not None and entry_point.name not in allowed:
+            continue
+        if pm.has_plugin(entry_point.name):
+            continue
+        try:
+            module = entry_point.load()
+            pm.register(module, name=entry_point.name)
+        except Exception as error:  # a broken plugin must never take the CLI down
+            _report_broken(entry_point.name, error)
+            continue
+        PLUGIN_DISTRIBUTIONS[entry_point.name] = (dist_name, dist.version if dist else "?")
+        if is_builtin:
+            seen_builtin.add(entry_point.name)
+    # Running from a source tree without installed metadata: import built-ins directly.
+    for name, module_name in BUILTIN_MODULES.items():
+        if name not in seen_builtin and not pm.has_plugin(name):
+            pm.register(importlib.import_module(module_name), name=name)
+            PLUGIN_DISTRIBUTIONS[name] = (OWN_DISTRIBUTION, _own_version())
+    return pm
+
+
+def _own_version() -> str:
+    from oldphoto_cli import __version__
+
+    return __version__
+
+
+def call_register_hook(hook_name: str, register: Any) -> None:
+    """Call ``hook_name`` on every plugin with a ``register`` bound to that plugin's name.
+
+    Binding the name lets registries say *which* plugins collided.
+    """
+    load_plugins()
+    hook = getattr(pm.hook, hook_name)
+    for impl in reversed(hook.get_hookimpls()):
+
+        def bound(*args: Any, _plugin: str = impl.plugin_name, **kwargs: Any) -> None:
+            register(*args, plugin=_plugin, **kwargs)
+
+        try:
+            impl.function(register=bound)
+        except PluginError:
+            raise
+        except Exception as error:
+            _report_broken(impl.plugin_name, error)
+
+
+def plugin_info() -> list[dict[str, Any]]:
+    """Describe loaded plugins for ``oldphoto plugins``."""
+    from oldphoto_cli import stages
+
+    load_plugins()
+    provided: dict[str, list[dict[str, str]]] = {}
+    for spec in stages.all_stages():
+        provided.setdefault(spec.plugin, []).append({"kind": spec.kind, "name": spec.name})
+    infos = []
+    for name, plugin in sorted(pm.list_name_plugin()):
+        dist_name, version = PLUGIN_DISTRIBUTIONS.get(name, (None, None))
+        infos.append(
+            {
+                "name": name,
+                "version": version,
+                "distribution": dist_name,
+                "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
+                "stages": provided.get(name, []),
+            }
+        )
+    for broken in BROKEN_PLUGINS:
+        infos.append({"name": broken.name, "error": broken.error})
+    return infos

@@ -1,0 +1,1 @@
+"""Built-in degradations (filled in by the degradation work)."""

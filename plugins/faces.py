@@ -1,0 +1,1 @@
+"""Built-in face stages (filled in by the face-enhancement work)."""
