@@ -1,0 +1,422 @@
+"""Reading and writing photos around the pipeline.
+
+The pipeline sees float32 HxWx3 RGB in [0, 1]. This module turns whatever is on disk
+(JPEG, PNG, TIFF, BMP, WebP; grayscale, alpha, 16-bit, CMYK, palette; EXIF-rotated) into
+that, remembers what the file was, and writes the restored pixels back in the same form:
+same size, grayscale stays grayscale, alpha is re-joined, 16-bit stays 16-bit where the
+output format can hold it, EXIF (orientation reset to 1) and ICC carried where possible.
+
+Writes are atomic: a temp file in the target directory, fsync, ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import struct
+import tempfile
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+FORMAT_BY_EXT = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+    ".webp": "WEBP",
+}
+SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
+ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
+EXIF_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
+ICC_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
+DEFAULT_MAX_MEGAPIXELS = 300.0
+ORIENTATION_TAG = 0x0112
+
+# We apply our own, explicit pixel limit (``max_megapixels``) instead of Pillow's global one.
+Image.MAX_IMAGE_PIXELS = None
+
+
+class ImageReadError(Exception):
+    """A file could not be read as an image; the message is one line, for the user."""
+
+
+class ImageWriteError(Exception):
+    """An image could not be written."""
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+@dataclass
+class LoadedImage:
+    """An image as the pipeline wants it plus what is needed to write it back alike."""
+
+    rgb: np.ndarray  # HxWx3 float32 in [0, 1] (grayscale replicated into 3 channels)
+    alpha: np.ndarray | None  # HxW float32 in [0, 1], or None
+    mode: str  # "L" or "RGB": the colour mode to write back
+    bit_depth: int  # 8 or 16
+    format: str  # Pillow format name of the source ("JPEG", "PNG", ...)
+    exif: bytes | None = None  # orientation already reset to 1
+    icc_profile: bytes | None = None
+    source_mode: str = ""  # the Pillow mode the file had, for notes (e.g. "CMYK", "P")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) after EXIF orientation."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+    @property
+    def gray(self) -> np.ndarray:
+        return to_gray(self.rgb)
+
+
+def to_gray(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma, as Pillow's ``convert("L")``."""
+    return (rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114).astype(np.float32)
+
+
+def _rawmode(image: Image.Image) -> str:
+    if not image.tile:
+        return image.mode
+    args = image.tile[0].args if hasattr(image.tile[0], "args") else image.tile[0][3]
+    if isinstance(args, tuple):
+        args = args[0] if args else ""
+    return str(args)
+
+
+def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
+    """EXIF orientation on a HxW(xC) array (same as ``ImageOps.exif_transpose``)."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.swapaxes(a, 0, 1)[:, ::-1],
+        7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
+        8: lambda a: np.swapaxes(a, 0, 1)[::-1],
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(array)) if op else array
+
+
+def _exif_bytes(image: Image.Image) -> tuple[bytes | None, int]:
+    """EXIF with orientation reset to 1, and the orientation that was there."""
+    try:
+        exif = image.getexif()
+    except Exception:  # malformed EXIF must not make the photo unreadable
+        return None, 1
+    if not exif:
+        return None, 1
+    orientation = int(exif.get(ORIENTATION_TAG, 1) or 1)
+    if ORIENTATION_TAG in exif:
+        exif[ORIENTATION_TAG] = 1
+    try:
+        return exif.tobytes(), orientation
+    except Exception:
+        return None, orientation
+
+
+def read_image(
+    path: str | os.PathLike[str], max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS
+) -> LoadedImage:
+    """Read ``path`` into a :class:`LoadedImage`; raises :class:`ImageReadError`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError as error:
+        raise ImageReadError("is a directory") from error
+    except OSError as error:
+        raise ImageReadError(f"cannot read file: {error.strerror or error}") from error
+    if not data:
+        raise ImageReadError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = Image.open(io.BytesIO(data))
+    except Exception as error:
+        raise ImageReadError(f"not a readable image ({type(error).__name__})") from error
+    width, height = image.size
+    if max_megapixels is not None and width * height > max_megapixels * 1e6:
+        raise ImageReadError(
+            f"image is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the "
+            f"--max-megapixels limit of {max_megapixels:g} (possible decompression bomb)"
+        )
+    fmt = image.format or FORMAT_BY_EXT.get(path.suffix.lower(), "PNG")
+    exif, orientation = _exif_bytes(image)
+    icc = image.info.get("icc_profile")
+    source_mode = image.mode
+    try:
+        if fmt in SIXTEEN_BIT_FORMATS and "16" in _rawmode(image) and image.mode not in ("I;16",):
+            loaded = _read_16bit_color(data, orientation, gray=image.mode in ("L", "LA"))
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                image.load()
+            loaded = _from_pil(image)
+    except ImageReadError:
+        raise
+    except Exception as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ImageReadError(f"corrupt or truncated image: {message}") from error
+    rgb, alpha, mode, depth = loaded
+    if source_mode == "CMYK":
+        icc = None  # the profile describes CMYK; the pixels are RGB now
+    return LoadedImage(rgb, alpha, mode, depth, fmt, exif, icc, source_mode)
+
+
+def _read_16bit_color(
+    data: bytes, orientation: int, gray: bool = False
+) -> tuple[np.ndarray, np.ndarray | None, str, int]:
+    """Pillow has no 16-bit RGB mode; OpenCV decodes those without truncation."""
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise ImageReadError("corrupt or truncated 16-bit image")
+    scale = 65535.0 if array.dtype == np.uint16 else 255.0
+    depth = 16 if array.dtype == np.uint16 else 8
+    array = _apply_orientation(array, orientation).astype(np.float32) / scale
+    if array.ndim == 2:
+        return np.repeat(array[..., None], 3, axis=2), None, "L", depth
+    mode = "L" if gray else "RGB"
+    if array.shape[2] == 4:
+        return array[..., 2::-1].copy(), array[..., 3].copy(), mode, depth
+    return array[..., 2::-1].copy(), None, mode, depth
+
+
+def _from_pil(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, str, int]:
+    image = ImageOps.exif_transpose(image) or image
+    mode = image.mode
+    alpha = None
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        gray = np.asarray(image, dtype=np.uint16).astype(np.float32) / 65535.0
+        return np.repeat(gray[..., None], 3, axis=2), None, "L", 16
+    if mode == "I":
+        values = np.asarray(image, dtype=np.int64)
+        depth = 16 if values.max(initial=0) > 255 else 8
+        gray = np.clip(values, 0, 65535 if depth == 16 else 255).astype(np.float32)
+        gray /= 65535.0 if depth == 16 else 255.0
+        return np.repeat(gray[..., None], 3, axis=2), None, "L", depth
+    if mode == "F":
+        gray = np.asarray(image, dtype=np.float32)
+        top = float(gray.max(initial=0.0))
+        gray = np.clip(gray / (top if top > 1.0 else 1.0), 0.0, 1.0)
+        return np.repeat(gray[..., None], 3, axis=2), None, "L", 16
+    if mode == "P" or mode == "PA":
+        has_alpha = mode == "PA" or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+        mode = image.mode
+    if mode == "CMYK":
+        image = _cmyk_to_rgb(image)
+        mode = "RGB"
+    if mode in ("1", "L", "LA", "La"):
+        if mode in ("LA", "La"):
+            image = image.convert("LA")
+            alpha = np.asarray(image.getchannel("A"), np.float32) / 255.0
+        gray = np.asarray(image.convert("L"), np.float32) / 255.0
+        return np.repeat(gray[..., None], 3, axis=2), alpha, "L", 8
+    if mode in ("RGBA", "RGBa"):
+        image = image.convert("RGBA")
+        alpha = np.asarray(image.getchannel("A"), np.float32) / 255.0
+    rgb = np.asarray(image.convert("RGB"), np.float32) / 255.0
+    return rgb, alpha, "RGB", 8
+
+
+def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
+    """Colour-managed CMYK -> sRGB when the file has a profile, else Pillow's formula."""
+    icc = image.info.get("icc_profile")
+    if icc:
+        try:
+            from PIL import ImageCms
+
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            target = ImageCms.createProfile("sRGB")
+            return ImageCms.profileToProfile(image, source, target, outputMode="RGB")
+        except Exception:
+            pass
+    return image.convert("RGB")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def output_format(path: str | os.PathLike[str]) -> str:
+    ext = Path(path).suffix.lower()
+    if ext not in FORMAT_BY_EXT:
+        raise ImageWriteError(f"unsupported output extension {ext!r}")
+    return FORMAT_BY_EXT[ext]
+
+
+def encode_image(
+    rgb: np.ndarray,
+    fmt: str,
+    *,
+    mode: str = "RGB",
+    alpha: np.ndarray | None = None,
+    bit_depth: int = 8,
+    exif: bytes | None = None,
+    icc_profile: bytes | None = None,
+) -> bytes:
+    """Encode float RGB in [0, 1] as ``fmt`` bytes in the requested mode/depth."""
+    rgb = np.clip(np.nan_to_num(np.asarray(rgb, np.float32)), 0.0, 1.0)
+    if alpha is not None and fmt not in ALPHA_FORMATS:
+        alpha = None
+    if alpha is not None and alpha.shape != rgb.shape[:2]:
+        raise ImageWriteError(f"alpha {alpha.shape} does not match restored image {rgb.shape[:2]}")
+    sixteen = bit_depth == 16 and fmt in SIXTEEN_BIT_FORMATS
+    if sixteen and mode == "RGB":
+        return _encode_16bit_color(rgb, alpha, fmt, exif, icc_profile)
+    if mode == "L":
+        gray = to_gray(rgb)
+        if sixteen and alpha is None:
+            image = Image.fromarray(_quantize(gray, 65535, np.uint16))
+        else:
+            image = Image.fromarray(_quantize(gray, 255, np.uint8))
+            if alpha is not None:
+                image = Image.merge("LA", [image, Image.fromarray(_quantize(alpha, 255, np.uint8))])
+                if fmt == "WEBP":
+                    image = image.convert("RGBA")
+    else:
+        image = Image.fromarray(_quantize(rgb, 255, np.uint8))
+        if alpha is not None:
+            image.putalpha(Image.fromarray(_quantize(alpha, 255, np.uint8)))
+    kwargs: dict = {}
+    if fmt == "JPEG":
+        kwargs.update(quality=95, subsampling=0 if mode == "L" else 2)
+    elif fmt == "WEBP":
+        kwargs.update(quality=95)
+    elif fmt == "TIFF":
+        kwargs.update(compression="tiff_deflate")
+    if exif and fmt in EXIF_FORMATS:
+        kwargs["exif"] = exif
+    if icc_profile and fmt in ICC_FORMATS:
+        kwargs["icc_profile"] = icc_profile
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def _quantize(values: np.ndarray, top: int, dtype: type) -> np.ndarray:
+    return np.clip(np.rint(values * top), 0, top).astype(dtype)
+
+
+def _encode_16bit_color(
+    rgb: np.ndarray,
+    alpha: np.ndarray | None,
+    fmt: str,
+    exif: bytes | None,
+    icc_profile: bytes | None,
+) -> bytes:
+    array = _quantize(rgb, 65535, np.uint16)[..., ::-1]
+    if alpha is not None:
+        array = np.concatenate([array, _quantize(alpha, 65535, np.uint16)[..., None]], axis=2)
+    ok, encoded = cv2.imencode(".png" if fmt == "PNG" else ".tiff", np.ascontiguousarray(array))
+    if not ok:
+        raise ImageWriteError(f"OpenCV could not encode a 16-bit {fmt}")
+    data = encoded.tobytes()
+    if fmt == "PNG":
+        data = _png_add_chunks(data, exif, icc_profile)
+    return data
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+
+def _png_add_chunks(data: bytes, exif: bytes | None, icc_profile: bytes | None) -> bytes:
+    """Insert iCCP/eXIf right after IHDR (OpenCV writes neither)."""
+    ihdr_end = 8 + 8 + 13 + 4
+    extra = b""
+    if icc_profile:
+        extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc_profile))
+    if exif:
+        payload = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+        extra += _png_chunk(b"eXIf", payload)
+    return data[:ihdr_end] + extra + data[ihdr_end:]
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never half.
+
+    The temp file is hidden (leading dot) in the target directory, so a rerun over the
+    output folder never mistakes it for a photo; it is removed on any failure.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    rgb: np.ndarray,
+    like: LoadedImage | None = None,
+    *,
+    mode: str | None = None,
+    alpha: np.ndarray | None = None,
+    bit_depth: int | None = None,
+) -> None:
+    """Write restored ``rgb`` to ``path`` (format from the extension), like the source."""
+    fmt = output_format(path)
+    if like is not None:
+        mode = mode or like.mode
+        alpha = like.alpha if alpha is None else alpha
+        bit_depth = bit_depth or like.bit_depth
+    data = encode_image(
+        rgb,
+        fmt,
+        mode=mode or "RGB",
+        alpha=alpha,
+        bit_depth=bit_depth or 8,
+        exif=like.exif if like is not None else None,
+        icc_profile=like.icc_profile if like is not None else None,
+    )
+    atomic_write_bytes(path, data)
+
+
+def write_mask(path: str | os.PathLike[str], mask: np.ndarray) -> None:
+    """Write a {0,1} (or bool) mask as an 8-bit 0/255 PNG, atomically."""
+    image = Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255, mode="L")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_mask(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a user or ``detect`` mask as HxW uint8 {0, 1}; ``size`` = (width, height) check."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("RGBA", "LA", "PA") and image.getextrema()[-1][0] < 255:
+                gray = image.getchannel("A")  # painted on a transparent layer
+            else:
+                gray = image.convert("L")
+    except Exception as error:
+        raise ImageReadError(f"cannot read mask {Path(path).name}: {error}") from error
+    if size is not None and gray.size != tuple(size):
+        raise ImageReadError(
+            f"mask {Path(path).name} is {gray.size[0]}x{gray.size[1]}, image is {size[0]}x{size[1]}"
+        )
+    return (np.asarray(gray) > 127).astype(np.uint8)

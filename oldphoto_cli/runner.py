@@ -1,0 +1,319 @@
+"""Batch runner: apply a processing function to many inputs, one failure never stops a run.
+
+``run_batch(items, process_fn)`` chunks items into batches (``batch_size``), calls
+``process_fn(batch) -> list[ItemResult]`` and, when a whole batch raises, retries its items
+one by one so the error lands on the image that caused it. Each result is reported (JSON
+line / error line) and the progress bar advanced as it completes.
+
+``chain(*stages)`` composes stage callables into one ``image -> image`` function that
+records which stages ran, for simple library use and plugin tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oldphoto_cli.inputs import InputItem
+from oldphoto_cli.progress import Reporter
+
+OK, SKIPPED, ERROR = "ok", "skipped", "error"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass
+class ItemResult:
+    input: str
+    output: str | None
+    status: str  # ok | skipped | error
+    error: str | None = None
+    seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        record = {
+            "input": self.input,
+            "output": self.output,
+            "status": self.status,
+            "error": self.error,
+            "seconds": round(self.seconds, 4),
+        }
+        record.update(self.info)
+        return record
+
+
+def result_for(item: InputItem, status: str, **kwargs: Any) -> ItemResult:
+    output = str(item.output) if item.output is not None else None
+    return ItemResult(str(item.path), output, status, **kwargs)
+
+
+def one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+ProcessFn = Callable[[Sequence[InputItem]], list[ItemResult]]
+
+
+def per_item(fn: Callable[[InputItem], ItemResult]) -> ProcessFn:
+    """Adapt a single-item function to the batch interface."""
+
+    def process(batch: Sequence[InputItem]) -> list[ItemResult]:
+        return [fn(item) for item in batch]
+
+    return process
+
+
+def _batches(items: Sequence[InputItem], size: int) -> Iterable[Sequence[InputItem]]:
+    size = max(1, int(size))
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _isolate(process_fn: ProcessFn, item: InputItem) -> ItemResult:
+    started = time.perf_counter()
+    try:
+        results = process_fn([item])
+        return results[0]
+    except Exception as error:
+        return result_for(item, ERROR, error=one_line(error), seconds=time.perf_counter() - started)
+
+
+def run_batch(
+    items: Sequence[InputItem],
+    process_fn: ProcessFn,
+    *,
+    batch_size: int = 1,
+    reporter: Reporter | None = None,
+    description: str = "restoring",
+    skip_existing: bool = True,
+    outputs_of: Callable[[InputItem], list[Path]] | None = None,
+) -> list[ItemResult]:
+    """Run ``process_fn`` over ``items`` and report each result.
+
+    Items with a known ``error`` fail without being processed; items whose outputs all
+    exist are skipped when ``skip_existing`` (what makes re-running after a crash cheap).
+    """
+    reporter = reporter or Reporter(quiet=True)
+    outputs_of = outputs_of or (lambda item: [item.output] if item.output else [])
+    results: list[ItemResult] = []
+
+    def report(result: ItemResult) -> None:
+        results.append(result)
+        if result.status == ERROR:
+            reporter.error(f"{result.input}: {result.error}")
+        reporter.record(result.to_json())
+        reporter.advance()
+
+    todo: list[InputItem] = []
+    for item in items:
+        if item.error:
+            report(result_for(item, ERROR, error=item.error))
+        elif skip_existing and (outs := outputs_of(item)) and all(p.exists() for p in outs):
+            report(result_for(item, SKIPPED, error="output exists (use --overwrite)"))
+        else:
+            todo.append(item)
+
+    reporter.start(len(todo), description)
+    try:
+        for batch in _batches(todo, batch_size):
+            try:
+                batch_results = process_fn(batch)
+                if len(batch_results) != len(batch):
+                    raise RuntimeError("process_fn returned a wrong number of results")
+            except Exception:
+                if len(batch) == 1:
+                    batch_results = [_isolate(process_fn, batch[0])]
+                else:
+                    batch_results = [_isolate(process_fn, item) for item in batch]
+            for result in batch_results:
+                report(result)
+    finally:
+        reporter.stop()
+    return results
+
+
+def exit_code(results: Iterable[ItemResult]) -> int:
+    """0 when every image is ok or skipped, 1 when any failed."""
+    return EXIT_FAILED if any(r.status == ERROR for r in results) else EXIT_OK
+
+
+def summary(results: Sequence[ItemResult]) -> str:
+    counts = {OK: 0, SKIPPED: 0, ERROR: 0}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    return f"{counts[OK]} ok, {counts[SKIPPED]} skipped, {counts[ERROR]} failed"
+
+
+def chain(*stages: Callable[..., Any]) -> Callable[..., Any]:
+    """Compose stage callables ``x -> x``; returns ``fn(x) -> (x, names)``."""
+
+    def run(value: Any, **kwargs: Any) -> tuple[Any, list[str]]:
+        names = []
+        for stage in stages:
+            value = stage(value, **kwargs)
+            names.append(getattr(stage, "name", getattr(stage, "__name__", repr(stage))))
+        return value, names
+
+    return run
+
+
+# --------------------------------------------------------------------------- jobs
+# The per-image work of ``oldphoto restore`` and ``oldphoto detect``, as library functions.
+
+
+def mask_stats(mask: Any) -> dict[str, Any]:
+    """Defect share (fraction of pixels) and 8-connected components of a {0,1} mask."""
+    import cv2
+    import numpy as np
+
+    mask = (np.asarray(mask) > 0).astype(np.uint8)
+    count, _ = cv2.connectedComponents(mask, connectivity=8)
+    return {
+        "defect_share": round(float(mask.mean()) if mask.size else 0.0, 6),
+        "components": int(count - 1),
+    }
+
+
+def binarize(probability: Any, threshold: float = 0.5, dilate: int = 0) -> Any:
+    """Probability map -> {0,1} uint8 mask (``>= threshold``), dilated by ``dilate`` px."""
+    import cv2
+    import numpy as np
+
+    mask = (np.asarray(probability) >= threshold).astype(np.uint8)
+    if dilate > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
+        mask = cv2.dilate(mask, kernel)
+    return mask
+
+
+def overlay(rgb: Any, mask: Any, opacity: float = 0.6) -> Any:
+    """The image with the mask painted red, float RGB in [0, 1]."""
+    import numpy as np
+
+    out = np.array(rgb, np.float32, copy=True)
+    red = np.array([1.0, 0.0, 0.0], np.float32)
+    sel = np.asarray(mask) > 0
+    out[sel] = out[sel] * (1 - opacity) + red * opacity
+    return out
+
+
+@dataclass
+class RestoreJob:
+    """Restore one item: read, pick a mask, run the pipeline, write back alike."""
+
+    pipeline: Any
+    mask_dir: Path | None = None
+    intermediates_dir: Path | None = None
+    max_megapixels: float | None = 300.0
+
+    def __call__(self, item: InputItem) -> ItemResult:
+        from oldphoto_cli import imageio, inputs
+
+        started = time.perf_counter()
+        info: dict[str, Any] = {}
+        try:
+            image = imageio.read_image(item.path, self.max_megapixels)
+            mask = None
+            if self.mask_dir is not None:
+                mask_path = inputs.find_mask(self.mask_dir, item)
+                if mask_path is not None:
+                    mask = imageio.read_mask(mask_path, image.size)
+                    info["mask_source"] = str(mask_path)
+            result = self.pipeline.restore(image.rgb, mask=mask)
+            restored = result.image
+            if restored.shape[:2] != image.rgb.shape[:2]:
+                raise RuntimeError(
+                    f"pipeline returned {restored.shape[1]}x{restored.shape[0]}, "
+                    f"expected {image.size[0]}x{image.size[1]}"
+                )
+            imageio.write_image(item.output, restored, image)
+            info["stages"] = list(result.info.get("stages", []))
+            extra = {k: v for k, v in result.info.items() if k != "stages"}
+            if extra:
+                info["pipeline"] = extra
+            info["mask"] = mask_stats(result.mask) if result.mask is not None else None
+            info["mode"] = image.mode + (
+                "A"
+                if image.alpha is not None
+                and imageio.output_format(item.output) in imageio.ALPHA_FORMATS
+                else ""
+            )
+            info["bit_depth"] = image.bit_depth
+            if self.intermediates_dir is not None and result.intermediates:
+                info["intermediates"] = self._save_intermediates(item, result.intermediates)
+        except Exception as error:
+            return result_for(
+                item,
+                ERROR,
+                error=one_line(error),
+                seconds=time.perf_counter() - started,
+                info=info,
+            )
+        return result_for(item, OK, seconds=time.perf_counter() - started, info=info)
+
+    def _save_intermediates(self, item: InputItem, arrays: dict[str, Any]) -> list[str]:
+        import numpy as np
+
+        from oldphoto_cli import imageio
+
+        written = []
+        for name, array in arrays.items():
+            array = np.asarray(array, np.float32)
+            if array.ndim == 2:
+                array = np.repeat(array[..., None], 3, axis=2)
+            if array.ndim != 3 or array.shape[2] != 3:
+                continue  # latents and other non-images are not written
+            path = self.intermediates_dir / item.rel.parent / f"{item.path.stem}_{name}.png"
+            imageio.write_image(path, array)
+            written.append(str(path))
+        return written
+
+
+def detect_outputs(
+    item: InputItem, out: Path, mask_dir: Path | None, save_mask: bool, save_overlay: bool
+) -> dict[str, Path]:
+    """Where ``detect`` writes for ``item``: ``<stem>_mask.png``, ``<stem>_overlay.png``."""
+    outputs = {}
+    stem = item.path.stem
+    if save_mask:
+        outputs["mask"] = (mask_dir or out) / item.rel.parent / f"{stem}_mask.png"
+    if save_overlay:
+        outputs["overlay"] = out / item.rel.parent / f"{stem}_overlay.png"
+    return outputs
+
+
+@dataclass
+class DetectJob:
+    """Detect scratches on one item: probability -> threshold -> dilate -> mask/overlay."""
+
+    pipeline: Any
+    outputs: Callable[[InputItem], dict[str, Path]]
+    threshold: float = 0.5
+    dilate: int = 0
+    max_megapixels: float | None = 300.0
+
+    def __call__(self, item: InputItem) -> ItemResult:
+        from oldphoto_cli import imageio
+
+        started = time.perf_counter()
+        try:
+            image = imageio.read_image(item.path, self.max_megapixels)
+            probability = self.pipeline.detect(image.rgb)
+            mask = binarize(probability, self.threshold, self.dilate)
+            if mask.shape != image.rgb.shape[:2]:
+                raise RuntimeError("detector returned a mask of the wrong size")
+            paths = self.outputs(item)
+            if "mask" in paths:
+                imageio.write_mask(paths["mask"], mask)
+            if "overlay" in paths:
+                imageio.write_image(paths["overlay"], overlay(image.rgb, mask))
+            info = {"mask": mask_stats(mask), "outputs": {k: str(v) for k, v in paths.items()}}
+        except Exception as error:
+            return result_for(
+                item, ERROR, error=one_line(error), seconds=time.perf_counter() - started
+            )
+        return result_for(item, OK, seconds=time.perf_counter() - started, info=info)
