@@ -1,0 +1,267 @@
+"""Face detection for face enhancement: OpenCV Haar cascades + a pluggable detector registry.
+
+Detectors are registered through the ``oldphoto_register_face_detectors(register)`` hook with
+``register(name, factory, default=False)``; ``factory(**options)`` returns a callable
+``detector(rgb) -> list[Face]`` (rgb: HxWx3 float32 in [0, 1]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from oldphoto_cli.plugins import PluginError, call_register_hook
+
+
+@dataclass
+class Face:
+    """One detected face in image coordinates (pixels, x right, y down).
+
+    ``eyes`` is ``[[x, y] of the eye on the image left, [x, y] of the eye on the image
+    right]`` when both were found, else None (alignment then falls back to the box).
+    """
+
+    box: tuple[float, float, float, float]  # x, y, w, h
+    score: float
+    eyes: np.ndarray | None = None
+    kind: str = "frontal"  # frontal | profile
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        x, y, w, h = self.box
+        return x + w / 2, y + h / 2
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / max(aw * ah + bw * bh - inter, 1e-9)
+
+
+def _overlap_small(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over the smaller box (catches a box nested in another)."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    return iw * ih / max(min(aw * ah, bw * bh), 1e-9)
+
+
+def to_gray_u8(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8:
+        rgb = np.clip(np.rint(rgb.astype(np.float32) * 255), 0, 255).astype(np.uint8)
+    return rgb if rgb.ndim == 2 else cv2.cvtColor(rgb[..., :3], cv2.COLOR_RGB2GRAY)
+
+
+class HaarFaceDetector:
+    """OpenCV Haar cascades: frontal (default + alt2) and profile faces, verified by eyes.
+
+    - Small images (long side < ``min_side``) are upsampled, and so are all images when
+      ``min_face`` is below the cascade's 24 px window; detection runs on a contrast-equalised (CLAHE) grey image.
+    - Frontal detections come from ``haarcascade_frontalface_default`` and ``_alt2``;
+      profile faces from ``haarcascade_profileface`` on the image and its mirror.
+    - Score: number of cascade neighbours (how many overlapping windows agreed), plus a
+      bonus when the ``alt2`` cascade agrees and when two eyes are found in the upper half.
+      A face is kept when ``score >= min_score``; weak detections need eyes.
+    """
+
+    name = "haar"
+
+    def __init__(
+        self,
+        min_face: int = 24,
+        min_score: float = 8.0,
+        profile: bool = True,
+        min_side: int = 480,
+        max_side: int = 1600,
+        **_: Any,
+    ) -> None:
+        cv2.setNumThreads(1)
+        root = cv2.data.haarcascades
+        self.frontal = cv2.CascadeClassifier(root + "haarcascade_frontalface_default.xml")
+        self.frontal_alt = cv2.CascadeClassifier(root + "haarcascade_frontalface_alt2.xml")
+        self.profile = cv2.CascadeClassifier(root + "haarcascade_profileface.xml")
+        self.eye = cv2.CascadeClassifier(root + "haarcascade_eye.xml")
+        self.eye_glasses = cv2.CascadeClassifier(root + "haarcascade_eye_tree_eyeglasses.xml")
+        self.min_face = int(min_face)
+        self.min_score = float(min_score)
+        self.use_profile = profile
+        self.min_side = int(min_side)
+        self.max_side = int(max_side)
+
+    def _scale_for(self, shape: tuple[int, ...]) -> float:
+        """Upsample so ``min_face`` px faces reach the 24 px cascade window and small images
+        reach ``min_side`` px; downsample beyond ``max_side`` (speed)."""
+        longest = max(shape[:2])
+        scale = max(1.0, 24.0 / max(self.min_face, 1), self.min_side / longest)
+        return min(scale, self.max_side / longest)
+
+    def _find_eyes(self, gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        x, y, w, h = box
+        top = gray[y + int(0.15 * h) : y + int(0.6 * h), x : x + w]
+        if top.size == 0:
+            return None
+        min_eye = max(5, int(w * 0.12))
+        max_eye = max(min_eye + 1, int(w * 0.4))
+        candidates: list[tuple[float, float, float]] = []
+        for cascade in (self.eye, self.eye_glasses):
+            found = cascade.detectMultiScale(
+                top, 1.1, 3, minSize=(min_eye, min_eye), maxSize=(max_eye, max_eye)
+            )
+            for ex, ey, ew, eh in found:
+                candidates.append((x + ex + ew / 2, y + int(0.15 * h) + ey + eh / 2, ew))
+            if len(candidates) >= 2:
+                break
+        left = [c for c in candidates if c[0] < x + 0.5 * w]
+        right = [c for c in candidates if c[0] >= x + 0.5 * w]
+        if not left or not right:
+            return None
+        # The eye pair most nearly level and symmetric about the box centre.
+        best, best_cost = None, np.inf
+        for lx, ly, _ in left:
+            for rx, ry, _ in right:
+                distance = rx - lx
+                if not 0.25 * w <= distance <= 0.75 * w:
+                    continue
+                cost = abs(ry - ly) / distance + abs((lx + rx) / 2 - (x + w / 2)) / w
+                if cost < best_cost:
+                    best, best_cost = np.array([[lx, ly], [rx, ry]], np.float64), cost
+        if best is None or best_cost > 0.4:
+            return None
+        return best
+
+    def __call__(self, rgb: np.ndarray) -> list[Face]:
+        gray = to_gray_u8(rgb)
+        scale = self._scale_for(gray.shape)
+        if scale != 1.0:
+            interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
+            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interp)
+        gray = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(gray)
+        min_size = max(20, int(round(self.min_face * scale)))
+        raw: list[tuple[tuple[float, ...], float, str]] = []
+        boxes, counts = self.frontal.detectMultiScale2(
+            gray, scaleFactor=1.1, minNeighbors=3, minSize=(min_size, min_size)
+        )
+        raw += [
+            (tuple(map(float, b)), float(n), "frontal") for b, n in zip(boxes, counts, strict=True)
+        ]
+        alt_boxes, alt_counts = self.frontal_alt.detectMultiScale2(
+            gray, scaleFactor=1.1, minNeighbors=3, minSize=(min_size, min_size)
+        )
+        alt = [(tuple(map(float, b)), float(n)) for b, n in zip(alt_boxes, alt_counts, strict=True)]
+        if self.use_profile:
+            width = gray.shape[1]
+            for mirrored in (False, True):
+                image = gray[:, ::-1] if mirrored else gray
+                boxes, counts = self.profile.detectMultiScale2(
+                    np.ascontiguousarray(image), 1.1, 4, minSize=(min_size, min_size)
+                )
+                for (bx, by, bw, bh), n in zip(boxes, counts, strict=True):
+                    if mirrored:
+                        bx = width - bx - bw
+                    raw.append(((float(bx), float(by), float(bw), float(bh)), float(n), "profile"))
+        # Alt2 detections not matched by the default cascade are candidates too.
+        for box, n in alt:
+            if not any(_iou(box, r[0]) > 0.4 for r in raw if r[2] == "frontal"):
+                raw.append((box, n, "frontal"))
+
+        faces: list[Face] = []
+        for box, neighbours, kind in raw:
+            score = neighbours
+            if kind == "frontal":
+                agree = [n for b, n in alt if _iou(box, b) > 0.4]
+                score += min(max(agree), 20.0) if agree else 0.0
+            else:
+                score *= 0.7  # the profile cascade fires more easily
+            ibox = tuple(int(round(v)) for v in box)
+            eyes = self._find_eyes(gray, ibox) if kind == "frontal" else None
+            if eyes is not None:
+                score += 10.0
+            faces.append(
+                Face(
+                    box=tuple(v / scale for v in box),
+                    score=float(score),
+                    eyes=None if eyes is None else eyes / scale,
+                    kind=kind,
+                    extra={"neighbours": neighbours},
+                )
+            )
+        faces = [f for f in faces if f.score >= self.min_score]
+        # Non-maximum suppression, preferring higher scores (frontal wins ties).
+        faces.sort(key=lambda f: (f.score, f.kind == "frontal"), reverse=True)
+        kept: list[Face] = []
+        for face in faces:
+            if all(
+                _iou(face.box, k.box) < 0.3 and _overlap_small(face.box, k.box) < 0.6 for k in kept
+            ):
+                kept.append(face)
+        return kept
+
+
+# -- registry -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaceDetectorSpec:
+    name: str
+    factory: Callable[..., Any]
+    plugin: str
+    default: bool = False
+
+
+_registry: dict[str, FaceDetectorSpec] | None = None
+
+
+def _collect() -> dict[str, FaceDetectorSpec]:
+    registry: dict[str, FaceDetectorSpec] = {}
+
+    def register(
+        name: str, factory: Callable[..., Any], default: bool = False, plugin: str = "?"
+    ) -> None:
+        if name in registry:
+            raise PluginError(
+                f"face detector {name!r} is registered twice, by plugins "
+                f"{registry[name].plugin!r} and {plugin!r}"
+            )
+        registry[name] = FaceDetectorSpec(name, factory, plugin, default)
+
+    call_register_hook("oldphoto_register_face_detectors", register)
+    return registry
+
+
+def reset() -> None:
+    global _registry
+    _registry = None
+
+
+def face_detectors() -> list[FaceDetectorSpec]:
+    global _registry
+    if _registry is None:
+        _registry = _collect()
+    return list(_registry.values())
+
+
+def get_face_detector(name: str | None = None, **options: Any) -> Callable[..., list[Face]]:
+    """Build a registered face detector (``None``: the default one, else Haar)."""
+    specs = face_detectors()
+    if name is None:
+        defaults = [s for s in specs if s.default]
+        builtin = [s for s in defaults if s.plugin == "faces"]
+        chosen = (builtin or defaults or [None])[0]
+        if chosen is None:
+            return HaarFaceDetector(**options)
+        return chosen.factory(**options)
+    for spec in specs:
+        if spec.name == name:
+            return spec.factory(**options)
+    available = ", ".join(sorted(s.name for s in specs)) or "none"
+    raise KeyError(f"no face detector named {name!r} (available: {available})")
