@@ -79,7 +79,7 @@ class HaarFaceDetector:
     def __init__(
         self,
         min_face: int = 24,
-        min_score: float = 8.0,
+        min_score: float = 12.0,
         profile: bool = True,
         min_side: int = 480,
         max_side: int = 1600,
