@@ -23,7 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 FORMAT_BY_EXT = {
@@ -118,13 +118,20 @@ def _exif_bytes(image: Image.Image) -> tuple[bytes | None, int]:
         return None, 1
     if not exif:
         return None, 1
-    orientation = int(exif.get(ORIENTATION_TAG, 1) or 1)
-    if ORIENTATION_TAG in exif:
-        exif[ORIENTATION_TAG] = 1
+    original = exif.get(ORIENTATION_TAG)
     try:
+        orientation = int(original or 1)
+    except (TypeError, ValueError):
+        orientation = 1
+    try:
+        if original is not None:
+            exif[ORIENTATION_TAG] = 1  # the image's own Exif object: restore it below
         return exif.tobytes(), orientation
     except Exception:
         return None, orientation
+    finally:
+        if original is not None:
+            exif[ORIENTATION_TAG] = original
 
 
 def read_image(
@@ -144,8 +151,10 @@ def read_image(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as error:
+        raise ImageReadError("not a readable image (unknown or damaged format)") from error
     except Exception as error:
-        raise ImageReadError(f"not a readable image ({type(error).__name__})") from error
+        raise ImageReadError(f"corrupt or truncated image: {_first_line(error)}") from error
     width, height = image.size
     if max_megapixels is not None and width * height > max_megapixels * 1e6:
         raise ImageReadError(
@@ -153,11 +162,12 @@ def read_image(
             f"--max-megapixels limit of {max_megapixels:g} (possible decompression bomb)"
         )
     fmt = image.format or FORMAT_BY_EXT.get(path.suffix.lower(), "PNG")
+    rawmode = _rawmode(image)  # before anything loads the pixels and clears the tile
     exif, orientation = _exif_bytes(image)
     icc = image.info.get("icc_profile")
     source_mode = image.mode
     try:
-        if fmt in SIXTEEN_BIT_FORMATS and "16" in _rawmode(image) and image.mode not in ("I;16",):
+        if fmt in SIXTEEN_BIT_FORMATS and "16" in rawmode and image.mode not in ("I;16",):
             loaded = _read_16bit_color(data, orientation, gray=image.mode in ("L", "LA"))
         else:
             with warnings.catch_warnings():
@@ -167,12 +177,16 @@ def read_image(
     except ImageReadError:
         raise
     except Exception as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ImageReadError(f"corrupt or truncated image: {message}") from error
+        raise ImageReadError(f"corrupt or truncated image: {_first_line(error)}") from error
     rgb, alpha, mode, depth = loaded
     if source_mode == "CMYK":
         icc = None  # the profile describes CMYK; the pixels are RGB now
     return LoadedImage(rgb, alpha, mode, depth, fmt, exif, icc, source_mode)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _read_16bit_color(

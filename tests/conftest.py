@@ -1,0 +1,162 @@
+"""Shared fixtures: single-threaded torch, isolated plugin manager, a fake pipeline, odd files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pluggy
+import pytest
+import torch
+from PIL import Image
+
+from oldphoto_cli import hookspecs, plugins, stages
+from oldphoto_cli.hookspecs import hookimpl
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_thread():
+    """Two shared CPU cores: never let a test grab them all."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    yield
+
+
+@pytest.fixture
+def isolated_plugins(monkeypatch):
+    """A fresh plugin manager with nothing loaded: installed plugins stay out of the test.
+
+    Tests ``register``/``unregister`` their own plugin objects on the returned manager.
+    """
+    fresh = pluggy.PluginManager(plugins.GROUP)
+    fresh.add_hookspecs(hookspecs)
+    monkeypatch.setattr(plugins, "pm", fresh)
+    monkeypatch.setattr(plugins, "_loaded", True)
+    monkeypatch.setattr(plugins, "BROKEN_PLUGINS", [])
+    monkeypatch.setattr(plugins, "PLUGIN_DISTRIBUTIONS", {})
+    stages.reset()
+    yield fresh
+    stages.reset()
+
+
+class _Stage:
+    def __init__(self, kind, name, fn):
+        self.kind, self.name, self.fn = kind, name, fn
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+
+class TestStagesPlugin:
+    """A plugin object with a translator and a detector, for CLI tests."""
+
+    __test__ = False  # not a pytest test class
+
+    @hookimpl
+    def oldphoto_register_stages(self, register):
+        register(
+            "translate",
+            "test-invert",
+            lambda device=None, **kw: _Stage("translate", "test-invert", lambda x, m=None: 1 - x),
+            description="invert (tests)",
+        )
+        register(
+            "detect",
+            "test-dark",
+            lambda device=None, **kw: _Stage("detect", "test-dark", lambda x: x.mean(-1) < 0.1),
+            description="dark pixels (tests)",
+        )
+
+
+@pytest.fixture
+def test_plugin(isolated_plugins):
+    plugin = TestStagesPlugin()
+    isolated_plugins.register(plugin, name="testplug")
+    stages.reset()
+    yield plugin
+    isolated_plugins.unregister(name="testplug")
+    stages.reset()
+
+
+class FakePipeline:
+    """Stands in for RestorePipeline so CLI tests never load models (fast, deterministic).
+
+    restore: identity, or 1 - x with translator "test-invert"; the mask passed in is echoed.
+    detect: probability 1 where the image is dark (< 0.1), else 0.
+    """
+
+    created: list = []
+
+    def __init__(self, options=None):
+        from oldphoto_cli.pipeline import RestoreOptions
+
+        self.options = options or RestoreOptions()
+        FakePipeline.created.append(self.options)
+
+    def detect(self, rgb):
+        return (rgb.mean(-1) < 0.1).astype(np.float32)
+
+    def restore(self, rgb, mask=None):
+        from oldphoto_cli.pipeline import RestoreResult
+
+        out = 1.0 - rgb if self.options.translator == "test-invert" else rgb.copy()
+        if mask is None and self.options.with_scratch != "off":
+            mask = (self.detect(rgb) >= 0.5).astype(np.uint8)
+        return RestoreResult(
+            image=out.astype(np.float32),
+            mask=mask,
+            info={"stages": ["fake"]},
+            intermediates={"input": rgb},
+        )
+
+
+@pytest.fixture
+def fake_pipeline(monkeypatch):
+    from oldphoto_cli import pipeline
+
+    FakePipeline.created = []
+    monkeypatch.setattr(pipeline, "RestorePipeline", FakePipeline)
+    return FakePipeline
+
+
+# --------------------------------------------------------------------------- odd files
+
+
+def gradient(h: int = 24, w: int = 32) -> np.ndarray:
+    """A deterministic HxWx3 uint8 image with distinct values per channel."""
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), (x + y) % 256], -1)
+    return img.astype(np.uint8)
+
+
+def save_pil(path: Path, image: Image.Image, **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **kwargs)
+    return path
+
+
+def exif_rotated_jpeg(path: Path, orientation: int = 6) -> Path:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "TestCam"  # Make
+    return save_pil(path, Image.fromarray(gradient(24, 32)), exif=exif.tobytes(), quality=95)
+
+
+def truncated_jpeg(path: Path) -> Path:
+    buffer = io.BytesIO()
+    Image.fromarray(gradient(64, 64)).save(buffer, "JPEG")
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    return path
+
+
+@pytest.fixture
+def photo_dir(tmp_path) -> Path:
+    """A folder with two good photos, a hidden file and a text file."""
+    folder = tmp_path / "in"
+    save_pil(folder / "a.png", Image.fromarray(gradient()))
+    save_pil(folder / "b.jpg", Image.fromarray(gradient()), quality=95)
+    save_pil(folder / ".hidden.png", Image.fromarray(gradient()))
+    (folder / "notes.txt").write_text("not an image\n")
+    return folder

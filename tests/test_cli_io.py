@@ -1,0 +1,267 @@
+"""``oldphoto restore`` / ``detect`` through click's CliRunner, with a fake pipeline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import exif_rotated_jpeg, gradient, save_pil, truncated_jpeg
+from PIL import Image
+
+from oldphoto_cli.cli import cli
+
+
+@pytest.fixture
+def run(fake_pipeline):
+    def invoke(*args, input=None):
+        return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+
+    return invoke
+
+
+def json_lines(result):
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_restore_folder_json_and_exit_0(run, photo_dir, tmp_path):
+    out = tmp_path / "out"
+    result = run("restore", photo_dir, out, "--json")
+    assert result.exit_code == 0, result.output
+    records = json_lines(result)
+    assert sorted(r["status"] for r in records) == ["ok", "ok"]
+    for record in records:
+        assert {"input", "output", "status", "error", "seconds", "stages", "mask"} <= set(record)
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
+    assert "notes.txt" in result.stderr and ".hidden.png" in result.stderr
+    assert "notes.txt" not in result.stdout
+
+
+def test_restore_skips_existing_unless_overwrite(run, photo_dir, tmp_path):
+    out = tmp_path / "out"
+    assert run("restore", photo_dir, out).exit_code == 0
+    again = run("restore", photo_dir, out, "--json")
+    assert [r["status"] for r in json_lines(again)] == ["skipped", "skipped"]
+    forced = run("restore", photo_dir, out, "--json", "--overwrite")
+    assert [r["status"] for r in json_lines(forced)] == ["ok", "ok"]
+
+
+def test_bad_files_fail_individually_exit_1(run, tmp_path):
+    src = tmp_path / "in"
+    save_pil(src / "good.png", Image.fromarray(gradient()))
+    truncated_jpeg(src / "trunc.jpg")
+    (src / "zero.png").write_bytes(b"")
+    (src / "text.jpg").write_text("I am not a JPEG")
+    save_pil(src / "big.png", Image.new("L", (1500, 1000)))
+    result = run("restore", src, tmp_path / "out", "--json", "--max-megapixels", "1")
+    assert result.exit_code == 1
+    status = {r["input"].rsplit("/", 1)[1]: r for r in json_lines(result)}
+    assert status["good.png"]["status"] == "ok"
+    for name in ("trunc.jpg", "zero.png", "text.jpg", "big.png"):
+        assert status[name]["status"] == "error" and status[name]["error"]
+        assert sum(name in line for line in result.stderr.splitlines()) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["restore", "only-one-arg"],
+        ["restore", "missing.png", "out"],
+        ["restore", "IN", "out", "--shard", "3/2"],
+        ["restore", "IN", "out", "--ext", "gif"],
+        ["restore", "IN", "out", "--device", "tpu"],
+        ["restore", "IN", "out", "--strength", "2"],
+        ["restore", "IN", "out", "--translator", "no-such-stage"],
+        ["detect", "IN", "out", "--threshold", "1.5"],
+    ],
+)
+def test_usage_errors_exit_2(run, photo_dir, tmp_path, args, isolated_plugins):
+    args = [str(photo_dir) if a == "IN" else a for a in args]
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+
+
+def test_output_equal_to_input_refused(run, photo_dir):
+    result = run("restore", photo_dir, photo_dir)
+    assert result.exit_code == 2 and "refusing" in result.output
+    assert run("restore", photo_dir / "a.png", photo_dir / "a.png").exit_code == 2
+    ok = run("restore", photo_dir, photo_dir, "--suffix", "_restored")
+    assert ok.exit_code == 0 and (photo_dir / "a_restored.png").exists()
+
+
+def test_modes_preserved_end_to_end(run, tmp_path):
+    import cv2
+
+    src = tmp_path / "in"
+    save_pil(src / "gray.jpg", Image.fromarray(gradient()[..., 0]))
+    rgba = np.dstack([gradient(), np.full((24, 32), 128, np.uint8)])
+    save_pil(src / "rgba.png", Image.fromarray(rgba, "RGBA"))
+    cv2.imwrite(str(src / "deep.tif"), np.full((10, 12, 3), 40000, np.uint16))
+    exif_rotated_jpeg(src / "rot.jpg")
+    save_pil(src / "cmyk.jpg", Image.fromarray(gradient()).convert("CMYK"))
+    save_pil(src / "pal.png", Image.fromarray(gradient()).convert("P", palette=Image.ADAPTIVE))
+    out = tmp_path / "out"
+    result = run("restore", src, out)
+    assert result.exit_code == 0, result.output
+    assert Image.open(out / "gray.jpg").mode == "L"
+    assert Image.open(out / "rgba.png").mode == "RGBA"
+    assert cv2.imread(str(out / "deep.tif"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    assert Image.open(out / "rot.jpg").size == (24, 32)
+    assert Image.open(out / "cmyk.jpg").mode == "RGB"
+    assert Image.open(out / "pal.png").mode == "RGB"
+
+
+def test_ext_and_suffix(run, photo_dir, tmp_path):
+    result = run("restore", photo_dir, tmp_path / "o", "--ext", "webp", "--suffix", "_r")
+    assert result.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a_r.webp", "b_r.webp"]
+
+
+def test_stdin_lists(run, photo_dir, tmp_path):
+    paths = [photo_dir / "a.png", photo_dir / "b.jpg"]
+    lines = run("restore", "-", tmp_path / "o1", "--json", input="\n".join(map(str, paths)))
+    assert lines.exit_code == 0 and len(json_lines(lines)) == 2
+    nul = run("restore", "-", tmp_path / "o2", "-0", input="\0".join(map(str, paths)) + "\0")
+    assert nul.exit_code == 0 and len(list((tmp_path / "o2").iterdir())) == 2
+    missing = run("restore", "-", tmp_path / "o3", input=f"{paths[0]}\n/nonexistent/x.png\n")
+    assert missing.exit_code == 1 and "no such file" in missing.stderr
+
+
+def test_recursive_mirrors_tree(run, tmp_path):
+    src = tmp_path / "in"
+    for rel in ["1.png", "2000s/a.jpg", "2000s/x/b.png"]:
+        save_pil(src / rel, Image.fromarray(gradient(8, 8)))
+    result = run("restore", src, tmp_path / "out", "--recursive")
+    assert result.exit_code == 0
+    files = sorted(
+        p.relative_to(tmp_path / "out").as_posix()
+        for p in (tmp_path / "out").rglob("*")
+        if p.is_file()
+    )
+    assert files == ["1.png", "2000s/a.jpg", "2000s/x/b.png"]
+
+
+def test_shards_cover_every_image_once(run, tmp_path):
+    src = tmp_path / "in"
+    for i in range(7):
+        save_pil(src / f"{i}.png", Image.fromarray(gradient(4, 4)))
+    seen = []
+    for k in (1, 2, 3):
+        result = run("restore", src, tmp_path / "out", "--shard", f"{k}/3", "--json")
+        assert result.exit_code == 0
+        seen += [r["input"] for r in json_lines(result) if r["status"] == "ok"]
+    assert len(seen) == 7 and len(set(seen)) == 7
+
+
+def test_restore_options_reach_pipeline(run, photo_dir, tmp_path, test_plugin, fake_pipeline):
+    result = run(
+        "restore",
+        photo_dir / "a.png",
+        tmp_path / "o",
+        "--translator",
+        "test-invert",
+        "--no-face-enhance",
+        "--strength",
+        "0.5",
+        "--with-scratch",
+        "off",
+        "--tile",
+        "256",
+        "--fp16",
+        "--device",
+        "cpu",
+        "--only-center-face",
+        "--no-keep-tone",
+    )
+    assert result.exit_code == 0, result.output
+    options = fake_pipeline.created[-1]
+    assert (options.translator, options.face_enhancer, options.strength) == (
+        "test-invert",
+        "none",
+        0.5,
+    )
+    assert (options.with_scratch, options.tile, options.fp16, options.device) == (
+        "off",
+        256,
+        False,
+        "cpu",
+    )
+    assert options.only_center_face and not options.keep_tone
+    assert "--fp16 ignored" in result.stderr
+    restored = np.asarray(Image.open(tmp_path / "o" / "a.png"))
+    assert np.array_equal(restored, 255 - gradient())
+
+
+def test_detect_masks_overlay_and_mask_dir_roundtrip(run, tmp_path):
+    src = tmp_path / "in"
+    img = np.full((24, 32, 3), 200, np.uint8)
+    img[5, 2:20] = 0  # one dark "scratch"
+    img[15:17, 25:27] = 0  # and a blob
+    names = ["photo.final.jpeg", "with space.png", "fotó 写真.png"]
+    for name in names:
+        save_pil(src / name, Image.fromarray(img), **({"quality": 100} if "jpeg" in name else {}))
+    masks = tmp_path / "masks"
+    result = run("detect", src, tmp_path / "det", "--mask-dir", masks, "--overlay", "--json")
+    assert result.exit_code == 0, result.output
+    for record in json_lines(result):
+        assert record["mask"]["components"] == 2
+        assert 0 < record["mask"]["defect_share"] < 0.05
+    for name in names:
+        stem = name.rsplit(".", 1)[0]
+        mask = np.asarray(Image.open(masks / f"{stem}_mask.png"))
+        assert mask.shape == (24, 32) and set(np.unique(mask)) == {0, 255}
+        overlay = np.asarray(Image.open(tmp_path / "det" / f"{stem}_overlay.png"))
+        assert overlay[5, 10, 0] > overlay[5, 10, 1]  # painted red
+    # a user edits one mask: restore must use it instead of detecting
+    edited = np.zeros((24, 32), np.uint8)
+    edited[0:3, 0:3] = 255
+    Image.fromarray(edited).save(masks / "with space_mask.png")
+    restored = run("restore", src, tmp_path / "out", "--mask-dir", masks, "--json")
+    assert restored.exit_code == 0
+    by_name = {r["input"].rsplit("/", 1)[1]: r for r in json_lines(restored)}
+    assert by_name["with space.png"]["mask"] == {"defect_share": round(9 / 768, 6), "components": 1}
+    assert by_name["with space.png"]["mask_source"].endswith("with space_mask.png")
+
+
+def test_detect_threshold_dilate(run, tmp_path):
+    src = save_pil(tmp_path / "x.png", Image.fromarray(np.full((20, 20, 3), 255, np.uint8)))
+    arr = np.asarray(Image.open(src)).copy()
+    arr[10, 10] = 0
+    Image.fromarray(arr).save(src)
+    plain = run("detect", src, tmp_path / "a", "--json")
+    grown = run("detect", src, tmp_path / "b", "--json", "--dilate", "2")
+    assert json_lines(plain)[0]["mask"]["defect_share"] == 1 / 400
+    assert json_lines(grown)[0]["mask"]["defect_share"] > 1 / 400
+    assert (tmp_path / "a" / "x_mask.png").exists()
+
+
+def test_save_intermediates(run, photo_dir, tmp_path):
+    result = run(
+        "restore", photo_dir / "a.png", tmp_path / "o", "--save-intermediates", tmp_path / "mid"
+    )
+    assert result.exit_code == 0
+    assert (tmp_path / "mid" / "a_input.png").exists()
+
+
+def test_help_mentions_every_option():
+    text = CliRunner().invoke(cli, ["restore", "--help"]).output
+    for option in [
+        "--detector",
+        "--translator",
+        "--face-enhancer",
+        "--mask-dir",
+        "--shard",
+        "--with-scratch",
+        "--strength",
+        "--keep-tone",
+        "--tile",
+        "--fp16",
+        "--json",
+        "--save-intermediates",
+        "--save-faces",
+        "--only-center-face",
+        "--quiet",
+    ]:
+        assert option in text
