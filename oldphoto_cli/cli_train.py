@@ -1,3 +1,111 @@
-"""Commands (placeholder, filled by its owner)."""
+"""``oldphoto train vae1|vae2|mapping|detector``: thin wrappers over oldphoto_cli.train."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import functools
+import json
+
+import click
+
+from oldphoto_cli.train.common import TrainOptions
+
+
+def common_options(func):
+    """Options every trainer shares; they fill :class:`TrainOptions`."""
+
+    @click.option("--out", "out_dir", default=None, help="Run folder (checkpoint, log, export).")
+    @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, auto.")
+    @click.option("--batch-size", default=8, show_default=True, help="Global batch size.")
+    @click.option("--crop", default=128, show_default=True, help="Training crop size (px).")
+    @click.option("--steps", default=1000, show_default=True, help="Stop at this step.")
+    @click.option("--max-minutes", type=float, default=None, help="Stop after this wall time.")
+    @click.option("--lr", default=2e-4, show_default=True)
+    @click.option("--seed", default=0, show_default=True)
+    @click.option(
+        "--resume/--no-resume",
+        default=True,
+        show_default=True,
+        help="Continue from the run folder's checkpoint when there is one.",
+    )
+    @click.option("--val-every", default=500, show_default=True)
+    @click.option("--checkpoint-every", default=200, show_default=True)
+    @click.option("--threads", type=int, default=None, help="torch threads per process.")
+    @click.option("--export", default=None, help="Where to write the safetensors export.")
+    @functools.wraps(func)
+    def wrapper(*args, out_dir, export, **kwargs):
+        names = ("device", "batch_size", "crop", "steps", "max_minutes", "lr", "seed", "resume",
+                 "val_every", "checkpoint_every", "threads")  # fmt: skip
+        values = {k: kwargs.pop(k) for k in names}
+        opts = TrainOptions(out_dir=out_dir or f"runs/{func.__name__}", extra={"export": export},
+                            **values)  # fmt: skip
+        return func(*args, opts=opts, **kwargs)
+
+    return wrapper
+
+
+@click.group()
+def train() -> None:
+    """Train the networks (runs unchanged under torchrun for DDP)."""
+
+
+@train.command()
+@click.option("--clean", "clean_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--real-old", "real_old_dir", required=True,
+              type=click.Path(exists=True, file_okay=False))  # fmt: skip
+@click.option("--init-from", default=None, help="Start from these VAE weights (e.g. VAE2).")
+@click.option("--gan-weight", default=0.0, show_default=True)
+@click.option("--latent-gan-weight", default=0.1, show_default=True)
+@common_options
+def vae1(clean_dir, real_old_dir, init_from, gan_weight, latent_gan_weight, opts):
+    """VAE1 on real old photos R and synthetic old photos X (made on the fly)."""
+    from oldphoto_cli.train.vae import VAELosses, VAETrainer
+
+    losses = VAELosses(gan_weight=gan_weight, latent_gan_weight=latent_gan_weight)
+    trainer = VAETrainer(opts, "old", clean_dir, real_old_dir, losses=losses, init_from=init_from)
+    click.echo(json.dumps(trainer.run()))
+
+
+@train.command()
+@click.option("--clean", "clean_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--gan-weight", default=0.0, show_default=True)
+@common_options
+def vae2(clean_dir, gan_weight, opts):
+    """VAE2 on clean photos Y."""
+    from oldphoto_cli.train.vae import VAELosses, VAETrainer
+
+    trainer = VAETrainer(opts, "clean", clean_dir, losses=VAELosses(gan_weight=gan_weight))
+    click.echo(json.dumps(trainer.run()))
+
+
+@train.command()
+@click.option("--clean", "clean_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--vae1", "vae1_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--vae2", "vae2_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--width", default=96, show_default=True, help="Mapping width (official: 512).")
+@click.option("--gan-weight", default=0.0, show_default=True)
+@common_options
+def mapping(clean_dir, vae1_path, vae2_path, width, gan_weight, opts):
+    """Latent mapping T_Z (VAEs frozen) on synthetic pairs with structured defects."""
+    from oldphoto_cli.archs.mapping_arch import MappingConfig
+    from oldphoto_cli.train.mapping import MappingLosses, MappingTrainer
+
+    trainer = MappingTrainer(opts, clean_dir, vae1_path, vae2_path, MappingConfig(width=width),
+                             MappingLosses(gan_weight=gan_weight))  # fmt: skip
+    click.echo(json.dumps(trainer.run()))
+
+
+@train.command()
+@click.option("--clean", "clean_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--width", default=16, show_default=True, help="U-Net width (official: 64).")
+@click.option("--depth", default=4, show_default=True)
+@common_options
+def detector(clean_dir, width, depth, opts):
+    """U-Net scratch detector on synthetic structured defects."""
+    from oldphoto_cli.archs.unet_arch import UNetConfig
+    from oldphoto_cli.train.detector import DetectorTrainer
+
+    trainer = DetectorTrainer(opts, clean_dir, UNetConfig(width=width, depth=depth))
+    click.echo(json.dumps(trainer.run()))
+
+
+COMMANDS = [train]

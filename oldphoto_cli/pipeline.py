@@ -2,17 +2,28 @@
 
 Library entry point used by ``oldphoto restore``/``detect``/``eval`` and by tests.
 Images cross this API as float32 numpy arrays, HxWx3 RGB in [0, 1]; the I/O layer handles
-modes (grayscale, alpha, 16-bit) around it.
-
-NOTE: placeholder with identity stages until the model stages land.
+modes (grayscale, alpha, 16-bit) around it. Stages are looked up in the plugin registry,
+built once, and reused for every image.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
+import torch
+
+from oldphoto_cli import stages
+from oldphoto_cli.archs.vae_arch import pad_to_multiple
+from oldphoto_cli.device import resolve_device
+from oldphoto_cli.pipeline_stages import latent_mask
+from oldphoto_cli.tiling import run_tiled
+
+MIN_DEFECT_SHARE = 1e-4  # with_scratch=auto takes the scratch path above this mask share
 
 
 @dataclass
@@ -26,11 +37,11 @@ class RestoreOptions:
     decoder: str | None = None
     face_enhancer: str | None = None  # "none" disables
     with_scratch: str = "auto"  # auto | on | off
-    threshold: float = 0.5
-    dilate: int = 1
+    threshold: float = 0.5  # detector probability above which a pixel is a defect
+    dilate: int = 1  # grow the mask by this many pixels (scratch edges are soft)
     strength: float = 1.0  # blend restored with input (1 = fully restored)
-    keep_tone: bool = True
-    tile: int | None = None  # None: chosen from free memory
+    keep_tone: bool = True  # keep the input's colour/sepia/grayscale tone
+    tile: int | None = None  # latent tile side; None: chosen from free memory
     fp16: bool = False
     only_center_face: bool = False
     save_faces_dir: str | None = None
@@ -45,15 +56,169 @@ class RestoreResult:
     intermediates: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def mask_from_probability(prob: np.ndarray, threshold: float, dilate: int) -> np.ndarray:
+    """Binary HxW uint8 mask; ``dilate`` grows it by that many pixels (elliptic kernel)."""
+    mask = (prob > threshold).astype(np.uint8)
+    if dilate > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
+        mask = cv2.dilate(mask, kernel)
+    return mask
+
+
+def mask_stats(mask: np.ndarray) -> dict[str, float]:
+    count, _ = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    return {"defect_share": round(float(mask.mean()), 6), "components": int(count - 1)}
+
+
+def is_grayscale(rgb: np.ndarray, tolerance: float = 2.0 / 255) -> bool:
+    """True when the three channels agree (a gray photo saved as RGB)."""
+    return float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).max()) <= tolerance
+
+
+def keep_tone(restored: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """Restored luminance with the original's (smoothed) chroma: sepia stays sepia.
+
+    Gray inputs come back gray. Chroma is blurred so colour noise in the input does not
+    return; the network's job is structure and detail, the photo's tone is the owner's.
+    """
+    if is_grayscale(original):
+        luma = cv2.cvtColor(restored, cv2.COLOR_RGB2GRAY)
+        return np.repeat(luma[..., None], 3, axis=2)
+    lab_r = cv2.cvtColor(restored, cv2.COLOR_RGB2LAB)
+    lab_o = cv2.cvtColor(original, cv2.COLOR_RGB2LAB)
+    sigma = max(1.0, max(original.shape[:2]) / 512)
+    lab_r[..., 1:] = cv2.GaussianBlur(lab_o[..., 1:], (0, 0), sigma)
+    return np.clip(cv2.cvtColor(lab_r, cv2.COLOR_LAB2RGB), 0, 1)
+
+
+def auto_tile(device: torch.device) -> int:
+    """Latent tile side from free memory: ~8 KiB of activations per latent pixel."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        budget = free // 4
+    else:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError):
+            free = 2 << 30
+        budget = min(free // 4, 384 << 20)  # stay well inside a 1.5 GiB process budget
+    side = int((budget / 8192) ** 0.5)
+    return int(max(32, min(256, side // 8 * 8)))
+
+
 class RestorePipeline:
     """Builds the selected stages once and restores many images."""
 
     def __init__(self, options: RestoreOptions | None = None) -> None:
-        self.options = options or RestoreOptions()
+        self.options = opts = options or RestoreOptions()
+        self.device = resolve_device(opts.device)
+        common = {"device": self.device, "weights_dir": opts.weights_dir, "fp16": opts.fp16}
+        self._common = common
+        self.translator = self._build("translate", opts.translator)
+        self.image_space = getattr(self.translator, "space", "latent") == "image"
+        self.encoder = None if self.image_space else self._build("encode", opts.encoder)
+        self.decoder = None if self.image_space else self._build("decode", opts.decoder)
+        self._detector = None  # built on first use: --with-scratch off never loads it
+        self.face_enhancer = None
+        if opts.face_enhancer != "none" and stages.stages_of("face_enhance"):
+            self.face_enhancer = self._build(
+                "face_enhance", opts.face_enhancer,
+                only_center_face=opts.only_center_face, save_faces_dir=opts.save_faces_dir,
+            )  # fmt: skip
+        self.tile = opts.tile or auto_tile(self.device)
+
+    def _build(self, kind: str, name: str | None, **extra: Any) -> Any:
+        spec = stages.get(kind, name)
+        return spec.factory(**self._common, **extra)
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            self._detector = self._build("detect", self.options.detector)
+        return self._detector
+
+    def stage_names(self) -> dict[str, str]:
+        names = {"translate": self.translator.name}
+        if not self.image_space:
+            names |= {"encode": self.encoder.name, "decode": self.decoder.name}
+        return names
 
     def detect(self, rgb: np.ndarray) -> np.ndarray:
         """Scratch probability map, HxW float32 in [0, 1]."""
-        return np.zeros(rgb.shape[:2], np.float32)
+        return np.asarray(self.detector(np.ascontiguousarray(rgb, np.float32)), np.float32)
+
+    def _choose_mask(self, rgb, mask, info) -> np.ndarray | None:
+        opts = self.options
+        if mask is not None:
+            info["mask_source"] = "given"
+            mask = (np.asarray(mask) > 0).astype(np.uint8)
+        elif opts.with_scratch == "off":
+            return None
+        else:
+            started = time.perf_counter()
+            prob = self.detect(rgb)
+            mask = mask_from_probability(prob, opts.threshold, opts.dilate)
+            info["seconds_detect"] = round(time.perf_counter() - started, 3)
+            info["mask_source"] = f"detect:{self.detector.name}"
+            info["stages"]["detect"] = self.detector.name
+        info["mask"] = mask_stats(mask)
+        if opts.with_scratch == "auto" and mask.mean() <= MIN_DEFECT_SHARE:
+            return None
+        return mask
+
+    def restore_core(self, rgb: np.ndarray, mask: np.ndarray | None, info=None) -> np.ndarray:
+        """encode -> translate -> decode (or an image-space translator) on HxWx3 [0, 1]."""
+        info = {} if info is None else info
+        if self.image_space:
+            return np.clip(self.translator(rgb, mask), 0, 1).astype(np.float32)
+        started = time.perf_counter()
+        x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None] * 2 - 1
+        x, (h, w) = pad_to_multiple(x, 4)
+        z = self.encoder(x)  # (1, Cz, H/4, W/4) on the host
+        info["seconds_encode"] = round(time.perf_counter() - started, 3)
+        started = time.perf_counter()
+        m_lat = None
+        if mask is not None:
+            m = torch.from_numpy(mask.astype(np.float32))[None, None]
+            m_lat = latent_mask(pad_to_multiple(m, 4)[0])
+        context = self.translator.prepare(z, m_lat)
+        both = torch.cat([z, m_lat if m_lat is not None else torch.zeros_like(z[:, :1])], 1)
+        has_mask = m_lat is not None
+
+        def translate_decode(piece: torch.Tensor, _box) -> torch.Tensor:
+            z_tile, m_tile = piece[:, :-1], piece[:, -1:]
+            z_out = self.translator(z_tile, m_tile if has_mask else None, context)
+            return self.decoder(z_out)
+
+        halo = self.translator.halo + self.decoder.halo
+        overlap = 8
+        out = run_tiled(translate_decode, both, self.tile, halo, overlap, 4.0, "cpu")
+        info["seconds_translate_decode"] = round(time.perf_counter() - started, 3)
+        restored = ((out[0, :, :h, :w] + 1) / 2).clamp(0, 1)
+        return restored.permute(1, 2, 0).numpy().astype(np.float32)
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> RestoreResult:
-        return RestoreResult(image=rgb.copy(), mask=mask, info={"stages": ["identity"]})
+        """Restore one HxWx3 float32 [0, 1] image; ``mask`` (HxW) replaces detection."""
+        opts = self.options
+        rgb = np.ascontiguousarray(rgb[..., :3], np.float32)
+        info: dict[str, Any] = {"stages": self.stage_names()}
+        intermediates: dict[str, np.ndarray] = {}
+        used_mask = self._choose_mask(rgb, mask, info)
+        info["scratch_path"] = used_mask is not None
+        restored = self.restore_core(rgb, used_mask, info)
+        intermediates["restored_global"] = restored
+        if self.face_enhancer is not None:
+            started = time.perf_counter()
+            restored, face_info = self.face_enhancer(
+                restored, lambda crop: self.restore_core(crop, None)
+            )
+            info["faces"] = face_info.get("faces", 0)
+            info["stages"]["face_enhance"] = self.face_enhancer.name
+            info["seconds_faces"] = round(time.perf_counter() - started, 3)
+            intermediates["faces"] = restored
+        if opts.keep_tone:
+            restored = keep_tone(restored, rgb)
+        if opts.strength < 1.0:
+            restored = opts.strength * restored + (1.0 - opts.strength) * rgb
+        return RestoreResult(np.clip(restored, 0, 1).astype(np.float32), used_mask, info,
+                             intermediates)  # fmt: skip

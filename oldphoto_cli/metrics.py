@@ -1,0 +1,44 @@
+"""Image quality and detection metrics.
+
+PSNR is computed here (a one-liner); SSIM comes from scikit-image (the ``eval`` extra),
+a well-kept implementation, rather than our own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def psnr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor, peak: float = 1.0) -> float:
+    """PSNR in dB between two images on the same scale (peak-to-peak ``peak``)."""
+    a_arr = a.detach().cpu().double().numpy() if torch.is_tensor(a) else np.asarray(a, np.float64)
+    b_arr = b.detach().cpu().double().numpy() if torch.is_tensor(b) else np.asarray(b, np.float64)
+    mse = float(np.mean((a_arr - b_arr) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(peak**2 / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM of HxWx3 (or HxW) float images in [0, 1] (scikit-image, Gaussian weights)."""
+    from skimage.metrics import structural_similarity
+
+    channel_axis = -1 if a.ndim == 3 else None
+    return float(
+        structural_similarity(
+            a, b, data_range=1.0, channel_axis=channel_axis, gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False,
+        )
+    )  # fmt: skip
+
+
+def detection_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Pixel precision, recall, F1 and IoU of binary masks (counts pooled over inputs)."""
+    pred, truth = np.asarray(pred).astype(bool), np.asarray(truth).astype(bool)
+    tp = float(np.logical_and(pred, truth).sum())
+    fp = float(np.logical_and(pred, ~truth).sum())
+    fn = float(np.logical_and(~pred, truth).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    iou = tp / (tp + fp + fn) if tp + fp + fn else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "iou": iou}

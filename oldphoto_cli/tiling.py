@@ -1,0 +1,89 @@
+"""Overlapped tiles with feathered blending: full resolution in bounded memory.
+
+The whole image and the output stay on the host; only one tile (plus its halo) is on the
+device at a time. Each tile is processed with a halo at least as wide as the network's
+receptive field, so its core matches whole-image processing; neighbouring cores overlap
+by ``overlap`` and are blended with linear ramps, so no seam can show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Starts of tiles of length ``tile`` covering [0, size) with at least ``overlap``."""
+    if size <= tile:
+        return [0]
+    stride = tile - overlap
+    starts = list(range(0, size - tile, stride))
+    starts.append(size - tile)
+    return starts
+
+
+def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> torch.Tensor:
+    """1-D blending weights: linear ramps over ``overlap`` at inner tile edges."""
+    weights = torch.ones(length)
+    if overlap > 0:
+        ramp = (torch.arange(overlap, dtype=torch.float32) + 0.5) / overlap
+        if not at_start:
+            weights[:overlap] = torch.minimum(weights[:overlap], ramp)
+        if not at_end:
+            weights[-overlap:] = torch.minimum(weights[-overlap:], ramp.flip(0))
+    return weights
+
+
+def run_tiled(
+    fn: Callable[[torch.Tensor, tuple[int, int, int, int]], torch.Tensor],
+    inputs: torch.Tensor,
+    tile: int,
+    halo: int,
+    overlap: int,
+    scale: float = 1.0,
+    device: torch.device | str = "cpu",
+    out_channels: int | None = None,
+) -> torch.Tensor:
+    """Apply ``fn`` over tiles of ``inputs`` and stitch the results.
+
+    Args:
+        fn: called as ``fn(tile_on_device, (top, left, height, width))`` where the box is
+            the tile's *core* in input coordinates; returns the output for the tile with
+            its halo, ``scale`` times the input's spatial size.
+        inputs: (1, C, H, W) on the host.
+        tile: core tile size in input pixels.
+        halo: context added on each side (clipped at the image border).
+        overlap: width of the blended band between neighbouring cores.
+        scale: output/input spatial ratio (e.g. 0.25 for an encoder, 4 for a decoder);
+            ``tile``, ``halo`` and ``overlap`` times ``scale`` must be integers.
+
+    Returns:
+        (1, C_out, H * scale, W * scale) on the host.
+    """
+    _, _, h, w = inputs.shape
+    out = weight_sum = None
+    ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
+    for y in ys:
+        for x in xs:
+            th, tw = min(tile, h - y), min(tile, w - x)
+            y0, x0 = max(0, y - halo), max(0, x - halo)
+            y1, x1 = min(h, y + th + halo), min(w, x + tw + halo)
+            piece = inputs[:, :, y0:y1, x0:x1].to(device)
+            result = fn(piece, (y, x, th, tw)).to("cpu", torch.float32)
+            # Crop the halo away: keep the core, in output coordinates.
+            cy, cx = round((y - y0) * scale), round((x - x0) * scale)
+            oh, ow = round(th * scale), round(tw * scale)
+            core = result[:, :, cy : cy + oh, cx : cx + ow]
+            if out is None:
+                channels = out_channels or core.shape[1]
+                out = torch.zeros(1, channels, round(h * scale), round(w * scale))
+                weight_sum = torch.zeros(1, 1, round(h * scale), round(w * scale))
+            ov = round(overlap * scale)
+            wy = _ramp(oh, ov, y == 0, y + th >= h)
+            wx = _ramp(ow, ov, x == 0, x + tw >= w)
+            weight = (wy[:, None] * wx[None, :])[None, None]
+            oy, ox = round(y * scale), round(x * scale)
+            out[:, :, oy : oy + oh, ox : ox + ow] += core * weight
+            weight_sum[:, :, oy : oy + oh, ox : ox + ow] += weight
+    return out / weight_sum.clamp_min(1e-8)

@@ -1,0 +1,269 @@
+"""What every trainer shares: options, DDP, the indexed data stream, checkpoints, logs.
+
+Checkpoints are safetensors too (no pickle): model and optimizer tensors flattened under
+prefixed keys, step/RNG/optimizer hyper-parameters in the JSON metadata. A checkpoint
+stores the *global* sample index, so resuming with another world size continues the same
+data stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+
+@dataclass
+class TrainOptions:
+    out_dir: str = "runs/train"
+    device: str = "cpu"
+    batch_size: int = 8  # global batch (split across DDP ranks)
+    crop: int = 128
+    steps: int = 1000
+    max_minutes: float | None = None  # stop (and checkpoint) after this much wall time
+    lr: float = 2e-4
+    seed: int = 0
+    resume: bool = False
+    log_every: int = 25
+    val_every: int = 500
+    checkpoint_every: int = 200
+    threads: int | None = None  # torch intra-op threads per process
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: str) -> Dist:
+    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    if not dist.is_initialized():
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        dist.init_process_group(backend)
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def resolve_train_device(device: str, ddp: Dist) -> torch.device:
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and ddp.world > 1:
+        device = f"cuda:{ddp.local_rank}"
+    return torch.device(device)
+
+
+def local_slice(step: int, global_batch: int, ddp: Dist) -> tuple[int, int]:
+    """(first sample index, count) of this rank's share of global step ``step``."""
+    if global_batch % ddp.world:
+        raise ValueError(f"batch size {global_batch} not divisible by world size {ddp.world}")
+    per_rank = global_batch // ddp.world
+    return step * global_batch + ddp.rank * per_rank, per_rank
+
+
+def wrap_ddp(model: nn.Module, ddp: Dist, device: torch.device) -> nn.Module:
+    if ddp.world <= 1:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def average_across_ranks(value: float, ddp: Dist) -> float:
+    if ddp.world <= 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(t)
+    return float(t.item()) / ddp.world
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(
+    path: Path, models: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+    step: int, extra: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {"step": step, "extra": extra or {}, "optim_groups": {}}
+    for name, model in models.items():
+        for key, value in unwrap(model).state_dict().items():
+            tensors[f"model.{name}.{key}"] = value.detach().cpu().contiguous()
+    for name, opt in optimizers.items():
+        state = opt.state_dict()
+        meta["optim_groups"][name] = state["param_groups"]
+        for pid, pstate in state["state"].items():
+            for key, value in pstate.items():
+                t = value if torch.is_tensor(value) else torch.tensor(value)
+                tensors[f"optim.{name}.{pid}.{key}"] = t.detach().cpu().contiguous()
+    tensors["rng.torch"] = torch.get_rng_state()
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"meta": json.dumps(meta)})
+    os.replace(tmp, path)  # an interrupted save never corrupts the last checkpoint
+
+
+def load_checkpoint(
+    path: Path, models: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer]
+) -> dict[str, Any]:
+    with safe_open(str(path), framework="pt") as handle:
+        meta = json.loads(handle.metadata()["meta"])
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    for name, model in models.items():
+        prefix = f"model.{name}."
+        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        unwrap(model).load_state_dict(state, strict=True)
+    for name, opt in optimizers.items():
+        prefix = f"optim.{name}."
+        per_param: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith(prefix):
+                pid, field_name = key[len(prefix) :].split(".", 1)
+                per_param.setdefault(int(pid), {})[field_name] = value
+        opt.load_state_dict({"state": per_param, "param_groups": meta["optim_groups"][name]})
+    torch.set_rng_state(tensors["rng.torch"])
+    return meta
+
+
+# ---------------------------------------------------------------- the loop
+
+
+class JsonlLog:
+    def __init__(self, path: Path, enabled: bool) -> None:
+        self.path, self.enabled = path, enabled
+
+    def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+def hardware() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+class Trainer:
+    """A training loop over an indexed data stream; subclasses define models and one step.
+
+    Subclass contract: ``build()`` returns (models, optimizers); ``train_step(step, batch)``
+    returns a dict of float losses; ``make_batch(start, count)``; ``validate()`` returns
+    metrics; ``export()`` writes the shipped safetensors file(s).
+    """
+
+    name = "trainer"
+
+    def __init__(self, opts: TrainOptions) -> None:
+        self.opts = opts
+        self.ddp = setup_distributed(opts.device)
+        if opts.threads:
+            torch.set_num_threads(opts.threads)
+        self.device = resolve_train_device(opts.device, self.ddp)
+        torch.manual_seed(opts.seed + self.ddp.rank)
+        self.out = Path(opts.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.log = JsonlLog(self.out / "log.jsonl", self.ddp.main)
+        self.models, self.optimizers = self.build()
+        self.step = 0
+        self.seconds = 0.0  # training wall time summed over resumed runs
+        ckpt = self.out / "checkpoint.safetensors"
+        if opts.resume and ckpt.exists():
+            meta = load_checkpoint(ckpt, self.models, self.optimizers)
+            self.step = meta["step"]
+            self.seconds = meta["extra"].get("seconds", 0.0)
+            if self.ddp.world > 1:  # each rank keeps its own noise stream
+                torch.manual_seed(opts.seed + 1000 * self.step + self.ddp.rank)
+
+    # -- to override
+    def build(self) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer]]:
+        raise NotImplementedError
+
+    def make_batch(self, start: int, count: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def train_step(self, step: int, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        raise NotImplementedError
+
+    def validate(self) -> dict[str, float]:
+        return {}
+
+    def export(self, metrics: dict[str, float]) -> list[Path]:
+        return []
+
+    # -- the loop
+    def checkpoint(self) -> None:
+        if self.ddp.main:
+            save_checkpoint(
+                self.out / "checkpoint.safetensors", self.models, self.optimizers, self.step,
+                {"seconds": self.seconds, "options": asdict(self.opts)},
+            )  # fmt: skip
+
+    def training_summary(self) -> dict[str, Any]:
+        return {
+            "trainer": self.name,
+            "steps": self.step,
+            "batch_size": self.opts.batch_size,
+            "crop": self.opts.crop,
+            "train_minutes": round(self.seconds / 60, 1),
+            "hardware": hardware(),
+            "world_size": self.ddp.world,
+            "options": {k: v for k, v in asdict(self.opts).items() if k != "out_dir"},
+        }
+
+    def run(self) -> dict[str, float]:
+        opts = self.opts
+        started = time.time()
+        last = time.time()
+        for model in self.models.values():
+            model.train()
+        while self.step < opts.steps:
+            if opts.max_minutes is not None and (time.time() - started) / 60 >= opts.max_minutes:
+                break
+            start, count = local_slice(self.step, opts.batch_size, self.ddp)
+            batch = {k: v.to(self.device) for k, v in self.make_batch(start, count).items()}
+            losses = self.train_step(self.step, batch)
+            self.step += 1
+            now = time.time()
+            self.seconds += now - last
+            last = now
+            if self.step % opts.log_every == 0:
+                losses = {k: average_across_ranks(v, self.ddp) for k, v in losses.items()}
+                self.log.write({"step": self.step, "seconds": round(self.seconds, 1), **losses})
+            if self.step % opts.checkpoint_every == 0:
+                self.checkpoint()
+            if opts.val_every and self.step % opts.val_every == 0 and self.ddp.main:
+                self.log.write({"step": self.step, "val": self.validate()})
+        self.checkpoint()
+        metrics: dict[str, float] = {}
+        if self.ddp.main:
+            metrics = self.validate()
+            self.log.write({"step": self.step, "val": metrics, "final": True})
+            self.export(metrics)
+        if self.ddp.world > 1:
+            dist.barrier()
+        return metrics
+
+
+def set_requires_grad(model: nn.Module, flag: bool) -> None:
+    for p in model.parameters():
+        p.requires_grad_(flag)

@@ -1,0 +1,166 @@
+"""Model weights as safetensors files with string metadata. No pickle anywhere.
+
+Metadata keys (all strings): ``format_version``, ``arch`` (architecture name), ``config``
+(JSON of the architecture's config dataclass), ``training`` (JSON summary: data, steps,
+time, hardware) and ``metrics`` (JSON of validation figures).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+FORMAT_VERSION = "1"
+MANIFEST = "manifest.json"
+
+
+class WeightsError(Exception):
+    """A weights file is missing, corrupt, or for another architecture/config."""
+
+
+def save_weights(
+    path: str | Path,
+    tensors: dict[str, torch.Tensor],
+    arch: str,
+    config: Any,
+    training: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``tensors`` atomically with metadata; ``config`` may be a dataclass or dict."""
+    path = Path(path)
+    config_dict = asdict(config) if is_dataclass(config) else dict(config)
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "arch": arch,
+        "config": json.dumps(config_dict, sort_keys=True),
+        "training": json.dumps(training or {}, sort_keys=True),
+        "metrics": json.dumps(metrics or {}, sort_keys=True),
+    }
+    contiguous = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    save_file(contiguous, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """Metadata with JSON fields decoded; raises WeightsError for a non-safetensors file."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = handle.metadata() or {}
+            n_params = sum(_numel(handle.get_slice(k).get_shape()) for k in handle.keys())
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path}: not a valid safetensors file ({error})") from error
+    meta: dict[str, Any] = dict(raw)
+    for key in ("config", "training", "metrics"):
+        if key in meta:
+            try:
+                meta[key] = json.loads(meta[key])
+            except json.JSONDecodeError as error:
+                raise WeightsError(f"{path}: metadata field {key!r} is not JSON") from error
+    meta["parameters"] = n_params
+    return meta
+
+
+def _numel(shape: list[int]) -> int:
+    n = 1
+    for dim in shape:
+        n *= dim
+    return n
+
+
+def load_weights(
+    path: str | Path,
+    arch: str | None = None,
+    config: Any = None,
+    device: str | torch.device = "cpu",
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load tensors after checking the architecture name and (optionally) the config."""
+    path = Path(path)
+    meta = read_metadata(path)
+    if arch is not None and meta.get("arch") != arch:
+        raise WeightsError(f"{path}: holds architecture {meta.get('arch')!r}, expected {arch!r}")
+    if config is not None:
+        expected = asdict(config) if is_dataclass(config) else dict(config)
+        if meta.get("config") != expected:
+            raise WeightsError(f"{path}: config {meta.get('config')} does not match {expected}")
+    tensors: dict[str, torch.Tensor] = {}
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as handle:
+            for key in handle.keys():
+                tensors[key] = handle.get_tensor(key)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path}: cannot read tensors ({error})") from error
+    return tensors, meta
+
+
+def load_model(path: str | Path, build: Any, config_cls: Any, arch: str, device: Any = "cpu"):
+    """Build ``build(config_cls(**meta.config))`` and load the file into it strictly."""
+    meta = read_metadata(path)
+    if meta.get("arch") != arch:
+        raise WeightsError(f"{path}: holds architecture {meta.get('arch')!r}, expected {arch!r}")
+    config = config_cls(**meta["config"])
+    model = build(config)
+    tensors, _ = load_weights(path, arch=arch, device=device)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as error:
+        raise WeightsError(f"{path}: tensors do not fit {arch} ({error})") from error
+    return model.to(device).eval(), meta
+
+
+def shipped_dir() -> Path:
+    import oldphoto_weights
+
+    return Path(oldphoto_weights.__file__).parent
+
+
+def weights_dirs(override: str | Path | None = None) -> list[Path]:
+    """Where weights are looked up: ``override``, then $OLDPHOTO_WEIGHTS, then shipped."""
+    dirs = []
+    for candidate in (override, os.environ.get("OLDPHOTO_WEIGHTS")):
+        if candidate:
+            dirs.append(Path(candidate))
+    dirs.append(shipped_dir())
+    return dirs
+
+
+def find_weights(name: str, override: str | Path | None = None) -> Path:
+    """Path of ``name`` (with or without ``.safetensors``) in the first dir that has it."""
+    filename = name if name.endswith(".safetensors") else f"{name}.safetensors"
+    searched = weights_dirs(override)
+    for directory in searched:
+        if (directory / filename).is_file():
+            return directory / filename
+    raise WeightsError(f"weights {filename!r} not found in: {', '.join(map(str, searched))}")
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(directory: str | Path) -> Path:
+    """Record sha256 and size of every safetensors file in ``directory``."""
+    directory = Path(directory)
+    files = {
+        p.name: {"sha256": sha256_of(p), "bytes": p.stat().st_size}
+        for p in sorted(directory.glob("*.safetensors"))
+    }
+    manifest = directory / MANIFEST
+    manifest.write_text(json.dumps({"files": files}, indent=2, sort_keys=True) + "\n")
+    return manifest
