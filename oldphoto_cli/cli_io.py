@@ -252,7 +252,7 @@ def restore_command(
     ext,
     suffix,
 ) -> None:
-    """Restore old photos: IN... are files, folders or '-' (paths on stdin); OUT a folder.
+    """Restore old photos (IN: files, folders or '-' for paths on stdin; OUT: a folder).
 
     Outputs keep each input's size, mode (grayscale, alpha, 16-bit) and extension unless
     --ext/--suffix say otherwise; existing outputs are skipped unless --overwrite.
@@ -333,15 +333,15 @@ def restore_command(
     type=click.FloatRange(0, 1),
     default=0.5,
     show_default=True,
-    help="Pixels with scratch probability >= this are marked.",
+    help="Pixels with scratch probability above this are marked.",
 )
 @click.option(
     "--dilate",
     type=click.IntRange(min=0),
-    default=0,
+    default=1,
     show_default=True,
     metavar="N",
-    help="Grow the mask by N pixels.",
+    help="Grow the mask by N pixels (restore's auto-detection uses 1).",
 )
 @click.option("--overlay", is_flag=True, help="Also write <stem>_overlay.png (mask in red).")
 def detect_command(
@@ -364,6 +364,8 @@ def detect_command(
     overlay,
 ) -> None:
     """Detect scratches: write a 0/255 mask PNG (and optionally a red overlay) per input.
+
+    IN are files, folders or '-' (paths on stdin); OUT is a folder.
 
     --json prints per-image stats: defect_share (fraction of pixels marked) and
     components (connected scratch regions).

@@ -179,11 +179,12 @@ def mask_stats(mask: Any) -> dict[str, Any]:
 
 
 def binarize(probability: Any, threshold: float = 0.5, dilate: int = 0) -> Any:
-    """Probability map -> {0,1} uint8 mask (``>= threshold``), dilated by ``dilate`` px."""
+    """Probability map -> {0,1} uint8 mask (``> threshold``, as the restore pipeline does),
+    dilated by ``dilate`` px."""
     import cv2
     import numpy as np
 
-    mask = (np.asarray(probability) >= threshold).astype(np.uint8)
+    mask = (np.asarray(probability) > threshold).astype(np.uint8)
     if dilate > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
         mask = cv2.dilate(mask, kernel)

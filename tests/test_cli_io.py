@@ -207,7 +207,7 @@ def test_detect_masks_overlay_and_mask_dir_roundtrip(run, tmp_path):
     assert result.exit_code == 0, result.output
     for record in json_lines(result):
         assert record["mask"]["components"] == 2
-        assert 0 < record["mask"]["defect_share"] < 0.05
+        assert 0 < record["mask"]["defect_share"] < 0.2
     for name in names:
         stem = name.rsplit(".", 1)[0]
         mask = np.asarray(Image.open(masks / f"{stem}_mask.png"))
@@ -230,7 +230,7 @@ def test_detect_threshold_dilate(run, tmp_path):
     arr = np.asarray(Image.open(src)).copy()
     arr[10, 10] = 0
     Image.fromarray(arr).save(src)
-    plain = run("detect", src, tmp_path / "a", "--json")
+    plain = run("detect", src, tmp_path / "a", "--json", "--dilate", "0")
     grown = run("detect", src, tmp_path / "b", "--json", "--dilate", "2")
     assert json_lines(plain)[0]["mask"]["defect_share"] == 1 / 400
     assert json_lines(grown)[0]["mask"]["defect_share"] > 1 / 400
