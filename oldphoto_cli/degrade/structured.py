@@ -117,17 +117,18 @@ def scratches(img, rng):
 
 def cracks(img, rng):
     """A branching crack network like creased, flaking emulsion: 1-3 roots, each a
-    jagged walk that forks with probability 0.15 per step; thin (1-2 px) lines."""
+    jagged walk that forks with probability 0.15 per step; thin 1 px lines, opacity
+    0.35-0.8."""
     h, w = img.shape[:2]
     canvas = _canvas(img)
     roots = int(rng.integers(1, 4))
     light = bool(rng.random() < 0.6)
-    step = max(2.0, min(h, w) / 40)
+    step = max(1.5, min(h, w) / 60)
     segments = 0
     stack = []
     for _ in range(roots):
         start = np.array([rng.uniform(0, w), rng.uniform(0, h)])
-        stack.append((start, rng.uniform(0, 2 * np.pi), int(rng.integers(15, 40)), 2))
+        stack.append((start, rng.uniform(0, 2 * np.pi), int(rng.integers(15, 40)), 1))
     while stack and segments < 40:
         start, angle, steps, width = stack.pop()
         pts = _walk(rng, start, angle, steps, step, 0.35)
@@ -137,13 +138,13 @@ def cracks(img, rng):
         for f in forks[:3]:
             child = angle + rng.choice((-1, 1)) * rng.uniform(0.5, 1.2)
             stack.append((pts[f], child, max(3, steps // 2), 1))
-    opacity = float(rng.uniform(0.6, 1.0))
+    opacity = float(rng.uniform(0.35, 0.8))
     out, mask = composite(img, canvas, _tone(rng, light), opacity)
     return out, mask, {"roots": roots, "segments": segments, "light": light}
 
 
 def dust(img, rng):
-    """10-150 specks (radius 0-2 px) and 0-4 short hairs, light or dark."""
+    """10-150 specks (radius 0.4-2 px, anti-aliased) and 0-4 short hairs, light or dark."""
     h, w = img.shape[:2]
     n = int(rng.integers(10, 151))
     hairs = int(rng.integers(0, 5))
@@ -151,10 +152,10 @@ def dust(img, rng):
     canvas = _canvas(img)
     xs = rng.uniform(0, w, n)
     ys = rng.uniform(0, h, n)
-    radii = rng.choice((0, 0, 0, 1, 1, 2), size=n)
+    radii = 0.4 + 1.6 * rng.random(n) ** 2  # mostly sub-pixel specks, a few 2 px
     vals = rng.integers(120, 256, n)
     for x, y, r, v in zip(xs, ys, radii, vals, strict=True):
-        cv2.circle(canvas, (int(x * 4), int(y * 4)), int(r * 4), int(v), -1, cv2.LINE_AA, 2)
+        cv2.circle(canvas, (int(x * 4), int(y * 4)), round(r * 4), int(v), -1, cv2.LINE_AA, 2)
     for _ in range(hairs):
         start = np.array([rng.uniform(0, w), rng.uniform(0, h)])
         pts = _walk(rng, start, rng.uniform(0, 2 * np.pi), 12, rng.uniform(1, 3), 0.4)
@@ -182,8 +183,8 @@ def stains(img, rng):
     kinds = []
     for _ in range(n):
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-        rx = max(2.0, rng.uniform(0.05, 0.25) * w)
-        ry = max(2.0, rng.uniform(0.05, 0.25) * h)
+        rx = max(2.0, rng.uniform(0.04, 0.15) * w)
+        ry = max(2.0, rng.uniform(0.04, 0.15) * h)
         # the field is <= 0 beyond 1.3 radii, so work on that box only
         x0, x1 = max(0, int(cx - 1.3 * rx)), min(w, int(cx + 1.3 * rx) + 1)
         y0, y1 = max(0, int(cy - 1.3 * ry)), min(h, int(cy + 1.3 * ry) + 1)
