@@ -265,3 +265,20 @@ def test_help_mentions_every_option():
         "--quiet",
     ]:
         assert option in text
+
+
+def test_readme_documents_every_option():
+    """The README's usage tables are kept in step with --help."""
+    from pathlib import Path
+
+    import click
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name in ["restore", "detect", "weights"]:
+        command = cli.commands[name]
+        commands = command.commands.values() if isinstance(command, click.Group) else [command]
+        for sub in commands:
+            for param in sub.params:
+                for opt in [*param.opts, *param.secondary_opts]:
+                    if opt.startswith("-") and opt not in ("-h", "--help"):
+                        assert opt in readme, f"README lacks {name} {opt}"
