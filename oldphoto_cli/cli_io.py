@@ -159,8 +159,14 @@ def _make_pipeline(options: Any) -> Any:
 
     try:
         return RestorePipeline(options)
-    except (KeyError, ValueError, FileNotFoundError) as error:
-        raise _usage(runner.one_line(error)) from None
+    except (KeyError, ValueError) as error:  # unknown stage, bad option: usage error
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        raise _usage(runner.one_line(message)) from None  # type: ignore[arg-type]
+    except Exception as error:  # missing/corrupt weights and the like: clear line, exit 1
+        click.echo(
+            f"oldphoto: error: cannot set up the pipeline: {runner.one_line(error)}", err=True
+        )
+        sys.exit(runner.EXIT_FAILED)
 
 
 @click.command(name="restore")

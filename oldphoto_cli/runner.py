@@ -233,7 +233,7 @@ class RestoreJob:
                 )
             imageio.write_image(item.output, restored, image)
             info["stages"] = list(result.info.get("stages", []))
-            extra = {k: v for k, v in result.info.items() if k != "stages"}
+            extra = {k: v for k, v in result.info.items() if k not in ("stages", "mask")}
             if extra:
                 info["pipeline"] = extra
             info["mask"] = mask_stats(result.mask) if result.mask is not None else None

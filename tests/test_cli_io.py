@@ -282,3 +282,15 @@ def test_readme_documents_every_option():
                 for opt in [*param.opts, *param.secondary_opts]:
                     if opt.startswith("-") and opt not in ("-h", "--help"):
                         assert opt in readme, f"README lacks {name} {opt}"
+
+
+def test_pipeline_setup_failure_is_one_line_exit_1(photo_dir, tmp_path, monkeypatch):
+    from oldphoto_cli import pipeline
+
+    def broken(options):
+        raise RuntimeError("weights 'mapping.safetensors' not found in: /nowhere")
+
+    monkeypatch.setattr(pipeline, "RestorePipeline", broken)
+    result = CliRunner().invoke(cli, ["restore", str(photo_dir), str(tmp_path / "o")])
+    assert result.exit_code == 1 and "cannot set up the pipeline" in result.stderr
+    assert "Traceback" not in result.output
