@@ -107,9 +107,11 @@ class PartialNonLocal(nn.Module):
             context = context_tokens(*pool_context(x, mask, grid))
         tokens, valid = context  # (B, N, C), (B, N)
         keys, values = self.phi(tokens), self.g(tokens)  # (B, N, inner)
-        queries = self.theta(x).flatten(2).transpose(1, 2)  # (B, HW, inner)
+        theta_w = self.theta.weight.flatten(1)  # 1x1 convs as linear maps on hole vectors
+        out_w = self.out.weight.flatten(1)
+        flat = x.flatten(2)  # (B, C, HW)
         holes = mask.flatten(1) > 0.5  # (B, HW)
-        attended = torch.zeros_like(queries)
+        result = flat.clone()
         for i in range(b):
             index = holes[i].nonzero().squeeze(1)
             if index.numel() == 0 or not valid[i].any():
@@ -118,10 +120,11 @@ class PartialNonLocal(nn.Module):
             bias = bias.masked_fill(~valid[i], float("-inf"))
             for start in range(0, index.numel(), self.chunk):
                 rows = index[start : start + self.chunk]
-                q = queries[i, rows].unsqueeze(0)  # (1, n, inner)
-                out = F.scaled_dot_product_attention(
+                feats = flat[i, :, rows].T  # (n, C): only hole positions are queried
+                q = F.linear(feats, theta_w, self.theta.bias).unsqueeze(0)  # (1, n, inner)
+                attended = F.scaled_dot_product_attention(
                     q, keys[i : i + 1], values[i : i + 1], attn_mask=bias
-                )
-                attended[i, rows] = out[0]
-        y = self.out(attended.transpose(1, 2).reshape(b, -1, h, w))
-        return x + y * mask  # residual, as the official "Res" block; zero outside holes
+                )[0]  # (n, inner)
+                # Residual, as the official "Res" block.
+                result[i, :, rows] = (feats + F.linear(attended, out_w, self.out.bias)).T
+        return result.view(b, c, h, w)  # equals x outside holes
