@@ -42,6 +42,15 @@ def split(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     return train, val
 
 
+def training_split(directory: str | Path) -> tuple[list[Path], list[Path]]:
+    """:func:`split` of a folder; a tiny folder with no validation file validates on train."""
+    paths = list_images(directory)
+    if not paths:
+        raise ValueError(f"no images in {directory}")
+    train, val = split(paths)
+    return (train or val), (val or train)
+
+
 def load_rgb(path: str | Path, max_side: int | None = None) -> np.ndarray:
     """uint8 HxWx3, EXIF orientation applied, optionally downscaled to ``max_side``."""
     with Image.open(path) as im:

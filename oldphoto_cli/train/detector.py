@@ -13,7 +13,7 @@ import torch
 
 from oldphoto_cli.archs import unet_arch
 from oldphoto_cli.archs.unet_arch import UNet, UNetConfig, weighted_bce
-from oldphoto_cli.data import DataConfig, SyntheticPairs, batch_of, list_images, split
+from oldphoto_cli.data import DataConfig, SyntheticPairs, batch_of, training_split
 from oldphoto_cli.metrics import detection_scores
 from oldphoto_cli.train.common import Trainer, TrainOptions, unwrap, wrap_ddp
 from oldphoto_cli.train.vae import VAL_SEED
@@ -39,7 +39,7 @@ class DetectorTrainer(Trainer):
     def __init__(self, opts: TrainOptions, clean_dir: str, cfg: UNetConfig | None = None,
                  dice_weight: float = 1.0) -> None:  # fmt: skip
         self.cfg, self.dice_weight, self.clean_dir = cfg or UNetConfig(), dice_weight, clean_dir
-        train, val = split(list_images(clean_dir))
+        train, val = training_split(clean_dir)
         self.pairs = SyntheticPairs(train, DataConfig(crop=opts.crop, seed=opts.seed))
         self.val_pairs = SyntheticPairs(val, DataConfig(crop=opts.crop, seed=VAL_SEED))
         super().__init__(opts)

@@ -21,7 +21,7 @@ from oldphoto_cli.archs import mapping_arch, vae_arch
 from oldphoto_cli.archs.discriminator_arch import MultiscalePatchGAN, PatchGANConfig
 from oldphoto_cli.archs.mapping_arch import LatentMapping, MappingConfig, latent_mask
 from oldphoto_cli.archs.vae_arch import VAE, VAEConfig
-from oldphoto_cli.data import DataConfig, SyntheticPairs, batch_of, list_images, split
+from oldphoto_cli.data import DataConfig, SyntheticPairs, batch_of, training_split
 from oldphoto_cli.metrics import psnr
 from oldphoto_cli.train.common import Trainer, TrainOptions, set_requires_grad, unwrap, wrap_ddp
 from oldphoto_cli.train.vae import VAL_SEED, gan_discriminator_loss, gan_generator_terms
@@ -49,7 +49,7 @@ class MappingTrainer(Trainer):
                  cfg: MappingConfig | None = None, losses: MappingLosses | None = None) -> None:  # fmt: skip
         self.cfg, self.losses = cfg or MappingConfig(), losses or MappingLosses()
         self.paths = {"clean": clean_dir, "vae1": vae1_path, "vae2": vae2_path}
-        train, val = split(list_images(clean_dir))
+        train, val = training_split(clean_dir)
         self.pairs = SyntheticPairs(train, DataConfig(crop=opts.crop, seed=opts.seed))
         self.val_pairs = SyntheticPairs(val, DataConfig(crop=opts.crop, seed=VAL_SEED))
         super().__init__(opts)

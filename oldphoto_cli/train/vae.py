@@ -28,8 +28,7 @@ from oldphoto_cli.data import (
     RealOldCrops,
     SyntheticPairs,
     batch_of,
-    list_images,
-    split,
+    training_split,
 )
 from oldphoto_cli.metrics import psnr
 from oldphoto_cli.train.common import Trainer, TrainOptions, unwrap, wrap_ddp
@@ -69,14 +68,14 @@ class VAETrainer(Trainer):
         self.domain, self.vae_cfg = domain, vae_cfg or VAEConfig()
         self.losses = losses or VAELosses()
         self.name = "vae1" if domain == "old" else "vae2"
-        train_clean, val_clean = split(list_images(clean_dir))
+        train_clean, val_clean = training_split(clean_dir)
         self.clean_dirs = (clean_dir, real_old_dir)
         data = DataConfig(crop=opts.crop, seed=opts.seed)
         val = DataConfig(crop=opts.crop, seed=VAL_SEED)
         if domain == "old":
             if not real_old_dir:
                 raise ValueError("VAE1 needs --real-old")
-            train_old, val_old = split(list_images(real_old_dir))
+            train_old, val_old = training_split(real_old_dir)
             self.synthetic = SyntheticPairs(train_clean, data)
             self.real = RealOldCrops(train_old, data)
             self.val_sets = {"x": SyntheticPairs(val_clean, val), "r": RealOldCrops(val_old, val)}
