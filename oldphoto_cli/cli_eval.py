@@ -1,0 +1,120 @@
+"""``oldphoto eval``: the validation table on synthetic pairs (logic in ``evaluate``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+COMMANDS: list[click.Command] = []
+
+
+@click.command(name="eval")
+@click.argument("pairs_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    metavar="NAME=TR:DET[:SCRATCH]",
+    help="A pipeline row: translator and detector stage names ('default' for the default; "
+    "DET 'true' = the true mask, 'none' = no scratch path), optional with_scratch "
+    "auto|on|off. Repeatable.",
+)
+@click.option("--translator", "translators", multiple=True, metavar="NAME",
+              help="Translator(s) to cross with --detector (repeatable).")  # fmt: skip
+@click.option("--detector", "detectors", multiple=True, metavar="NAME",
+              help="Detector(s) to cross with --translator (repeatable; 'true', 'none').")  # fmt: skip
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=None,
+              help="Evaluate only the first N pairs.")  # fmt: skip
+@click.option("--weights-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder with vae1/vae2/mapping/detector .safetensors.")  # fmt: skip
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N], mps.")
+@click.option("--faces", is_flag=True, help="Also run the face enhancer (off: pairs are crops).")
+@click.option("--no-baselines", is_flag=True, help="Skip the input and classical rows.")
+@click.option(
+    "--make-validation",
+    "clean_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="First write PAIRS_DIR from the validation split of this clean folder "
+    "(fixed seed 20201, 256 px crops) unless it already holds pairs.",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch/OpenCV CPU threads (default: library default).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the report as JSON on stdout (the table goes to stderr).")  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="No progress (and no table with --json).")
+def eval_command(
+    pairs_dir, configs, translators, detectors, limit, weights_dir, device, faces,
+    no_baselines, clean_dir, threads, as_json, quiet,
+):  # fmt: skip
+    """Restore every pair of PAIRS_DIR (degraded/, clean/, mask/ from `oldphoto degrade`)
+    and tabulate PSNR, SSIM, detection F1/IoU and seconds per megapixel per configuration.
+
+    Rows: `input`, `classical` (Telea on the true mask + NLM, if oldphoto-classical is
+    installed) and the pipeline configurations (default: the shipped pipeline detecting
+    its own mask, and the shipped pipeline given the true mask).
+    """
+    from rich.console import Console
+
+    from oldphoto_cli import evaluate
+
+    if threads:
+        import cv2
+        import torch
+
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+    err = Console(stderr=True)
+    try:
+        rows = [evaluate.parse_config(spec) for spec in configs]
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    if translators or detectors:
+        rows += evaluate.configs_from_lists(translators, detectors)
+    if clean_dir is not None and not _has_pairs(pairs_dir):
+        if not quiet:
+            err.print(f"writing validation pairs of {clean_dir} to {pairs_dir}")
+        evaluate.make_validation_pairs(clean_dir, pairs_dir)
+
+    def progress(index: int, total: int, name: str) -> None:
+        if not quiet:
+            err.print(f"[{index + 1}/{total}] {name}", highlight=False)
+
+    try:
+        report = evaluate.evaluate(
+            pairs_dir, rows or None, limit=limit, weights_dir=weights_dir, device=device,
+            face_enhancer="general" if faces else "none", include_input=not no_baselines,
+            include_classical=not no_baselines, on_image=progress,
+        )  # fmt: skip
+    except FileNotFoundError as error:
+        raise click.UsageError(str(error)) from None
+    except KeyError as error:  # unknown stage name
+        raise click.UsageError(str(error.args[0] if error.args else error)) from None
+    except Exception as error:  # missing weights and the like: one line, exit 1
+        click.echo(f"oldphoto: error: {type(error).__name__}: {error}".splitlines()[0], err=True)
+        sys.exit(1)
+    table = evaluate.render_table(report)
+    if as_json:
+        if not quiet:
+            err.print(table)
+        click.echo(json.dumps(report, indent=2))
+    else:
+        out = Console()
+        if not out.is_terminal:
+            out = Console(width=160)  # files and pipes: no wrapping inside the table
+        out.print(table)
+
+
+def _has_pairs(pairs_dir: Path) -> bool:
+    from oldphoto_cli.evaluate import list_pairs
+
+    try:
+        return bool(list_pairs(pairs_dir, 1))
+    except FileNotFoundError:
+        return False
+
+
+COMMANDS.append(eval_command)
