@@ -185,11 +185,13 @@ class RowStats:
             "ssim": _round(np.mean(self.ssim), 4) if self.ssim else None,
             "seconds_per_mp": (
                 _round(self.seconds / self.megapixels, 3)
-                if self.megapixels and self.config.kind != "input" else None
+                if self.megapixels and self.config.kind != "input"
+                else None
             ),  # fmt: skip
             "scratch_path_share": (
                 _round(self.scratch_path / len(self.psnr), 3)
-                if self.config.kind == "pipeline" and self.psnr else None
+                if self.config.kind == "pipeline" and self.psnr
+                else None
             ),  # fmt: skip
         }
         if self.config.detects and self.pred:

@@ -130,8 +130,17 @@ def test_eval_command_missing_weights_is_one_line(pairs_dir, tmp_path):
     from oldphoto_cli.cli import cli
 
     result = CliRunner().invoke(
-        cli, ["eval", str(pairs_dir), "--weights-dir", str(tmp_path), "--no-baselines", "-q",
-              "--config", "m=mapping:true"]  # fmt: skip
+        cli,
+        [
+            "eval",
+            str(pairs_dir),
+            "--weights-dir",
+            str(tmp_path),
+            "--no-baselines",
+            "-q",
+            "--config",
+            "m=mapping:true",
+        ],  # fmt: skip
     )
     if result.exit_code == 0:  # shipped weights found through the search path: fine too
         return
