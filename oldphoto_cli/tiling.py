@@ -62,6 +62,7 @@ def run_tiled(
         (1, C_out, H * scale, W * scale) on the host.
     """
     _, _, h, w = inputs.shape
+    overlap = min(overlap, tile // 2)  # a tile must advance
     out = weight_sum = None
     ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
     for y in ys:

@@ -1,0 +1,118 @@
+"""The restore pipeline with the real stages (tiny untrained weights)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from oldphoto_cli.pipeline import (
+    RestoreOptions,
+    RestorePipeline,
+    is_grayscale,
+    keep_tone,
+    mask_from_probability,
+)
+from oldphoto_cli.tiling import run_tiled, tile_starts
+
+
+def photo(h=70, w=90, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.random((h // 10 + 1, w // 10 + 1, 3)).astype(np.float32)
+    import cv2
+
+    return np.clip(cv2.resize(base, (w, h), interpolation=cv2.INTER_CUBIC), 0, 1)
+
+
+@pytest.fixture
+def pipeline(tiny_weights):
+    return RestorePipeline(RestoreOptions(device="cpu", weights_dir=str(tiny_weights),
+                                          face_enhancer="none", with_scratch="on"))  # fmt: skip
+
+
+def test_tile_starts_cover_and_overlap():
+    assert tile_starts(10, 16, 4) == [0]
+    starts = tile_starts(100, 32, 8)
+    assert starts[0] == 0 and starts[-1] == 68
+    assert all(b - a <= 24 for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_run_tiled_identity_is_exact_and_scales():
+    x = torch.rand(1, 2, 37, 53)
+    out = run_tiled(lambda t, box: t, x, tile=16, halo=4, overlap=4)
+    assert torch.allclose(out, x, atol=1e-6)
+    up = run_tiled(lambda t, box: torch.nn.functional.interpolate(t, scale_factor=4.0), x,
+                   tile=16, halo=4, overlap=4, scale=4.0)  # fmt: skip
+    assert up.shape == (1, 2, 148, 212)
+
+
+def test_restore_keeps_size_and_range(pipeline):
+    rgb = photo(70, 90)
+    result = pipeline.restore(rgb)
+    assert result.image.shape == rgb.shape and result.image.dtype == np.float32
+    assert 0 <= result.image.min() and result.image.max() <= 1
+    assert result.info["stages"]["encode"] == "vae1"
+    assert "mask" in result.info
+
+
+def test_tiled_restore_equals_whole_image(pipeline):
+    rgb = photo(96, 128)
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    mask[40:44, :] = 1  # holes: the partial non-local path with whole-image context
+    pipeline.tile = 256
+    whole = pipeline.restore(rgb, mask).image
+    pipeline.tile = 8  # latent tiles of 8 -> many tiles with halos
+    tiled = pipeline.restore(rgb, mask).image
+    assert np.abs(whole - tiled).max() < 1e-4
+
+
+def test_given_mask_replaces_detection(pipeline):
+    rgb = photo()
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    mask[10:12] = 1
+    result = pipeline.restore(rgb, mask)
+    assert result.info["mask_source"] == "given"
+    assert np.array_equal(result.mask, mask)
+
+
+def test_with_scratch_off_skips_detector(tiny_weights):
+    pipe = RestorePipeline(RestoreOptions(device="cpu", weights_dir=str(tiny_weights),
+                                          face_enhancer="none", with_scratch="off"))  # fmt: skip
+    result = pipe.restore(photo())
+    assert result.mask is None and pipe._detector is None
+
+
+def test_gray_stays_gray_and_strength_zero_is_input(tiny_weights):
+    gray = np.repeat(photo()[..., :1], 3, axis=2)
+    pipe = RestorePipeline(RestoreOptions(device="cpu", weights_dir=str(tiny_weights),
+                                          face_enhancer="none", strength=0.0))  # fmt: skip
+    assert np.allclose(pipe.restore(gray).image, gray, atol=1e-6)
+    pipe.options.strength = 1.0
+    assert is_grayscale(pipe.restore(gray).image)
+
+
+def test_keep_tone_keeps_sepia_chroma():
+    sepia = np.stack([photo()[..., 0] * s for s in (1.0, 0.8, 0.6)], axis=2)
+    neutral = np.repeat(sepia.mean(2, keepdims=True), 3, axis=2)
+    toned = keep_tone(neutral, sepia)
+    assert not is_grayscale(toned)
+    assert (toned[..., 0] >= toned[..., 2] - 1e-3).mean() > 0.95
+
+
+def test_mask_from_probability_threshold_and_dilate():
+    prob = np.zeros((9, 9), np.float32)
+    prob[4, 4] = 0.9
+    assert mask_from_probability(prob, 0.5, 0).sum() == 1
+    assert mask_from_probability(prob, 0.95, 0).sum() == 0
+    assert mask_from_probability(prob, 0.5, 1).sum() > 1
+
+
+def test_detector_tiled_matches_whole_away_from_borders(pipeline):
+    rgb = photo(200, 260)
+    det = pipeline.detector
+    det.tile, det.halo, det.overlap = 1024, 64, 32
+    whole = pipeline.detect(rgb)
+    det.tile, det.halo, det.overlap = 96, 32, 16
+    tiled = pipeline.detect(rgb)
+    assert whole.shape == rgb.shape[:2]
+    assert np.abs(whole - tiled)[16:-16, 16:-16].max() < 0.05
