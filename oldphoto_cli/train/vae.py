@@ -59,6 +59,17 @@ def gan_discriminator_loss(disc, fake, real) -> torch.Tensor:
     return 0.5 * (lsgan_loss(disc(fake.detach()), False) + lsgan_loss(disc(real), True))
 
 
+def init_state(path: str) -> dict[str, torch.Tensor]:
+    """VAE tensors from exported weights or from another run's training checkpoint."""
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as handle:
+        if (handle.metadata() or {}).get("arch") == vae_arch.ARCH:
+            return load_weights(path, arch=vae_arch.ARCH)[0]
+        prefix = "model.vae."
+        return {k[len(prefix) :]: handle.get_tensor(k) for k in handle.keys() if k.startswith(prefix)}
+
+
 class VAETrainer(Trainer):
     """``domain="clean"`` trains VAE2; ``domain="old"`` trains VAE1 on R and X."""
 
@@ -88,8 +99,7 @@ class VAETrainer(Trainer):
     def build(self):
         vae = VAE(self.vae_cfg).to(self.device)
         if self.init_from:  # a resumed checkpoint, loaded after build(), overrides this
-            tensors, _ = load_weights(self.init_from, arch=vae_arch.ARCH)
-            vae.load_state_dict(tensors)
+            vae.load_state_dict(init_state(self.init_from))
         models = {"vae": wrap_ddp(vae, self.ddp, self.device)}
         optims = {"vae": torch.optim.Adam(vae.parameters(), self.opts.lr, betas=(0.5, 0.999))}
         if self.losses.gan_weight > 0:
