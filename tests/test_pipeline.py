@@ -50,7 +50,7 @@ def test_restore_keeps_size_and_range(pipeline):
     rgb = photo(70, 90)
     result = pipeline.restore(rgb)
     assert result.image.shape == rgb.shape and result.image.dtype == np.float32
-    assert 0 <= result.image.min() and result.image.max() <= 1
+    assert result.image.min() >= 0 and result.image.max() <= 1
     assert result.info["stages"]["encode"] == "vae1"
     assert "mask" in result.info
 

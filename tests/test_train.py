@@ -100,7 +100,9 @@ def test_mapping_and_detector_train_a_few_steps(tmp_path, photo_dirs):
     losses = [r["loss"] for r in _log(tmp_path / "map") if "loss" in r]
     assert losses[-1] < losses[0]
     assert read_metadata(tmp_path / "map" / "mapping.safetensors")["arch"] == "mapping"
-    det = DetectorTrainer(_opts(tmp_path / "det", steps=12), str(clean), UNetConfig(width=4, depth=2))
+    det = DetectorTrainer(
+        _opts(tmp_path / "det", steps=12), str(clean), UNetConfig(width=4, depth=2)
+    )
     det_batch = det.make_batch(0, 4)
     det_batch["mask"][:, :, 10:13, :] = 1
     det.make_batch = lambda start, count: det_batch

@@ -67,7 +67,9 @@ def init_state(path: str) -> dict[str, torch.Tensor]:
         if (handle.metadata() or {}).get("arch") == vae_arch.ARCH:
             return load_weights(path, arch=vae_arch.ARCH)[0]
         prefix = "model.vae."
-        return {k[len(prefix) :]: handle.get_tensor(k) for k in handle.keys() if k.startswith(prefix)}
+        return {
+            k[len(prefix) :]: handle.get_tensor(k) for k in handle.keys() if k.startswith(prefix)
+        }
 
 
 class VAETrainer(Trainer):
