@@ -12,10 +12,12 @@ records which stages ran, for simple library use and plugin tests.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from oldphoto_cli.inputs import InputItem
 from oldphoto_cli.progress import Reporter
@@ -82,6 +84,28 @@ def _isolate(process_fn: ProcessFn, item: InputItem) -> ItemResult:
         return result_for(item, ERROR, error=one_line(error), seconds=time.perf_counter() - started)
 
 
+def _triage(
+    items: Sequence[InputItem],
+    report: Callable[[ItemResult], None],
+    skip_existing: bool,
+    outputs_of: Callable[[InputItem], list[Path]],
+) -> list[InputItem]:
+    """Report known-bad and finished items; return the ones to process.
+
+    "Finished" means every final output exists: outputs are written to a hidden temp file
+    and renamed, so a run killed mid-write leaves no file that counts as finished.
+    """
+    todo: list[InputItem] = []
+    for item in items:
+        if item.error:
+            report(result_for(item, ERROR, error=item.error))
+        elif skip_existing and (outs := outputs_of(item)) and all(p.exists() for p in outs):
+            report(result_for(item, SKIPPED, error="output exists (use --overwrite)"))
+        else:
+            todo.append(item)
+    return todo
+
+
 def run_batch(
     items: Sequence[InputItem],
     process_fn: ProcessFn,
@@ -108,15 +132,7 @@ def run_batch(
         reporter.record(result.to_json())
         reporter.advance()
 
-    todo: list[InputItem] = []
-    for item in items:
-        if item.error:
-            report(result_for(item, ERROR, error=item.error))
-        elif skip_existing and (outs := outputs_of(item)) and all(p.exists() for p in outs):
-            report(result_for(item, SKIPPED, error="output exists (use --overwrite)"))
-        else:
-            todo.append(item)
-
+    todo = _triage(items, report, skip_existing, outputs_of)
     reporter.start(len(todo), description)
     try:
         for batch in _batches(todo, batch_size):
@@ -132,6 +148,101 @@ def run_batch(
             for result in batch_results:
                 report(result)
     finally:
+        reporter.stop()
+    return results
+
+
+class StagedJob(Protocol):
+    """A per-image job split so reading and writing can overlap with compute.
+
+    ``load`` (decode) and ``save`` (encode, write, build the result) run on I/O threads;
+    ``compute`` runs on the calling thread. Any of them may raise: the item fails alone.
+    """
+
+    def load(self, item: InputItem) -> Any: ...
+
+    def compute(self, item: InputItem, state: Any) -> Any: ...
+
+    def save(self, item: InputItem, state: Any) -> ItemResult: ...
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    return fn(*args), time.perf_counter() - started
+
+
+def run_overlapped(
+    items: Sequence[InputItem],
+    job: StagedJob,
+    *,
+    io_threads: int = 2,
+    prefetch: int | None = None,
+    reporter: Reporter | None = None,
+    description: str = "restoring",
+    skip_existing: bool = True,
+    outputs_of: Callable[[InputItem], list[Path]] | None = None,
+) -> list[ItemResult]:
+    """Like :func:`run_batch` with one image at a time, but the next images are read and
+    the previous ones written by ``io_threads`` threads while this one is computed.
+
+    At most ``prefetch`` (default ``io_threads``) images are read ahead and as many wait to
+    be written, so memory stays bounded. Results are reported in input order. An item's
+    ``seconds`` is its read + compute + write time (not time spent queued).
+    """
+    reporter = reporter or Reporter(quiet=True)
+    outputs_of = outputs_of or (lambda item: [item.output] if item.output else [])
+    depth = max(1, prefetch if prefetch is not None else io_threads)
+    results: list[ItemResult] = []
+
+    def report(result: ItemResult) -> None:
+        results.append(result)
+        if result.status == ERROR:
+            reporter.error(f"{result.input}: {result.error}")
+        reporter.record(result.to_json())
+        reporter.advance()
+
+    todo = iter(_triage(items, report, skip_existing, outputs_of))
+    reporter.start(len(items) - len(results), description)
+    pool = ThreadPoolExecutor(max(1, io_threads), thread_name_prefix="oldphoto-io")
+    loads: deque[tuple[InputItem, Future]] = deque()
+    saves: deque[tuple[InputItem, Future | ItemResult, float]] = deque()
+
+    def read_ahead() -> None:
+        while len(loads) < depth and (item := next(todo, None)) is not None:
+            loads.append((item, pool.submit(_timed, job.load, item)))
+
+    def settle(keep: int) -> None:
+        while len(saves) > keep:
+            item, pending, spent = saves.popleft()
+            if isinstance(pending, ItemResult):
+                report(pending)
+                continue
+            try:
+                result, took = pending.result()
+                result.seconds = spent + took
+            except Exception as error:
+                result = result_for(item, ERROR, error=one_line(error), seconds=spent)
+            report(result)
+
+    try:
+        read_ahead()
+        while loads:
+            item, loading = loads.popleft()
+            spent = 0.0
+            try:
+                state, spent = loading.result()
+                read_ahead()
+                _, took = _timed(job.compute, item, state)
+                spent += took
+                saves.append((item, pool.submit(_timed, job.save, item, state), spent))
+            except Exception as error:
+                failed = result_for(item, ERROR, error=one_line(error), seconds=spent)
+                saves.append((item, failed, spent))
+            read_ahead()
+            settle(depth)
+        settle(0)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         reporter.stop()
     return results
 
@@ -212,26 +323,41 @@ class RestoreJob:
     max_megapixels: float | None = 300.0
 
     def __call__(self, item: InputItem) -> ItemResult:
+        return _run_staged(self, item)
+
+    def load(self, item: InputItem) -> dict[str, Any]:
+        """Read the image (and its mask from ``mask_dir``); runs on an I/O thread."""
         from oldphoto_cli import imageio, inputs
 
-        started = time.perf_counter()
-        info: dict[str, Any] = {}
+        state: dict[str, Any] = {"info": {}}
+        state["image"] = image = imageio.read_image(item.path, self.max_megapixels)
+        state["mask"] = None
+        if self.mask_dir is not None:
+            mask_path = inputs.find_mask(self.mask_dir, item)
+            if mask_path is not None:
+                state["mask"] = imageio.read_mask(mask_path, image.size)
+                state["info"]["mask_source"] = str(mask_path)
+        return state
+
+    def compute(self, item: InputItem, state: dict[str, Any]) -> dict[str, Any]:
+        image = state["image"]
+        result = self.pipeline.restore(image.rgb, mask=state["mask"])
+        restored = result.image
+        if restored.shape[:2] != image.rgb.shape[:2]:
+            raise RuntimeError(
+                f"pipeline returned {restored.shape[1]}x{restored.shape[0]}, "
+                f"expected {image.size[0]}x{image.size[1]}"
+            )
+        state["result"] = result
+        return state
+
+    def save(self, item: InputItem, state: dict[str, Any]) -> ItemResult:
+        """Write the output like the input and build the result; runs on an I/O thread."""
+        from oldphoto_cli import imageio
+
+        image, result, info = state["image"], state["result"], state["info"]
         try:
-            image = imageio.read_image(item.path, self.max_megapixels)
-            mask = None
-            if self.mask_dir is not None:
-                mask_path = inputs.find_mask(self.mask_dir, item)
-                if mask_path is not None:
-                    mask = imageio.read_mask(mask_path, image.size)
-                    info["mask_source"] = str(mask_path)
-            result = self.pipeline.restore(image.rgb, mask=mask)
-            restored = result.image
-            if restored.shape[:2] != image.rgb.shape[:2]:
-                raise RuntimeError(
-                    f"pipeline returned {restored.shape[1]}x{restored.shape[0]}, "
-                    f"expected {image.size[0]}x{image.size[1]}"
-                )
-            imageio.write_image(item.output, restored, image)
+            imageio.write_image(item.output, result.image, image)
             info["stages"] = list(result.info.get("stages", []))
             extra = {k: v for k, v in result.info.items() if k not in ("stages", "mask")}
             if extra:
@@ -247,14 +373,8 @@ class RestoreJob:
             if self.intermediates_dir is not None and result.intermediates:
                 info["intermediates"] = self._save_intermediates(item, result.intermediates)
         except Exception as error:
-            return result_for(
-                item,
-                ERROR,
-                error=one_line(error),
-                seconds=time.perf_counter() - started,
-                info=info,
-            )
-        return result_for(item, OK, seconds=time.perf_counter() - started, info=info)
+            return result_for(item, ERROR, error=one_line(error), info=info)
+        return result_for(item, OK, info=info)
 
     def _save_intermediates(self, item: InputItem, arrays: dict[str, Any]) -> list[str]:
         import numpy as np
@@ -298,23 +418,49 @@ class DetectJob:
     max_megapixels: float | None = 300.0
 
     def __call__(self, item: InputItem) -> ItemResult:
+        return _run_staged(self, item)
+
+    def load(self, item: InputItem) -> dict[str, Any]:
         from oldphoto_cli import imageio
 
-        started = time.perf_counter()
+        return {"image": imageio.read_image(item.path, self.max_megapixels)}
+
+    def compute(self, item: InputItem, state: dict[str, Any]) -> dict[str, Any]:
+        rgb = state["image"].rgb
+        probability = self.pipeline.detect(rgb)
+        state["mask"] = mask = binarize(probability, self.threshold, self.dilate)
+        if mask.shape != rgb.shape[:2]:
+            raise RuntimeError("detector returned a mask of the wrong size")
+        return state
+
+    def save(self, item: InputItem, state: dict[str, Any]) -> ItemResult:
+        from oldphoto_cli import imageio
+
+        mask = state["mask"]
         try:
-            image = imageio.read_image(item.path, self.max_megapixels)
-            probability = self.pipeline.detect(image.rgb)
-            mask = binarize(probability, self.threshold, self.dilate)
-            if mask.shape != image.rgb.shape[:2]:
-                raise RuntimeError("detector returned a mask of the wrong size")
             paths = self.outputs(item)
             if "mask" in paths:
                 imageio.write_mask(paths["mask"], mask)
             if "overlay" in paths:
-                imageio.write_image(paths["overlay"], overlay(image.rgb, mask))
+                imageio.write_image(paths["overlay"], overlay(state["image"].rgb, mask))
             info = {"mask": mask_stats(mask), "outputs": {k: str(v) for k, v in paths.items()}}
         except Exception as error:
-            return result_for(
-                item, ERROR, error=one_line(error), seconds=time.perf_counter() - started
-            )
-        return result_for(item, OK, seconds=time.perf_counter() - started, info=info)
+            return result_for(item, ERROR, error=one_line(error))
+        return result_for(item, OK, info=info)
+
+
+def _run_staged(job: StagedJob, item: InputItem) -> ItemResult:
+    """load -> compute -> save in this thread; any failure is this item's error result."""
+    started = time.perf_counter()
+    state: Any = None
+    try:
+        state = job.load(item)
+        job.compute(item, state)
+        result = job.save(item, state)
+    except Exception as error:
+        info = state.get("info", {}) if isinstance(state, dict) else {}
+        return result_for(
+            item, ERROR, error=one_line(error), seconds=time.perf_counter() - started, info=info
+        )
+    result.seconds = time.perf_counter() - started
+    return result
