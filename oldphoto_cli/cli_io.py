@@ -13,12 +13,12 @@ from typing import Any
 
 import click
 
-from oldphoto_cli import imageio, inputs, runner
+from oldphoto_cli import distributed, imageio, inputs, runner
 from oldphoto_cli.progress import Reporter
 
 SHARD_HELP = (
     "Process only part K of N (e.g. 3/8): inputs sorted by relative path, index % N == K-1. "
-    "For SLURM arrays / GNU parallel."
+    "For SLURM arrays / GNU parallel. Under torchrun each rank takes its part automatically."
 )
 
 
@@ -56,7 +56,16 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(min=1),
             default=1,
             show_default=True,
-            help="Images handed to the pipeline per batch.",
+            help="Images handed to the pipeline per batch (with --io-threads 0).",
+        ),
+        click.option(
+            "--io-threads",
+            type=click.IntRange(min=0),
+            default=2,
+            show_default=True,
+            metavar="N",
+            help="Threads reading the next images and writing finished ones while the "
+            "current one is computed (0: read, compute, write in turn, in batches).",
         ),
         click.option(
             "--weights-dir",
@@ -106,6 +115,32 @@ def _check_stage(kind: str, name: str | None) -> None:
         raise _usage(str(error)) from None
 
 
+def _rank() -> distributed.RankInfo:
+    try:
+        return distributed.rank_from_env()
+    except ValueError as error:
+        raise _usage(str(error)) from None
+
+
+def _reporter(quiet: bool, as_json: bool, rank: distributed.RankInfo) -> Reporter:
+    """Rank 0 prints notes, progress and (merged) JSON; other ranks only their errors."""
+    if rank.main:
+        return Reporter(quiet=quiet, json_lines=as_json)
+    return Reporter(quiet=True, json_lines=False)
+
+
+def _shard(
+    items: list[inputs.InputItem], shard: str | None, rank: distributed.RankInfo
+) -> list[inputs.InputItem]:
+    """This process's part: ``--shard`` and the torchrun rank together. Applied after the
+    outputs are planned on the full list, so collisions between shards are still seen."""
+    try:
+        parsed = inputs.parse_shard(shard)
+    except inputs.InputError as error:
+        raise _usage(str(error)) from None
+    return inputs.shard_items(items, distributed.effective_shard(parsed, rank))
+
+
 def _collect(
     in_args: list[str],
     out: str,
@@ -113,17 +148,25 @@ def _collect(
     null_separated: bool,
     shard: str | None,
     reporter: Reporter,
+    rank: distributed.RankInfo | None = None,
 ) -> list[inputs.InputItem]:
+    """All inputs, sorted (not yet sharded: see :func:`_shard`)."""
     if "-" in in_args and sys.stdin is None:
         raise _usage("'-' needs a list of paths on stdin")
+    if "-" in in_args and rank is not None and rank.active:
+        raise _usage(
+            "'-' (paths on stdin) cannot be shared by torchrun ranks; "
+            "pass files/folders, or use --shard K/N with one process per list"
+        )
     try:
+        inputs.parse_shard(shard)
         collected = inputs.collect_inputs(
             in_args,
             recursive=recursive,
             stdin=click.get_text_stream("stdin"),
             null_separated=null_separated,
         )
-        items = inputs.shard_items(collected.items, inputs.parse_shard(shard))
+        items = inputs.shard_items(collected.items, None)
     except inputs.InputError as error:
         raise _usage(str(error)) from None
     for note in collected.notes:
@@ -133,9 +176,13 @@ def _collect(
     return items
 
 
-def _device(device: str, fp16: bool, reporter: Reporter) -> tuple[str, bool]:
+def _device(
+    device: str, fp16: bool, reporter: Reporter, rank: distributed.RankInfo | None = None
+) -> tuple[str, bool]:
     from oldphoto_cli.device import DeviceError, resolve_device, resolve_precision
 
+    if rank is not None:
+        device = distributed.rank_device(device, rank)
     try:
         resolved = resolve_device(device)
     except DeviceError as error:
@@ -146,12 +193,67 @@ def _device(device: str, fp16: bool, reporter: Reporter) -> tuple[str, bool]:
     return str(resolved), use_fp16
 
 
-def _finish(results: list[runner.ItemResult], reporter: Reporter) -> None:
+def _finish(
+    results: list[runner.ItemResult],
+    reporter: Reporter,
+    rank: distributed.RankInfo | None = None,
+) -> None:
+    """Summary and exit status; under torchrun merged over all ranks (same exit everywhere)."""
+    rank = rank or distributed.RankInfo()
+    failed = runner.exit_code(results) != runner.EXIT_OK
+    try:
+        merged = distributed.merge_results(results, failed, rank)
+    except Exception as error:  # a rank died or the rendezvous broke
+        click.echo(
+            f"oldphoto: error: rank {rank.rank}: cannot merge results with the other ranks: "
+            f"{runner.one_line(error)}",
+            err=True,
+        )
+        sys.exit(runner.EXIT_FAILED)
+    for result in merged.others:
+        reporter.record(result.to_json())
+    results = merged.all_results
+    processes = f" ({rank.world} processes)" if rank.active and rank.can_merge else ""
+    if rank.active and not rank.can_merge:
+        processes = f" (rank {rank.rank} of {rank.world}; no rendezvous to merge with)"
     if results:
-        reporter.note(runner.summary(results))
+        reporter.note(runner.summary(results) + processes)
     else:
-        reporter.note("no images to process")
-    sys.exit(runner.exit_code(results))
+        reporter.note("no images to process" + processes)
+    sys.exit(runner.EXIT_FAILED if merged.failed else runner.EXIT_OK)
+
+
+def _run(
+    items: list[inputs.InputItem],
+    job: Any,
+    *,
+    io_threads: int,
+    batch_size: int,
+    reporter: Reporter,
+    description: str,
+    skip_existing: bool,
+    outputs_of: Callable[[inputs.InputItem], list[Path]] | None = None,
+) -> list[runner.ItemResult]:
+    """Overlapped read/compute/write with I/O threads, or the plain batch loop with 0."""
+    if io_threads > 0:
+        return runner.run_overlapped(
+            items,
+            job,
+            io_threads=io_threads,
+            reporter=reporter,
+            description=description,
+            skip_existing=skip_existing,
+            outputs_of=outputs_of,
+        )
+    return runner.run_batch(
+        items,
+        runner.per_item(job),
+        batch_size=batch_size,
+        reporter=reporter,
+        description=description,
+        skip_existing=skip_existing,
+        outputs_of=outputs_of,
+    )
 
 
 def _make_pipeline(options: Any) -> Any:
@@ -230,6 +332,12 @@ def _make_pipeline(options: Any) -> Any:
 @click.option(
     "--suffix", default="", metavar="TEXT", help="Appended to output stems, e.g. _restored."
 )
+@click.option(
+    "--compile",
+    "compile_models",
+    is_flag=True,
+    help="torch.compile the models (slow first image, faster after; for long runs).",
+)
 def restore_command(
     paths,
     recursive,
@@ -238,6 +346,7 @@ def restore_command(
     shard,
     device,
     batch_size,
+    io_threads,
     weights_dir,
     max_megapixels,
     as_json,
@@ -257,13 +366,15 @@ def restore_command(
     fp16,
     ext,
     suffix,
+    compile_models,
 ) -> None:
     """Restore old photos (IN: files, folders or '-' for paths on stdin; OUT: a folder).
 
     Outputs keep each input's size, mode (grayscale, alpha, 16-bit) and extension unless
     --ext/--suffix say otherwise; existing outputs are skipped unless --overwrite.
     """
-    reporter = Reporter(quiet=quiet, json_lines=as_json)
+    rank = _rank()
+    reporter = _reporter(quiet, as_json, rank)
     in_args, out = _split_paths(paths)
     if not face_enhance:
         face_enhancer = "none"
@@ -273,15 +384,16 @@ def restore_command(
         raise _usage(str(error)) from None
     if "/" in suffix or "\\" in suffix:
         raise _usage("--suffix must not contain path separators")
-    items = _collect(in_args, out, recursive, null_separated, shard, reporter)
+    items = _collect(in_args, out, recursive, null_separated, shard, reporter, rank)
     try:
         inputs.plan_outputs(items, out, ext=ext, suffix=suffix)
     except inputs.InputError as error:
         raise _usage(str(error)) from None
+    items = _shard(items, shard, rank)
     _check_stage("detect", detector)
     _check_stage("translate", translator)
     _check_stage("face_enhance", face_enhancer)
-    device_name, use_fp16 = _device(device, fp16, reporter)
+    device_name, use_fp16 = _device(device, fp16, reporter, rank)
     from oldphoto_cli.pipeline import RestoreOptions
 
     wanted = dict(
@@ -299,6 +411,10 @@ def restore_command(
         weights_dir=weights_dir,
     )
     known = {f.name for f in dataclasses.fields(RestoreOptions)}
+    if compile_models:
+        wanted["compile"] = True
+        if "compile" not in known:
+            reporter.note("--compile: this pipeline has no compile support yet; ignored")
     options = RestoreOptions(**{k: v for k, v in wanted.items() if k in known})
     pending = [i for i in items if overwrite or i.error or not (i.output and i.output.exists())]
     pipeline = _make_pipeline(options) if pending else None
@@ -308,15 +424,16 @@ def restore_command(
         intermediates_dir=Path(save_intermediates) if save_intermediates else None,
         max_megapixels=max_megapixels,
     )
-    results = runner.run_batch(
+    results = _run(
         items,
-        runner.per_item(job),
+        job,
+        io_threads=io_threads,
         batch_size=batch_size,
         reporter=reporter,
         description="restoring",
         skip_existing=not overwrite,
     )
-    _finish(results, reporter)
+    _finish(results, reporter, rank)
 
 
 @click.command(name="detect")
@@ -358,6 +475,7 @@ def detect_command(
     shard,
     device,
     batch_size,
+    io_threads,
     weights_dir,
     max_megapixels,
     as_json,
@@ -376,9 +494,10 @@ def detect_command(
     --json prints per-image stats: defect_share (fraction of pixels marked) and
     components (connected scratch regions).
     """
-    reporter = Reporter(quiet=quiet, json_lines=as_json)
+    rank = _rank()
+    reporter = _reporter(quiet, as_json, rank)
     in_args, out_arg = _split_paths(paths)
-    items = _collect(in_args, out_arg, recursive, null_separated, shard, reporter)
+    items = _collect(in_args, out_arg, recursive, null_separated, shard, reporter, rank)
     out = Path(out_arg)
     mask_root = Path(mask_dir) if mask_dir else None
 
@@ -397,8 +516,9 @@ def detect_command(
             if key in claimed and not item.error:
                 item.error = f"output {path} would also be written for {claimed[key]}"
             claimed.setdefault(key, item.path)
+    items = _shard(items, shard, rank)
     _check_stage("detect", detector)
-    device_name, _ = _device(device, False, reporter)
+    device_name, _ = _device(device, False, reporter, rank)
     from oldphoto_cli.pipeline import RestoreOptions
 
     options = RestoreOptions(
@@ -410,16 +530,17 @@ def detect_command(
     )
     pipeline = _make_pipeline(options) if items else None
     job = runner.DetectJob(pipeline, outputs_of, threshold, dilate, max_megapixels)
-    results = runner.run_batch(
+    results = _run(
         items,
-        runner.per_item(job),
+        job,
+        io_threads=io_threads,
         batch_size=batch_size,
         reporter=reporter,
         description="detecting",
         skip_existing=not overwrite,
         outputs_of=lambda item: list(outputs_of(item).values()),
     )
-    _finish(results, reporter)
+    _finish(results, reporter, rank)
 
 
 COMMANDS: list[click.Command] = [restore_command, detect_command]
