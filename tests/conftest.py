@@ -191,31 +191,3 @@ def write_tiny_weights(directory: Path, seed: int = 0) -> Path:
 def tiny_weights(tmp_path_factory) -> Path:
     """A weights dir of untrained tiny models (use with weights_dir= / --weights-dir)."""
     return write_tiny_weights(tmp_path_factory.mktemp("tiny_weights"))
-
-
-# --------------------------------------------------------------------------- tiny weights
-
-
-@pytest.fixture(scope="session")
-def tiny_weights_dir(tmp_path_factory) -> str:
-    """Untrained tiny vae1/vae2/mapping/detector weights: the real pipeline runs, fast."""
-    from oldphoto_cli.archs import mapping_arch, unet_arch, vae_arch
-    from oldphoto_cli.archs.mapping_arch import LatentMapping, MappingConfig
-    from oldphoto_cli.archs.unet_arch import UNet, UNetConfig
-    from oldphoto_cli.archs.vae_arch import VAE, VAEConfig
-    from oldphoto_cli.weights import save_weights
-
-    tiny_vae = VAEConfig(base_channels=8, latent_channels=8, n_res=1)
-    tiny_map = MappingConfig(latent_channels=8, width=16, n_pre=1, n_local=1, n_post=1,
-                             nonlocal_inner=8, max_grid=8)  # fmt: skip
-    tiny_unet = UNetConfig(width=4, depth=3)
-    folder = tmp_path_factory.mktemp("tiny_weights")
-    torch.manual_seed(0)
-    for name, build, cfg, arch in [
-        ("vae1", VAE, tiny_vae, vae_arch.ARCH),
-        ("vae2", VAE, tiny_vae, vae_arch.ARCH),
-        ("mapping", LatentMapping, tiny_map, mapping_arch.ARCH),
-        ("detector", UNet, tiny_unet, unet_arch.ARCH),
-    ]:
-        save_weights(folder / f"{name}.safetensors", build(cfg).state_dict(), arch, cfg)
-    return str(folder)
