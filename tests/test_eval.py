@@ -24,7 +24,7 @@ TINY_UNET = UNetConfig(width=4, depth=3)
 
 
 @pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
+def eval_weights(tmp_path_factory):
     """Untrained tiny vae1/vae2/mapping/detector: the pipeline runs, fast, on any checkout."""
     folder = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
@@ -77,9 +77,9 @@ def test_list_pairs_refuses_a_non_pairs_folder(tmp_path):
         evaluate.list_pairs(tmp_path)
 
 
-def test_evaluate_tiny_pairs_gives_sane_numbers(pairs_dir, tiny_weights):
+def test_evaluate_tiny_pairs_gives_sane_numbers(pairs_dir, eval_weights):
     configs = [*evaluate.default_configs(), evaluate.parse_config("cl=classical:classical")]
-    report = evaluate.evaluate(pairs_dir, configs, weights_dir=tiny_weights, device="cpu")
+    report = evaluate.evaluate(pairs_dir, configs, weights_dir=eval_weights, device="cpu")
     rows = {row["name"]: row for row in report["rows"]}
     assert report["images"] == 3
     assert list(rows) == ["input", "classical", "default", "default+true-mask", "cl"]
@@ -100,12 +100,12 @@ def test_evaluate_tiny_pairs_gives_sane_numbers(pairs_dir, tiny_weights):
     assert evaluate.render_table(report).row_count == 5
 
 
-def test_eval_command_json(pairs_dir, tiny_weights):
+def test_eval_command_json(pairs_dir, eval_weights):
     from oldphoto_cli.cli import cli
 
     result = CliRunner().invoke(
         cli,
-        ["eval", str(pairs_dir), "--weights-dir", tiny_weights, "--device", "cpu", "-n", "2",
+        ["eval", str(pairs_dir), "--weights-dir", eval_weights, "--device", "cpu", "-n", "2",
          "--config", "cl=classical:classical", "--json", "-q"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
