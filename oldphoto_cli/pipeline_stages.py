@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from oldphoto_cli.archs import mapping_arch, unet_arch, vae_arch
 from oldphoto_cli.archs.mapping_arch import LatentMapping, MappingConfig
 from oldphoto_cli.archs.nonlocal_arch import context_tokens, grid_shape, pool_context
-from oldphoto_cli.archs.unet_arch import UNet, UNetConfig
+from oldphoto_cli.archs.unet_arch import UNet, UNetConfig, fuse_batchnorm
 from oldphoto_cli.archs.vae_arch import VAE, VAEConfig, pad_to_multiple
 from oldphoto_cli.tiling import run_tiled
 from oldphoto_cli.weights import find_weights, load_model
@@ -53,6 +53,9 @@ class UNetDetector(TorchStage):
     kind, name, weights_name, arch = "detect", "unet", "detector", unet_arch.ARCH
     build, config_cls = UNet, UNetConfig
     tile, halo, overlap = 512, 64, 32
+
+    def prepare_model(self, model):
+        return fuse_batchnorm(model)
 
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray) -> np.ndarray:

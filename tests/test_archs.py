@@ -18,7 +18,7 @@ from oldphoto_cli.archs.nonlocal_arch import (
     grid_shape,
     pool_context,
 )
-from oldphoto_cli.archs.unet_arch import UNet, UNetConfig, weighted_bce
+from oldphoto_cli.archs.unet_arch import UNet, UNetConfig, fuse_batchnorm, weighted_bce
 from oldphoto_cli.archs.vae_arch import VAE, VAEConfig, pad_to_multiple
 from oldphoto_cli.weights import WeightsError, load_model, save_weights
 
@@ -206,3 +206,18 @@ def test_partial_nonlocal_attention_bounded(side):
     assert calls, "holes must be attended"
     assert max(q for q, _ in calls) <= 128  # chunked queries
     assert max(k for _, k in calls) <= 16 * 16  # keys pooled to the bounded grid
+
+
+def test_fused_batchnorm_unet_matches():
+    torch.manual_seed(0)
+    unet = UNet(TINY_UNET)
+    unet.train()
+    for _ in range(3):  # give BatchNorm non-trivial running statistics
+        unet(torch.rand(2, 1, 32, 32))
+    unet.eval()
+    x = torch.rand(1, 1, 40, 48)
+    with torch.no_grad():
+        expected = unet(x)
+        fused = fuse_batchnorm(unet)(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in unet.modules())
+    assert torch.allclose(expected, fused, atol=1e-4)

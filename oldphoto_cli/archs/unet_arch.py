@@ -84,6 +84,26 @@ class UNet(nn.Module):
         return self.head(h)
 
 
+def fuse_batchnorm(model: UNet) -> UNet:
+    """Fold every eval-mode BatchNorm into the conv before it (inference only).
+
+    Same outputs up to float rounding, one memory pass less per layer: BatchNorm on a
+    full-resolution map costs about as much as a thin conv on a CPU.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    model.eval()
+    for block in model.modules():
+        if not isinstance(block, nn.Sequential):
+            continue
+        layers = list(block)
+        for i in range(len(layers) - 1):
+            if isinstance(layers[i], nn.Conv2d) and isinstance(layers[i + 1], nn.BatchNorm2d):
+                block[i] = fuse_conv_bn_eval(layers[i], layers[i + 1])
+                block[i + 1] = nn.Identity()
+    return model
+
+
 def weighted_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Paper's class-balanced BCE, alpha_i = share of scratch pixels in image i.
 
