@@ -32,6 +32,8 @@ COMMANDS: list[click.Command] = []
               help="Folder with vae1/vae2/mapping/detector .safetensors.")  # fmt: skip
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N], mps.")
 @click.option("--faces", is_flag=True, help="Also run the face enhancer (off: pairs are crops).")
+@click.option("--keep-tone/--no-keep-tone", default=False, show_default=True,
+              help="Keep the input's tone as restore does (off: pairs have colour truth).")  # fmt: skip
 @click.option("--no-baselines", is_flag=True, help="Skip the input and classical rows.")
 @click.option(
     "--make-validation",
@@ -47,7 +49,7 @@ COMMANDS: list[click.Command] = []
               help="Print the report as JSON on stdout (the table goes to stderr).")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No progress (and no table with --json).")
 def eval_command(
-    pairs_dir, configs, translators, detectors, limit, weights_dir, device, faces,
+    pairs_dir, configs, translators, detectors, limit, weights_dir, device, faces, keep_tone,
     no_baselines, clean_dir, threads, as_json, quiet,
 ):  # fmt: skip
     """Restore every pair of PAIRS_DIR (degraded/, clean/, mask/ from `oldphoto degrade`)
@@ -86,7 +88,8 @@ def eval_command(
     try:
         report = evaluate.evaluate(
             pairs_dir, rows or None, limit=limit, weights_dir=weights_dir, device=device,
-            face_enhancer="general" if faces else "none", include_input=not no_baselines,
+            face_enhancer="general" if faces else "none", keep_tone=keep_tone,
+            include_input=not no_baselines,
             include_classical=not no_baselines, on_image=progress,
         )  # fmt: skip
     except FileNotFoundError as error:

@@ -206,13 +206,15 @@ def _round(value: float, digits: int = 3) -> float:
     return round(float(value), digits)
 
 
-def _pipeline_options(config: EvalConfig, weights_dir, device, face_enhancer) -> Any:
+def _pipeline_options(
+    config: EvalConfig, weights_dir, device, face_enhancer, keep_tone: bool = False
+) -> Any:
     from oldphoto_cli.pipeline import RestoreOptions
 
     detector = None if config.detector in (TRUE_MASK, NO_MASK) else config.detector
     return RestoreOptions(device=device, translator=config.translator, detector=detector,
                           with_scratch=config.with_scratch, face_enhancer=face_enhancer,
-                          weights_dir=weights_dir)  # fmt: skip
+                          weights_dir=weights_dir, keep_tone=keep_tone)  # fmt: skip
 
 
 def run_config(
@@ -251,6 +253,7 @@ def evaluate(
     weights_dir: str | None = None,
     device: str = "auto",
     face_enhancer: str = "none",
+    keep_tone: bool = False,
     include_input: bool = True,
     include_classical: bool = True,
     pipeline_factory: Callable[[Any], Any] | None = None,
@@ -259,7 +262,9 @@ def evaluate(
     """Restore every pair with every configuration; one JSON-able report of per-config means.
 
     Pipelines are built once per distinct option set, before any image is timed.
-    ``pipeline_factory(options)`` replaces :class:`RestorePipeline` (tests).
+    ``pipeline_factory(options)`` replaces :class:`RestorePipeline` (tests). ``keep_tone``
+    is off by default: synthetic pairs have a colour ground truth, and keeping the
+    degraded input's sepia or gray tone would score the tint, not the restoration.
     """
     if pipeline_factory is None:
         from oldphoto_cli.pipeline import RestorePipeline as pipeline_factory
@@ -280,7 +285,7 @@ def evaluate(
     pipelines: dict[Any, Any] = {}
     for config in rows:
         if config.kind == "pipeline":
-            options = _pipeline_options(config, weights_dir, device, face_enhancer)
+            options = _pipeline_options(config, weights_dir, device, face_enhancer, keep_tone)
             key = (options.translator, options.detector, options.with_scratch)
             if key not in pipelines:
                 pipelines[key] = pipeline_factory(options)
@@ -295,7 +300,7 @@ def evaluate(
         for config in rows:
             pipeline = None
             if config.kind == "pipeline":
-                options = _pipeline_options(config, weights_dir, device, face_enhancer)
+                options = _pipeline_options(config, weights_dir, device, face_enhancer, keep_tone)
                 pipeline = pipelines[(options.translator, options.detector, options.with_scratch)]
             started = time.perf_counter()
             restored, detected, scratch = run_config(config, pipeline, degraded, mask)
