@@ -297,3 +297,17 @@ def test_one_corrupt_input_fails_every_rank(tmp_path, tiny_weights):
     assert "4 ok, 0 skipped, 1 failed (2 processes)" in stderr0
     assert sum("p9.jpg" in line for line in (stderr0 + stderr1).splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == [f"p{i}.png" for i in range(4)]
+
+
+def test_compile_flag_is_plumbed_or_noted(run, tmp_path, fake_pipeline):
+    import dataclasses
+
+    from oldphoto_cli.pipeline import RestoreOptions
+
+    src = _photos(tmp_path / "in", 1)
+    result = run("restore", src, tmp_path / "out", "--compile")
+    assert result.exit_code == 0, result.output
+    if "compile" in {f.name for f in dataclasses.fields(RestoreOptions)}:
+        assert fake_pipeline.created[-1].compile is True
+    else:
+        assert "--compile" in result.stderr and "ignored" in result.stderr
