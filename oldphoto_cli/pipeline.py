@@ -43,6 +43,7 @@ class RestoreOptions:
     keep_tone: bool = True  # keep the input's colour/sepia/grayscale tone
     tile: int | None = None  # latent tile side; None: chosen from free memory
     fp16: bool = False
+    compile: bool = False  # torch.compile the networks (slow first image, faster after)
     only_center_face: bool = False
     save_faces_dir: str | None = None
     weights_dir: str | None = None
@@ -112,7 +113,8 @@ class RestorePipeline:
     def __init__(self, options: RestoreOptions | None = None) -> None:
         self.options = opts = options or RestoreOptions()
         self.device = resolve_device(opts.device)
-        common = {"device": self.device, "weights_dir": opts.weights_dir, "fp16": opts.fp16}
+        common = {"device": self.device, "weights_dir": opts.weights_dir, "fp16": opts.fp16,
+                  "compile": opts.compile}  # fmt: skip
         self._common = common
         self.translator = self._build("translate", opts.translator)
         self.image_space = getattr(self.translator, "space", "latent") == "image"

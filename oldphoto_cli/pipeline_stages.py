@@ -29,13 +29,15 @@ class TorchStage:
     config_cls: Any = None
 
     def __init__(self, device: torch.device | str = "cpu", weights_dir: str | None = None,
-                 fp16: bool = False, **_: Any) -> None:  # fmt: skip
+                 fp16: bool = False, compile: bool = False, **_: Any) -> None:  # fmt: skip
         self.device = torch.device(device)
         path = find_weights(self.weights_name, weights_dir)
         model, self.meta = load_model(path, self.build, self.config_cls, self.arch, self.device)
         # Half precision only where the device supports it (never on the CPU).
         self.dtype = torch.float16 if fp16 and self.device.type == "cuda" else torch.float32
         self.model = self.prepare_model(model).to(dtype=self.dtype)
+        if compile:
+            self.model = torch.compile(self.model, dynamic=True)  # tiles vary in size
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         return model

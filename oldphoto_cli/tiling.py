@@ -70,7 +70,11 @@ def run_tiled(
             th, tw = min(tile, h - y), min(tile, w - x)
             y0, x0 = max(0, y - halo), max(0, x - halo)
             y1, x1 = min(h, y + th + halo), min(w, x + tw + halo)
-            piece = inputs[:, :, y0:y1, x0:x1].to(device)
+            piece = inputs[:, :, y0:y1, x0:x1]
+            if torch.device(device).type == "cuda":  # pinned host memory: async copy
+                piece = piece.contiguous().pin_memory().to(device, non_blocking=True)
+            else:
+                piece = piece.to(device)
             result = fn(piece, (y, x, th, tw)).to("cpu", torch.float32)
             # Crop the halo away: keep the core, in output coordinates.
             cy, cx = round((y - y0) * scale), round((x - x0) * scale)

@@ -176,8 +176,9 @@ def _peak_kib(side: int) -> int:
 
 
 def test_partial_nonlocal_peak_memory_stays_flat():
-    """A dense (HW x HW) block at 512x512 latent positions would need ~275 GB; ours adds a
-    few MB, and quadrupling the area adds about 4x the (linear) feature memory at most."""
+    """A dense (HW x HW) block at 512x512 latent positions would need ~275 GB. Ours holds
+    one chunk of attention (1024 queries x 64^2 pooled keys, 16 MiB) plus maps linear in
+    the area, so quadrupling the area at most quadruples the extra memory."""
     small, large = _peak_kib(256), _peak_kib(512)
     assert large < 128 * 1024  # < 128 MiB extra for 262k positions
     assert large <= 4.5 * max(small, 1024)  # 4x the area: at most linear growth

@@ -87,7 +87,7 @@ class PartialNonLocal(nn.Module):
     Shapes: x (B, C, H, W), mask (B, 1, H, W) -> (B, C, H, W). Outside holes returns x.
     """
 
-    def __init__(self, channels: int, inner: int = 64, max_grid: int = 64, chunk: int = 4096):
+    def __init__(self, channels: int, inner: int = 64, max_grid: int = 64, chunk: int = 1024):
         super().__init__()
         self.theta = nn.Conv2d(channels, inner, 1)
         self.phi = nn.Linear(channels, inner)
