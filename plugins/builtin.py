@@ -12,7 +12,10 @@ def oldphoto_register_stages(register):
     register("detect", "unet", s.UNetDetector, default=True, description="U-Net scratch detector")
     register("encode", "vae1", s.VAE1Encoder, default=True, description="VAE1 encoder E_RX")
     register(
-        "translate", "mapping", s.LatentMapping, default=True,
+        "translate",
+        "mapping",
+        s.LatentMapping,
+        default=True,
         description="latent mapping T_Z with partial non-local block",
     )
     register("translate", "identity", s.IdentityTranslator, description="no translation (debug)")
