@@ -358,7 +358,10 @@ class RestoreJob:
         image, result, info = state["image"], state["result"], state["info"]
         try:
             imageio.write_image(item.output, result.image, image)
-            info["stages"] = list(result.info.get("stages", []))
+            stages_used = result.info.get("stages", {})  # {kind: stage name}
+            info["stages"] = (
+                dict(stages_used) if isinstance(stages_used, dict) else list(stages_used)
+            )
             extra = {k: v for k, v in result.info.items() if k not in ("stages", "mask")}
             if extra:
                 info["pipeline"] = extra
