@@ -256,11 +256,11 @@ def _run(
     )
 
 
-def _make_pipeline(options: Any) -> Any:
+def _make_pipeline(options: Any, detect_only: bool = False) -> Any:
     from oldphoto_cli.pipeline import RestorePipeline
 
     try:
-        return RestorePipeline(options)
+        return RestorePipeline(options, detect_only=detect_only)
     except (KeyError, ValueError) as error:  # unknown stage, bad option: usage error
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         raise _usage(runner.one_line(message)) from None  # type: ignore[arg-type]
@@ -528,7 +528,7 @@ def detect_command(
         dilate=dilate,
         weights_dir=weights_dir,
     )
-    pipeline = _make_pipeline(options) if items else None
+    pipeline = _make_pipeline(options, detect_only=True) if items else None
     job = runner.DetectJob(pipeline, outputs_of, threshold, dilate, max_megapixels)
     results = _run(
         items,

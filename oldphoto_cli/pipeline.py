@@ -110,24 +110,31 @@ def auto_tile(device: torch.device) -> int:
 class RestorePipeline:
     """Builds the selected stages once and restores many images."""
 
-    def __init__(self, options: RestoreOptions | None = None) -> None:
+    def __init__(self, options: RestoreOptions | None = None, detect_only: bool = False) -> None:
+        """Build the stages now, so a missing weights file fails here, not per image.
+
+        ``detect_only`` builds just the detector (``oldphoto detect``); otherwise the
+        detector is built on first use (``--with-scratch off`` never loads it).
+        """
         self.options = opts = options or RestoreOptions()
         self.device = resolve_device(opts.device)
-        common = {"device": self.device, "weights_dir": opts.weights_dir, "fp16": opts.fp16,
-                  "compile": opts.compile}  # fmt: skip
-        self._common = common
+        self._common = {"device": self.device, "weights_dir": opts.weights_dir,
+                        "fp16": opts.fp16, "compile": opts.compile}  # fmt: skip
+        self._detector = None
+        self.tile = opts.tile or auto_tile(self.device)
+        if detect_only:
+            self.detector  # noqa: B018 (builds it)
+            return
         self.translator = self._build("translate", opts.translator)
         self.image_space = getattr(self.translator, "space", "latent") == "image"
         self.encoder = None if self.image_space else self._build("encode", opts.encoder)
         self.decoder = None if self.image_space else self._build("decode", opts.decoder)
-        self._detector = None  # built on first use: --with-scratch off never loads it
         self.face_enhancer = None
         if opts.face_enhancer != "none" and stages.stages_of("face_enhance"):
             self.face_enhancer = self._build(
                 "face_enhance", opts.face_enhancer,
                 only_center_face=opts.only_center_face, save_faces_dir=opts.save_faces_dir,
             )  # fmt: skip
-        self.tile = opts.tile or auto_tile(self.device)
 
     def _build(self, kind: str, name: str | None, **extra: Any) -> Any:
         spec = stages.get(kind, name)

@@ -89,7 +89,7 @@ class FakePipeline:
 
     created: list = []
 
-    def __init__(self, options=None):
+    def __init__(self, options=None, detect_only=False):
         from oldphoto_cli.pipeline import RestoreOptions
 
         self.options = options or RestoreOptions()
