@@ -98,13 +98,19 @@ def mapping(clean_dir, vae1_path, vae2_path, width, gan_weight, opts):
 @click.option("--clean", "clean_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--width", default=16, show_default=True, help="U-Net width (official: 64).")
 @click.option("--depth", default=4, show_default=True)
+@click.option("--real-old", "real_old_dir", default=None,
+              type=click.Path(exists=True, file_okay=False),
+              help="Real old photos used as weak all-clean negatives.")  # fmt: skip
+@click.option("--negative-weight", default=0.1, show_default=True,
+              help="Weight of the real-negative BCE term.")  # fmt: skip
 @common_options
-def detector(clean_dir, width, depth, opts):
+def detector(clean_dir, width, depth, real_old_dir, negative_weight, opts):
     """U-Net scratch detector on synthetic structured defects."""
     from oldphoto_cli.archs.unet_arch import UNetConfig
     from oldphoto_cli.train.detector import DetectorTrainer
 
-    trainer = DetectorTrainer(opts, clean_dir, UNetConfig(width=width, depth=depth))
+    trainer = DetectorTrainer(opts, clean_dir, UNetConfig(width=width, depth=depth),
+                              real_old_dir=real_old_dir, negative_weight=negative_weight)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 
