@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from oldphoto_cli import distributed, imageio, inputs, runner
+from oldphoto_cli.pipeline import DEFAULT_THRESHOLD
 from oldphoto_cli.progress import Reporter
 
 SHARD_HELP = (
@@ -454,7 +455,7 @@ def restore_command(
 @click.option(
     "--threshold",
     type=click.FloatRange(0, 1),
-    default=0.5,
+    default=DEFAULT_THRESHOLD,
     show_default=True,
     help="Pixels with scratch probability above this are marked.",
 )

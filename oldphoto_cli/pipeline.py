@@ -24,6 +24,9 @@ from oldphoto_cli.pipeline_stages import latent_mask
 from oldphoto_cli.tiling import run_tiled
 
 MIN_DEFECT_SHARE = 1e-4  # with_scratch=auto takes the scratch path above this mask share
+# Chosen on the validation split: pixel F1 0.734 at 0.7 vs 0.730 at 0.5, while marking
+# about 20 % fewer pixels (mostly false positives on edges) on real old photos.
+DEFAULT_THRESHOLD = 0.7
 
 
 @dataclass
@@ -37,7 +40,7 @@ class RestoreOptions:
     decoder: str | None = None
     face_enhancer: str | None = None  # "none" disables
     with_scratch: str = "auto"  # auto | on | off
-    threshold: float = 0.5  # detector probability above which a pixel is a defect
+    threshold: float = DEFAULT_THRESHOLD  # detector probability above which a pixel is a defect
     dilate: int = 1  # grow the mask by this many pixels (scratch edges are soft)
     strength: float = 1.0  # blend restored with input (1 = fully restored)
     keep_tone: bool = True  # keep the input's colour/sepia/grayscale tone
