@@ -47,8 +47,15 @@ def save_weights(
     contiguous = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     save_file(contiguous, str(tmp), metadata=metadata)
+    os.chmod(tmp, 0o666 & ~_umask())  # the writer creates 0600; weights are for sharing
     os.replace(tmp, path)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
