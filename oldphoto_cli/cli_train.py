@@ -83,14 +83,17 @@ def vae2(clean_dir, gan_weight, opts):
 @click.option("--vae2", "vae2_path", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--width", default=96, show_default=True, help="Mapping width (official: 512).")
 @click.option("--gan-weight", default=0.0, show_default=True)
+@click.option("--latent-l1", default=60.0, show_default=True, help="lambda1 (official: 60).")
+@click.option("--image-l1", default=10.0, show_default=True, help="L1 on the decoded image.")
 @common_options
-def mapping(clean_dir, vae1_path, vae2_path, width, gan_weight, opts):
+def mapping(clean_dir, vae1_path, vae2_path, width, gan_weight, latent_l1, image_l1, opts):
     """Latent mapping T_Z (VAEs frozen) on synthetic pairs with structured defects."""
     from oldphoto_cli.archs.mapping_arch import MappingConfig
     from oldphoto_cli.train.mapping import MappingLosses, MappingTrainer
 
     trainer = MappingTrainer(opts, clean_dir, vae1_path, vae2_path, MappingConfig(width=width),
-                             MappingLosses(gan_weight=gan_weight))  # fmt: skip
+                             MappingLosses(latent_l1=latent_l1, image_l1=image_l1,
+                                           gan_weight=gan_weight))  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

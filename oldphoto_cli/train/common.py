@@ -189,6 +189,9 @@ class Trainer:
         ckpt = self.out / "checkpoint.safetensors"
         if opts.resume and ckpt.exists():
             meta = load_checkpoint(ckpt, self.models, self.optimizers)
+            for optimizer in self.optimizers.values():  # --lr applies to a resumed run too
+                for group in optimizer.param_groups:
+                    group["lr"] = opts.lr
             self.step = meta["step"]
             self.seconds = meta["extra"].get("seconds", 0.0)
             if self.ddp.world > 1:  # each rank keeps its own noise stream
