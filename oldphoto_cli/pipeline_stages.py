@@ -54,7 +54,7 @@ class UNetDetector(TorchStage):
 
     kind, name, weights_name, arch = "detect", "unet", "detector", unet_arch.ARCH
     build, config_cls = UNet, UNetConfig
-    tile, halo, overlap = 512, 64, 32
+    tile, halo, overlap = 1024, 64, 32  # ~0.3 GiB of activations per tile
 
     def prepare_model(self, model):
         return fuse_batchnorm(model)
@@ -83,7 +83,7 @@ class VAE1Encoder(TorchStage):
 
     kind, name, weights_name, arch = "encode", "vae1", "vae1", vae_arch.ARCH
     build, config_cls = VAE, VAEConfig
-    tile, halo, overlap = 512, 32, 16
+    tile, halo, overlap = 1024, 32, 16  # ~0.4 GiB of activations per tile
 
     def prepare_model(self, model):
         return model.encoder
