@@ -21,11 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import machine  # benchmarks/machine.py (the script folder is on sys.path)
 
 HEADLINE = (768, 1024)  # width x height
 MARK_START = "<!-- bench_restore:start -->"
@@ -142,21 +143,6 @@ def run_child(mode: str, size: tuple[int, int], args: argparse.Namespace) -> dic
         tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
         return {"mode": mode, "width": size[0], "height": size[1], "error": tail[:160]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def machine() -> str:
-    import torch
-
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cpu}, {cores} cores available, torch {torch.__version__}, {platform.python_version()}"
 
 
 def describe_weights(weights_dir: str | None) -> str:

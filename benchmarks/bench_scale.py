@@ -23,13 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine  # benchmarks/machine.py (the script folder is on sys.path)
 
 MARK_START = "<!-- bench_scale:start -->"
 MARK_END = "<!-- bench_scale:end -->"
@@ -135,21 +136,6 @@ def run_config(name: str, procs: int, threads: int, io_threads: int, args, src: 
         "median_image_s": per_image[len(per_image) // 2] if per_image else float("nan"),
         "error": "" if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["?"])[-1],
     }
-
-
-def machine() -> str:
-    import torch
-
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cpu}, {cores} cores available, torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def load_average() -> str:

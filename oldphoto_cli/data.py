@@ -118,39 +118,47 @@ class DataConfig:
     structured: bool = True  # synthesize scratches/cracks/dust (mapping, detector)
 
 
-class CleanCrops(Dataset):
-    """Domain Y: random crops of clean photos. Item: {"clean": (3, S, S) in [-1, 1]}."""
+class _Crops(Dataset):
+    """Random crops of a folder of photos; item ``index`` is a pure function of the seed.
+
+    Subclasses set ``salt`` (separates the streams of different domains) and ``max_side``
+    and turn one uint8 crop into an item in :meth:`item`.
+    """
+
+    salt, max_side = 0, 768
 
     def __init__(self, paths: list[Path], cfg: DataConfig, length: int = 10**9) -> None:
-        self.images, self.cfg, self.length = ImageCache(paths), cfg, length
+        self.images, self.cfg, self.length = ImageCache(paths, self.max_side), cfg, length
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        rng = sample_rng(self.cfg.seed, index)
+        rng = sample_rng(self.cfg.seed, index, self.salt)
         img = self.images[int(rng.integers(len(self.images)))]
-        return {"clean": to_tensor(random_crop(img, self.cfg.crop, rng))}
+        return self.item(random_crop(img, self.cfg.crop, rng), index)
+
+    def item(self, crop: np.ndarray, index: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
 
 
-class SyntheticPairs(Dataset):
+class CleanCrops(_Crops):
+    """Domain Y: random crops of clean photos. Item: {"clean": (3, S, S) in [-1, 1]}."""
+
+    def item(self, crop, index):
+        return {"clean": to_tensor(crop)}
+
+
+class SyntheticPairs(_Crops):
     """Domain X with its clean twin: (degraded, clean, mask) crops made on the fly.
 
     Item: {"degraded": (3, S, S), "clean": (3, S, S)} in [-1, 1], "mask": (1, S, S) {0, 1}.
     """
 
-    def __init__(self, paths: list[Path], cfg: DataConfig, length: int = 10**9) -> None:
-        self.images, self.cfg, self.length = ImageCache(paths), cfg, length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def item(self, crop, index):
         from oldphoto_cli.degrade import DegradeConfig, degrade_image, rng_for
 
-        rng = sample_rng(self.cfg.seed, index)
-        img = self.images[int(rng.integers(len(self.images)))]
-        clean = random_crop(img, self.cfg.crop, rng).astype(np.float32) / 255.0
+        clean = crop.astype(np.float32) / 255.0
         result = degrade_image(
             clean, rng_for(self.cfg.seed, index), DegradeConfig(structured=self.cfg.structured)
         )
@@ -161,19 +169,13 @@ class SyntheticPairs(Dataset):
         }
 
 
-class RealOldCrops(Dataset):
+class RealOldCrops(_Crops):
     """Domain R: random crops of real old photos (no clean twin). Item: {"old": (3, S, S)}."""
 
-    def __init__(self, paths: list[Path], cfg: DataConfig, length: int = 10**9) -> None:
-        self.images, self.cfg, self.length = ImageCache(paths, 1024), cfg, length
+    salt, max_side = 1, 1024
 
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        rng = sample_rng(self.cfg.seed, index, salt=1)
-        img = self.images[int(rng.integers(len(self.images)))]
-        return {"old": to_tensor(random_crop(img, self.cfg.crop, rng))}
+    def item(self, crop, index):
+        return {"old": to_tensor(crop)}
 
 
 def batch_of(dataset: Dataset, start: int, size: int) -> dict[str, torch.Tensor]:
