@@ -84,6 +84,19 @@ def _isolate(process_fn: ProcessFn, item: InputItem) -> ItemResult:
         return result_for(item, ERROR, error=one_line(error), seconds=time.perf_counter() - started)
 
 
+def _reporter_for(reporter: Reporter, results: list[ItemResult]) -> Callable[[ItemResult], None]:
+    """Record one finished item: keep it, print its error, emit its JSON, advance the bar."""
+
+    def report(result: ItemResult) -> None:
+        results.append(result)
+        if result.status == ERROR:
+            reporter.error(f"{result.input}: {result.error}")
+        reporter.record(result.to_json())
+        reporter.advance()
+
+    return report
+
+
 def _triage(
     items: Sequence[InputItem],
     report: Callable[[ItemResult], None],
@@ -124,13 +137,7 @@ def run_batch(
     reporter = reporter or Reporter(quiet=True)
     outputs_of = outputs_of or (lambda item: [item.output] if item.output else [])
     results: list[ItemResult] = []
-
-    def report(result: ItemResult) -> None:
-        results.append(result)
-        if result.status == ERROR:
-            reporter.error(f"{result.input}: {result.error}")
-        reporter.record(result.to_json())
-        reporter.advance()
+    report = _reporter_for(reporter, results)
 
     todo = _triage(items, report, skip_existing, outputs_of)
     reporter.start(len(todo), description)
@@ -193,13 +200,7 @@ def run_overlapped(
     outputs_of = outputs_of or (lambda item: [item.output] if item.output else [])
     depth = max(1, prefetch if prefetch is not None else io_threads)
     results: list[ItemResult] = []
-
-    def report(result: ItemResult) -> None:
-        results.append(result)
-        if result.status == ERROR:
-            reporter.error(f"{result.input}: {result.error}")
-        reporter.record(result.to_json())
-        reporter.advance()
+    report = _reporter_for(reporter, results)
 
     todo = iter(_triage(items, report, skip_existing, outputs_of))
     reporter.start(len(items) - len(results), description)
