@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from machine import machine  # benchmarks/machine.py (the script folder is on sys.path)
+from report import machine, write_section  # benchmarks/report.py (script dir is on sys.path)
 
 HEADLINE = (768, 1024)  # width x height
 MARK_START = "<!-- bench_restore:start -->"
@@ -217,18 +217,6 @@ def verdict(rows: list[dict]) -> str:
     return "\n".join(f"- {n}" for n in notes)
 
 
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    block = f"{MARK_START}\n{section.rstrip()}\n{MARK_END}"
-    if MARK_START in text and MARK_END in text:
-        before, rest = text.split(MARK_START, 1)
-        after = rest.split(MARK_END, 1)[1]
-        text = before + block + after
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -272,7 +260,7 @@ def main() -> None:
     section = header + "\n" + table(rows) + "\n\n" + verdict(rows) + "\n"
     print(section)
     if args.out:
-        write_section(args.out, section)
+        write_section(args.out, section, MARK_START, MARK_END)
         print(f"wrote {args.out}", file=sys.stderr)
 
 

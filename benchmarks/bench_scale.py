@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import machine  # benchmarks/machine.py (the script folder is on sys.path)
+from report import machine, write_section  # benchmarks/report.py (script dir is on sys.path)
 
 MARK_START = "<!-- bench_scale:start -->"
 MARK_END = "<!-- bench_scale:end -->"
@@ -163,19 +163,6 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this script's block between its markers; append it when absent."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    block = f"{MARK_START}\n{section.rstrip()}\n{MARK_END}"
-    if MARK_START in text and MARK_END in text:
-        before, rest = text.split(MARK_START, 1)
-        after = rest.split(MARK_END, 1)[1]
-        text = before + block + after
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=64, help="images (default 64)")
@@ -229,7 +216,7 @@ def main() -> None:
         "+ write time inside its process. On a shared machine compare rows of one run only.\n"
     )
     if args.out:
-        write_section(Path(args.out), section)
+        write_section(Path(args.out), section, MARK_START, MARK_END)
         print(f"wrote {args.out}", file=sys.stderr)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from oldphoto_cli import stages
+from oldphoto_cli.archs.mapping_arch import latent_mask
 from oldphoto_cli.archs.vae_arch import pad_to_multiple
 from oldphoto_cli.device import resolve_device
-from oldphoto_cli.pipeline_stages import latent_mask
 from oldphoto_cli.tiling import run_tiled
 
 MIN_DEFECT_SHARE = 1e-4  # with_scratch=auto takes the scratch path above this mask share
@@ -62,7 +62,7 @@ class RestoreResult:
 
 def mask_from_probability(prob: np.ndarray, threshold: float, dilate: int) -> np.ndarray:
     """Binary HxW uint8 mask; ``dilate`` grows it by that many pixels (elliptic kernel)."""
-    mask = (prob > threshold).astype(np.uint8)
+    mask = (np.asarray(prob) > threshold).astype(np.uint8)
     if dilate > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
         mask = cv2.dilate(mask, kernel)
@@ -70,8 +70,11 @@ def mask_from_probability(prob: np.ndarray, threshold: float, dilate: int) -> np
 
 
 def mask_stats(mask: np.ndarray) -> dict[str, float]:
-    count, _ = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    return {"defect_share": round(float(mask.mean()), 6), "components": int(count - 1)}
+    """Defect share (fraction of pixels) and 8-connected components of a {0,1} mask."""
+    mask = (np.asarray(mask) > 0).astype(np.uint8)
+    count, _ = cv2.connectedComponents(mask, connectivity=8)
+    share = float(mask.mean()) if mask.size else 0.0
+    return {"defect_share": round(share, 6), "components": int(count - 1)}
 
 
 def is_grayscale(rgb: np.ndarray, tolerance: float = 2.0 / 255) -> bool:

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from oldphoto_cli.archs import mapping_arch, unet_arch, vae_arch
 from oldphoto_cli.archs.mapping_arch import LatentMapping, MappingConfig
@@ -170,7 +169,3 @@ class IdentityTranslator:
 
     def __call__(self, z, mask, context=None):
         return z
-
-
-def latent_mask(mask: torch.Tensor) -> torch.Tensor:
-    return F.max_pool2d(mask, 4, 4)

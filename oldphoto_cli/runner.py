@@ -277,32 +277,6 @@ def chain(*stages: Callable[..., Any]) -> Callable[..., Any]:
 # The per-image work of ``oldphoto restore`` and ``oldphoto detect``, as library functions.
 
 
-def mask_stats(mask: Any) -> dict[str, Any]:
-    """Defect share (fraction of pixels) and 8-connected components of a {0,1} mask."""
-    import cv2
-    import numpy as np
-
-    mask = (np.asarray(mask) > 0).astype(np.uint8)
-    count, _ = cv2.connectedComponents(mask, connectivity=8)
-    return {
-        "defect_share": round(float(mask.mean()) if mask.size else 0.0, 6),
-        "components": int(count - 1),
-    }
-
-
-def binarize(probability: Any, threshold: float = 0.5, dilate: int = 0) -> Any:
-    """Probability map -> {0,1} uint8 mask (``> threshold``, as the restore pipeline does),
-    dilated by ``dilate`` px."""
-    import cv2
-    import numpy as np
-
-    mask = (np.asarray(probability) > threshold).astype(np.uint8)
-    if dilate > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
-        mask = cv2.dilate(mask, kernel)
-    return mask
-
-
 def overlay(rgb: Any, mask: Any, opacity: float = 0.6) -> Any:
     """The image with the mask painted red, float RGB in [0, 1]."""
     import numpy as np
@@ -366,6 +340,8 @@ class RestoreJob:
             extra = {k: v for k, v in result.info.items() if k not in ("stages", "mask")}
             if extra:
                 info["pipeline"] = extra
+            from oldphoto_cli.pipeline import mask_stats
+
             info["mask"] = mask_stats(result.mask) if result.mask is not None else None
             info["mode"] = image.mode + (
                 "A"
@@ -432,7 +408,9 @@ class DetectJob:
     def compute(self, item: InputItem, state: dict[str, Any]) -> dict[str, Any]:
         rgb = state["image"].rgb
         probability = self.pipeline.detect(rgb)
-        state["mask"] = mask = binarize(probability, self.threshold, self.dilate)
+        from oldphoto_cli.pipeline import mask_from_probability
+
+        state["mask"] = mask = mask_from_probability(probability, self.threshold, self.dilate)
         if mask.shape != rgb.shape[:2]:
             raise RuntimeError("detector returned a mask of the wrong size")
         return state
@@ -447,6 +425,8 @@ class DetectJob:
                 imageio.write_mask(paths["mask"], mask)
             if "overlay" in paths:
                 imageio.write_image(paths["overlay"], overlay(state["image"].rgb, mask))
+            from oldphoto_cli.pipeline import mask_stats
+
             info = {"mask": mask_stats(mask), "outputs": {k: str(v) for k, v in paths.items()}}
         except Exception as error:
             return result_for(item, ERROR, error=one_line(error))

@@ -193,12 +193,14 @@ def test_chain_records_stage_names():
 
 
 def test_mask_stats_and_binarize():
+    from oldphoto_cli.pipeline import mask_from_probability, mask_stats
+
     prob = np.zeros((10, 10), np.float32)
     prob[1, 1] = 0.9
     prob[7, 2:6] = 0.6
-    mask = runner.binarize(prob, 0.5)
-    assert runner.mask_stats(mask) == {"defect_share": 0.05, "components": 2}
-    assert runner.binarize(prob, 0.5, dilate=1).sum() > mask.sum()
+    mask = mask_from_probability(prob, 0.5, 0)
+    assert mask_stats(mask) == {"defect_share": 0.05, "components": 2}
+    assert mask_from_probability(prob, 0.5, dilate=1).sum() > mask.sum()
 
 
 # --------------------------------------------------------------------------- device
