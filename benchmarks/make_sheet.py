@@ -130,7 +130,7 @@ def main() -> None:
     from oldphoto_classical import blackhat_scratch_map, classical_restore
 
     from oldphoto_cli.data import load_rgb
-    from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline, mask_from_probability
+    from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
 
     options = RestoreOptions(device=args.device, weights_dir=args.weights_dir,
                              face_enhancer="none" if args.no_faces else None)  # fmt: skip
@@ -142,8 +142,7 @@ def main() -> None:
     for path in photos:
         started = time.perf_counter()
         rgb = fit(load_rgb(path).astype(np.float32) / 255, args.max_side)
-        prob = pipeline.detect(rgb)
-        mask = mask_from_probability(prob, options.threshold, options.dilate)
+        mask = pipeline.mask_of(pipeline.detect(rgb))
         result = pipeline.restore(rgb, mask=mask)
         classical = classical_restore(rgb, blackhat_scratch_map(rgb) >= 0.5)
         cells = row_cells([rgb, overlay(rgb, mask), result.image, classical], args.row_height)

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from oldphoto_cli import distributed, imageio, inputs, runner
-from oldphoto_cli.pipeline import DEFAULT_THRESHOLD
+from oldphoto_cli.pipeline import DEFAULT_MIN_AREA, DEFAULT_THRESHOLD
 from oldphoto_cli.progress import Reporter
 
 SHARD_HELP = (
@@ -467,6 +467,14 @@ def restore_command(
     metavar="N",
     help="Grow the mask by N pixels (restore's auto-detection uses 1).",
 )
+@click.option(
+    "--min-area",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MIN_AREA,
+    show_default=True,
+    metavar="PX",
+    help="Drop detected regions smaller than PX pixels (isolated grain specks).",
+)
 @click.option("--overlay", is_flag=True, help="Also write <stem>_overlay.png (mask in red).")
 def detect_command(
     paths,
@@ -486,6 +494,7 @@ def detect_command(
     mask_dir,
     threshold,
     dilate,
+    min_area,
     overlay,
 ) -> None:
     """Detect scratches: write a 0/255 mask PNG (and optionally a red overlay) per input.
@@ -527,10 +536,11 @@ def detect_command(
         detector=detector,
         threshold=threshold,
         dilate=dilate,
+        min_area=min_area,
         weights_dir=weights_dir,
     )
     pipeline = _make_pipeline(options, detect_only=True) if items else None
-    job = runner.DetectJob(pipeline, outputs_of, threshold, dilate, max_megapixels)
+    job = runner.DetectJob(pipeline, outputs_of, max_megapixels)
     results = _run(
         items,
         job,

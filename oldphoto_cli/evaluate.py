@@ -10,9 +10,9 @@ table is one *configuration*:
 * pipeline configurations (:class:`EvalConfig`): a translator, a mask source (a detector,
   the true mask, or none) and ``with_scratch``.
 
-Detection is scored for configurations that detect, on ``prob > threshold`` (the
-detector's own decision, before the pipeline's dilation), with pixel counts pooled over
-all images. Seconds per megapixel include detection. :func:`make_validation_pairs` builds
+Detection is scored for configurations that detect, on the pipeline's mask rule before
+its dilation (``prob > threshold``, regions under ``min_area`` dropped), with pixel counts
+pooled over all images. Seconds per megapixel include detection. :func:`make_validation_pairs` builds
 the fixed validation set (the ``oldphoto_cli.data`` split, fixed seed), so ``oldphoto eval``
 on it is the project's validation table.
 """
@@ -233,15 +233,11 @@ def run_config(
     if config.with_scratch == "off":
         result = pipeline.restore(degraded)
         return result.image, None, False
-    # Detect once, score that, and hand the same mask to restore: exactly the pipeline's
-    # own path (threshold + dilation, then the with_scratch rule), without detecting twice.
-    from oldphoto_cli.pipeline import mask_from_probability
-
-    opts = pipeline.options
+    # Detect once, score the undilated mask, and hand the dilated one to restore: exactly
+    # the pipeline's own path (its mask rule, then with_scratch), without detecting twice.
     prob = pipeline.detect(degraded)
-    detected = (prob > opts.threshold).astype(np.uint8)
-    result = pipeline.restore(degraded, mask=mask_from_probability(prob, opts.threshold,
-                                                                   opts.dilate))  # fmt: skip
+    detected = pipeline.mask_of(prob, dilate=False)
+    result = pipeline.restore(degraded, mask=pipeline.mask_of(prob))
     return result.image, detected, result.mask is not None
 
 

@@ -389,12 +389,11 @@ def detect_outputs(
 
 @dataclass
 class DetectJob:
-    """Detect scratches on one item: probability -> threshold -> dilate -> mask/overlay."""
+    """Detect scratches on one item: probability -> the pipeline's mask rule (threshold,
+    min_area, dilate) -> mask/overlay."""
 
     pipeline: Any
     outputs: Callable[[InputItem], dict[str, Path]]
-    threshold: float = 0.5
-    dilate: int = 0
     max_megapixels: float | None = 300.0
 
     def __call__(self, item: InputItem) -> ItemResult:
@@ -407,10 +406,7 @@ class DetectJob:
 
     def compute(self, item: InputItem, state: dict[str, Any]) -> dict[str, Any]:
         rgb = state["image"].rgb
-        probability = self.pipeline.detect(rgb)
-        from oldphoto_cli.pipeline import mask_from_probability
-
-        state["mask"] = mask = mask_from_probability(probability, self.threshold, self.dilate)
+        state["mask"] = mask = self.pipeline.mask_of(self.pipeline.detect(rgb))
         if mask.shape != rgb.shape[:2]:
             raise RuntimeError("detector returned a mask of the wrong size")
         return state

@@ -98,6 +98,13 @@ class FakePipeline:
     def detect(self, rgb):
         return (rgb.mean(-1) < 0.1).astype(np.float32)
 
+    def mask_of(self, prob, dilate=True):  # the real mask rule, on the fake probabilities
+        from oldphoto_cli.pipeline import mask_from_probability
+
+        opts = self.options
+        return mask_from_probability(prob, opts.threshold, opts.dilate if dilate else 0,
+                                     opts.min_area)  # fmt: skip
+
     def restore(self, rgb, mask=None):
         from oldphoto_cli.pipeline import RestoreResult
 

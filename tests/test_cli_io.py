@@ -198,7 +198,7 @@ def test_detect_masks_overlay_and_mask_dir_roundtrip(run, tmp_path):
     src = tmp_path / "in"
     img = np.full((24, 32, 3), 200, np.uint8)
     img[5, 2:20] = 0  # one dark "scratch"
-    img[15:17, 25:27] = 0  # and a blob
+    img[15:18, 25:28] = 0  # and a 9 px blob (above the default --min-area)
     names = ["photo.final.jpeg", "with space.png", "fotó 写真.png"]
     for name in names:
         save_pil(src / name, Image.fromarray(img), **({"quality": 100} if "jpeg" in name else {}))
@@ -225,15 +225,20 @@ def test_detect_masks_overlay_and_mask_dir_roundtrip(run, tmp_path):
     assert by_name["with space.png"]["mask_source"].endswith("with space_mask.png")
 
 
-def test_detect_threshold_dilate(run, tmp_path):
+def test_detect_threshold_dilate_min_area(run, tmp_path):
     src = save_pil(tmp_path / "x.png", Image.fromarray(np.full((20, 20, 3), 255, np.uint8)))
     arr = np.asarray(Image.open(src)).copy()
-    arr[10, 10] = 0
+    arr[10, 10] = 0  # a lone dark pixel
+    arr[2, 2:14] = 0  # a 12 px line
     Image.fromarray(arr).save(src)
-    plain = run("detect", src, tmp_path / "a", "--json", "--dilate", "0")
-    grown = run("detect", src, tmp_path / "b", "--json", "--dilate", "2")
-    assert json_lines(plain)[0]["mask"]["defect_share"] == 1 / 400
-    assert json_lines(grown)[0]["mask"]["defect_share"] > 1 / 400
+    plain = run("detect", src, tmp_path / "a", "--json", "--dilate", "0", "--min-area", "0")
+    grown = run("detect", src, tmp_path / "b", "--json", "--dilate", "2", "--min-area", "0")
+    default = run("detect", src, tmp_path / "c", "--json", "--dilate", "0")
+    strict = run("detect", src, tmp_path / "d", "--json", "--dilate", "0", "--min-area", "13")
+    assert json_lines(plain)[0]["mask"] == {"defect_share": 13 / 400, "components": 2}
+    assert json_lines(grown)[0]["mask"]["defect_share"] > 13 / 400
+    assert json_lines(default)[0]["mask"] == {"defect_share": 12 / 400, "components": 1}
+    assert json_lines(strict)[0]["mask"] == {"defect_share": 0.0, "components": 0}
     assert (tmp_path / "a" / "x_mask.png").exists()
 
 

@@ -9,6 +9,7 @@ import torch
 from oldphoto_cli.pipeline import (
     RestoreOptions,
     RestorePipeline,
+    binary_mask,
     is_grayscale,
     keep_tone,
     mask_from_probability,
@@ -105,6 +106,19 @@ def test_mask_from_probability_threshold_and_dilate():
     assert mask_from_probability(prob, 0.5, 0).sum() == 1
     assert mask_from_probability(prob, 0.95, 0).sum() == 0
     assert mask_from_probability(prob, 0.5, 1).sum() > 1
+
+
+def test_binary_mask_min_area_drops_small_regions_only():
+    prob = np.zeros((12, 20), np.float32)
+    prob[2, 2:12] = 0.9  # a 10 px line
+    prob[6:8, 5:7] = 0.8  # a 4 px blob
+    prob[10, 3] = 0.95  # a lone pixel
+    assert binary_mask(prob, 0.7).sum() == 15
+    assert (binary_mask(prob, 0.7, min_area=1) == binary_mask(prob, 0.7)).all()
+    kept = binary_mask(prob, 0.7, min_area=4)
+    assert kept[2, 2:12].all() and kept[6:8, 5:7].all() and kept[10, 3] == 0
+    assert binary_mask(prob, 0.7, min_area=5).sum() == 10
+    assert mask_from_probability(prob, 0.7, 1, min_area=5)[10, 3] == 0  # filtered, then grown
 
 
 def test_detector_tiled_matches_whole_away_from_borders(pipeline):
