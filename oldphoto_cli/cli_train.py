@@ -106,14 +106,18 @@ def mapping(clean_dir, vae1_path, vae2_path, width, gan_weight, latent_l1, image
               help="Real old photos used as weak all-clean negatives.")  # fmt: skip
 @click.option("--negative-weight", default=0.1, show_default=True,
               help="Weight of the real-negative BCE term.")  # fmt: skip
+@click.option("--graphics", default=0.3, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of training crops given printed text/frames/shapes (labelled "
+                   "clean: hard negatives).")  # fmt: skip
 @common_options
-def detector(clean_dir, width, depth, real_old_dir, negative_weight, opts):
+def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, opts):
     """U-Net scratch detector on synthetic structured defects."""
     from oldphoto_cli.archs.unet_arch import UNetConfig
     from oldphoto_cli.train.detector import DetectorTrainer
 
     trainer = DetectorTrainer(opts, clean_dir, UNetConfig(width=width, depth=depth),
-                              real_old_dir=real_old_dir, negative_weight=negative_weight)  # fmt: skip
+                              real_old_dir=real_old_dir, negative_weight=negative_weight,
+                              graphics=graphics)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

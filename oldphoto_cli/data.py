@@ -116,6 +116,7 @@ class DataConfig:
     crop: int = 128
     seed: int = 0
     structured: bool = True  # synthesize scratches/cracks/dust (mapping, detector)
+    graphics: float = 0.0  # share of crops that get printed content (draw_graphics) first
 
 
 class _Crops(Dataset):
@@ -155,9 +156,15 @@ class SyntheticPairs(_Crops):
     Item: {"degraded": (3, S, S), "clean": (3, S, S)} in [-1, 1], "mask": (1, S, S) {0, 1}.
     """
 
+    graphics_salt = 7  # the graphics stream is separate from the crop and damage streams
+
     def item(self, crop, index):
         from oldphoto_cli.degrade import DegradeConfig, degrade_image, rng_for
 
+        if self.cfg.graphics > 0:
+            rng = sample_rng(self.cfg.seed, index, self.graphics_salt)
+            if rng.random() < self.cfg.graphics:
+                crop = draw_graphics(crop, rng)
         clean = crop.astype(np.float32) / 255.0
         result = degrade_image(
             clean, rng_for(self.cfg.seed, index), DegradeConfig(structured=self.cfg.structured)
@@ -167,6 +174,59 @@ class SyntheticPairs(_Crops):
             "clean": to_tensor(clean),
             "mask": torch.from_numpy(result.mask.astype(np.float32))[None],
         }
+
+
+GLYPHS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789$%&.,abcdefghijklmnopqrstuvwxyz"
+FONTS = (0, 2, 3, 4, 5, 6, 7)  # cv2.FONT_HERSHEY_*: simplex ... script, without the 1-px "plain"
+
+
+def draw_graphics(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Printed content drawn into a clean uint8 HxWx3 crop: words on sign plates, thick
+    frames and hard-edged solid shapes. Returns a new array.
+
+    It is applied *before* degradation, so it is part of the photo and its mask stays
+    clean: hard negatives for the detector. Real old photos are full of shop signs,
+    posters, captions and crisp silhouettes, which a detector trained on natural crops
+    alone marked as defects (19 % of ``GasPrices1939``, 25 % of ``TimesSquare1955``).
+    Strokes are at least 2 px wide and frames at least 4 px, so nothing drawn here looks
+    like the 1-3 px meandering lines that :func:`~oldphoto_cli.degrade.structured.scratches`
+    labels as defects.
+    """
+    import cv2
+
+    out = np.ascontiguousarray(img.copy())
+    h, w = out.shape[:2]
+
+    def shade(dark: bool) -> tuple[float, float, float]:
+        base = rng.uniform(0, 70) if dark else rng.uniform(180, 255)
+        return tuple(float(np.clip(base + rng.normal(0, 12), 0, 255)) for _ in range(3))
+
+    for _ in range(int(rng.integers(1, 4))):
+        kind = rng.choice(("text", "text", "frame", "shape"))
+        dark = bool(rng.random() < 0.5)
+        x, y = int(rng.integers(-w // 4, w)), int(rng.integers(0, h + h // 4))
+        if kind == "text":
+            font, scale = int(rng.choice(FONTS)), float(rng.uniform(0.5, 3.0))
+            thickness = max(2, int(round(scale * rng.uniform(1.0, 3.0))))
+            word = "".join(rng.choice(list(GLYPHS), int(rng.integers(2, 10))))
+            (tw, th), base = cv2.getTextSize(word, font, scale, thickness)
+            if rng.random() < 0.6:  # a sign plate behind the word
+                pad = int(rng.integers(2, 12))
+                cv2.rectangle(out, (x - pad, y - th - pad), (x + tw + pad, y + base + pad),
+                              shade(not dark), -1)  # fmt: skip
+            cv2.putText(out, word, (x, y), font, scale, shade(dark), thickness, cv2.LINE_AA)
+        elif kind == "frame":
+            x1, y1 = x + int(rng.integers(w // 6, w)), y - int(rng.integers(h // 6, h))
+            cv2.rectangle(out, (x, y), (x1, y1), shade(dark), int(rng.integers(4, 12)))
+        else:  # a solid silhouette: ellipse or polygon with a hard edge
+            if rng.random() < 0.5:
+                axes = (int(rng.integers(w // 10, w // 2)), int(rng.integers(h // 10, h // 2)))
+                angle = float(rng.uniform(0, 180))
+                cv2.ellipse(out, (x, y), axes, angle, 0, 360, shade(dark), -1, cv2.LINE_AA)
+            else:
+                points = rng.integers([-w // 4, -h // 4], [w + w // 4, h + h // 4], (5, 2))
+                cv2.fillPoly(out, [points.astype(np.int32)], shade(dark), cv2.LINE_AA)
+    return out
 
 
 class RealOldCrops(_Crops):

@@ -112,6 +112,25 @@ def test_mapping_and_detector_train_a_few_steps(tmp_path, photo_dirs):
     assert set(read_metadata(tmp_path / "det" / "detector.safetensors")["metrics"]) >= {"f1", "iou"}
 
 
+def test_graphics_are_drawn_into_the_clean_crop_and_never_labelled(photo_dirs):
+    from oldphoto_cli.data import DataConfig, SyntheticPairs, draw_graphics, list_images
+
+    paths = list_images(photo_dirs[0])
+    plain = SyntheticPairs(paths, DataConfig(crop=48, structured=False))
+    printed = SyntheticPairs(paths, DataConfig(crop=48, structured=False, graphics=1.0))
+    changed = 0
+    for index in range(6):
+        a, b = plain[index], printed[index]
+        assert torch.equal(b["clean"], printed[index]["clean"])  # a pure function of the index
+        assert b["mask"].sum() == 0  # printed content is part of the photo, not a defect
+        changed += int(not torch.equal(a["clean"], b["clean"]))
+    assert changed >= 5  # nearly every crop got something drawn (some land off-crop)
+    img = np.full((64, 64, 3), 128, np.uint8)
+    rng = np.random.default_rng
+    assert (draw_graphics(img, rng(1)) == draw_graphics(img, rng(1))).all()
+    assert (img == 128).all()  # the input is not modified
+
+
 DDP_SCRIPT = r"""
 import sys, torch
 from oldphoto_cli.archs.vae_arch import VAEConfig

@@ -10,6 +10,11 @@ share of pixels, while the film grain, halftone, paper texture and object edges 
 detector trained on synthetic data alone marks as defects cover a lot: a weak
 "mostly clean" prior suppresses those false positives (seen on ``real_old``) at little
 cost in recall.
+
+*Graphics* (``graphics``, a probability per crop): printed content (words on sign plates,
+thick frames, hard-edged shapes; :func:`oldphoto_cli.data.draw_graphics`) drawn into the
+clean crop before it is damaged, so it is labelled clean: synthetic hard negatives for the
+text and crisp edges that real photos have and natural training crops rarely do.
 """
 
 from __future__ import annotations
@@ -45,12 +50,15 @@ class DetectorTrainer(Trainer):
 
     def __init__(self, opts: TrainOptions, clean_dir: str, cfg: UNetConfig | None = None,
                  dice_weight: float = 1.0, real_old_dir: str | None = None,
-                 negative_weight: float = 0.1, negatives_per_batch: int = 2) -> None:  # fmt: skip
+                 negative_weight: float = 0.1, negatives_per_batch: int = 2,
+                 graphics: float = 0.0) -> None:  # fmt: skip
         self.cfg, self.dice_weight, self.clean_dir = cfg or UNetConfig(), dice_weight, clean_dir
         self.real_old_dir, self.negative_weight = real_old_dir, negative_weight
+        self.graphics = graphics
         self.negatives_per_batch = negatives_per_batch if real_old_dir else 0
         train, val = training_split(clean_dir)
-        self.pairs = SyntheticPairs(train, DataConfig(crop=opts.crop, seed=opts.seed))
+        self.pairs = SyntheticPairs(train, DataConfig(crop=opts.crop, seed=opts.seed,
+                                                      graphics=graphics))  # fmt: skip
         if real_old_dir:
             old_train, _ = training_split(real_old_dir)
             self.negatives = RealOldCrops(old_train, DataConfig(crop=opts.crop, seed=opts.seed))
@@ -107,6 +115,7 @@ class DetectorTrainer(Trainer):
                    "data": {"clean": self.clean_dir, "real_old_negatives": self.real_old_dir},
                    "loss": "class-balanced BCE (rare class weight 1-alpha) + soft Dice"
                    f" + {self.negative_weight} x BCE(real old crops, all clean)",
+                   "graphics": f"{self.graphics} of crops get printed content (hard negatives)",
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
         save_weights(path, unwrap(self.models["unet"]).state_dict(), unet_arch.ARCH, self.cfg,
                      summary, metrics)  # fmt: skip
