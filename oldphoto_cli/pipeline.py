@@ -214,19 +214,24 @@ class RestorePipeline:
         info = {} if info is None else info
         if self.image_space:
             return np.clip(self.translator(rgb, mask), 0, 1).astype(np.float32)
+        # Whole-image host arrays cost memory per pixel (only tiles reach the device), so
+        # they are updated in place and dropped as soon as the next stage has its input.
         started = time.perf_counter()
-        x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None] * 2 - 1
-        x, (h, w) = pad_to_multiple(x, 4)
+        x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]  # a copy
+        x, (h, w) = pad_to_multiple(x.mul_(2).sub_(1), 4)  # (1, 3, H, W) in [-1, 1]
         z = self.encoder(x)  # (1, Cz, H/4, W/4) on the host
+        del x
         info["seconds_encode"] = round(time.perf_counter() - started, 3)
         started = time.perf_counter()
         m_lat = None
         if mask is not None:
             m = torch.from_numpy(mask.astype(np.float32))[None, None]
             m_lat = latent_mask(pad_to_multiple(m, 4)[0])
+            del m
         context = self.translator.prepare(z, m_lat)
         both = torch.cat([z, m_lat if m_lat is not None else torch.zeros_like(z[:, :1])], 1)
         has_mask = m_lat is not None
+        del z, m_lat
 
         def translate_decode(piece: torch.Tensor, _box) -> torch.Tensor:
             z_tile, m_tile = piece[:, :-1], piece[:, -1:]
@@ -236,9 +241,10 @@ class RestorePipeline:
         halo = self.translator.halo + self.decoder.halo
         overlap = 8
         out = run_tiled(translate_decode, both, self.tile, halo, overlap, 4.0, "cpu")
+        del both
         info["seconds_translate_decode"] = round(time.perf_counter() - started, 3)
-        restored = ((out[0, :, :h, :w] + 1) / 2).clamp(0, 1)
-        return restored.permute(1, 2, 0).numpy().astype(np.float32)
+        restored = out[0, :, :h, :w].add_(1).mul_(0.5).clamp_(0, 1)  # (3, h, w) in [0, 1]
+        return restored.float().permute(1, 2, 0).contiguous().numpy()  # (h, w, 3) float32
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> RestoreResult:
         """Restore one HxWx3 float32 [0, 1] image; ``mask`` (HxW) replaces detection."""
@@ -263,5 +269,6 @@ class RestorePipeline:
             restored = keep_tone(restored, rgb)
         if opts.strength < 1.0:
             restored = opts.strength * restored + (1.0 - opts.strength) * rgb
-        return RestoreResult(np.clip(restored, 0, 1).astype(np.float32), used_mask, info,
-                             intermediates)  # fmt: skip
+        restored = np.asarray(restored, np.float32)
+        np.clip(restored, 0, 1, out=restored)  # our own array: no whole-image copy
+        return RestoreResult(restored, used_mask, info, intermediates)
