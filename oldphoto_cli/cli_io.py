@@ -291,6 +291,12 @@ def _make_pipeline(options: Any, detect_only: bool = False) -> Any:
     help="Also save face crops before/after enhancement here.",
 )
 @click.option(
+    "--spare-faces/--no-spare-faces",
+    default=True,
+    show_default=True,
+    help="Drop detected defects lying wholly inside a face (eyes, teeth, wrinkles).",
+)
+@click.option(
     "--with-scratch",
     type=click.Choice(["auto", "on", "off"]),
     default="auto",
@@ -358,6 +364,7 @@ def restore_command(
     face_enhance,
     only_center_face,
     save_faces,
+    spare_faces,
     with_scratch,
     mask_dir,
     strength,
@@ -403,6 +410,7 @@ def restore_command(
         translator=translator,
         face_enhancer=face_enhancer,
         with_scratch=with_scratch,
+        spare_faces=spare_faces,
         strength=strength,
         keep_tone=keep_tone,
         tile=tile,

@@ -44,6 +44,7 @@ class RestoreOptions:
     threshold: float = DEFAULT_THRESHOLD  # detector probability above which a pixel is a defect
     dilate: int = 1  # grow the mask by this many pixels (scratch edges are soft)
     min_area: int = DEFAULT_MIN_AREA  # drop detected regions smaller than this (pixels)
+    spare_faces: bool = True  # drop detected regions lying wholly inside a face (spare_faces)
     strength: float = 1.0  # blend restored with input (1 = fully restored)
     keep_tone: bool = True  # keep the input's colour/sepia/grayscale tone
     tile: int | None = None  # latent tile side; None: chosen from free memory
@@ -90,6 +91,38 @@ def mask_from_probability(
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
         mask = cv2.dilate(mask, kernel)
     return mask
+
+
+def spare_faces(mask: np.ndarray, boxes) -> tuple[np.ndarray, int]:
+    """Drop the 8-connected regions of a detected mask that lie wholly inside a face box.
+
+    Eyes, nostrils, teeth, wrinkles and moustache hairs are small dark or bright marks,
+    and the detector takes some of them for dust and short scratches (measured on
+    ``real_old``: 0.3-2 % of face pixels, up to 36 regions on one face); inpainting them
+    erases features. A scratch across a face nearly always leaves the face box and is
+    kept. Dust that is wholly inside a face is left to the face enhancer.
+
+    Args:
+        mask: (H, W) uint8 {0, 1}.
+        boxes: face boxes ``(x, y, w, h)`` in pixels.
+
+    Returns:
+        The mask (a new array when anything was dropped) and the pixels dropped.
+    """
+    boxes = [tuple(int(round(v)) for v in box) for box in boxes]
+    if not boxes or not mask.any():
+        return mask, 0
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    x1, y1 = x0 + stats[:, cv2.CC_STAT_WIDTH], y0 + stats[:, cv2.CC_STAT_HEIGHT]
+    inside = np.zeros(count, bool)
+    for x, y, w, h in boxes:
+        inside |= (x0 >= x) & (y0 >= y) & (x1 <= x + w) & (y1 <= y + h)
+    inside[0] = False  # background
+    if not inside.any():
+        return mask, 0
+    dropped = int(stats[inside, cv2.CC_STAT_AREA].sum())
+    return (~inside[labels] & (mask > 0)).astype(np.uint8), dropped
 
 
 def mask_stats(mask: np.ndarray) -> dict[str, float]:
@@ -149,7 +182,8 @@ class RestorePipeline:
         self.device = resolve_device(opts.device)
         self._common = {"device": self.device, "weights_dir": opts.weights_dir,
                         "fp16": opts.fp16, "compile": opts.compile}  # fmt: skip
-        self._detector = None
+        self._detector = self._face_detector = None
+        self.face_enhancer = None
         self.tile = opts.tile or auto_tile(self.device)
         if detect_only:
             self.detector  # noqa: B018 (builds it)
@@ -158,7 +192,6 @@ class RestorePipeline:
         self.image_space = getattr(self.translator, "space", "latent") == "image"
         self.encoder = None if self.image_space else self._build("encode", opts.encoder)
         self.decoder = None if self.image_space else self._build("decode", opts.decoder)
-        self.face_enhancer = None
         if opts.face_enhancer != "none" and stages.stages_of("face_enhance"):
             self.face_enhancer = self._build(
                 "face_enhance", opts.face_enhancer,
@@ -168,6 +201,18 @@ class RestorePipeline:
     def _build(self, kind: str, name: str | None, **extra: Any) -> Any:
         spec = stages.get(kind, name)
         return spec.factory(**self._common, **extra)
+
+    @property
+    def face_detector(self):
+        """The face enhancer's face detector, or the default one when faces are off."""
+        enhancer_detector = getattr(self.face_enhancer, "detector", None)
+        if enhancer_detector is not None:
+            return enhancer_detector
+        if self._face_detector is None:
+            from oldphoto_cli.face_detect import get_face_detector
+
+            self._face_detector = get_face_detector()
+        return self._face_detector
 
     @property
     def detector(self):
@@ -201,6 +246,10 @@ class RestorePipeline:
         else:
             started = time.perf_counter()
             mask = self.mask_of(self.detect(rgb))
+            if opts.spare_faces:
+                boxes = [face.box for face in self.face_detector(rgb)]
+                mask, spared = spare_faces(mask, boxes)
+                info["mask_spared_in_faces"] = {"faces": len(boxes), "pixels": spared}
             info["seconds_detect"] = round(time.perf_counter() - started, 3)
             info["mask_source"] = f"detect:{self.detector.name}"
             info["stages"]["detect"] = self.detector.name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -130,3 +132,36 @@ def test_detector_tiled_matches_whole_away_from_borders(pipeline):
     tiled = pipeline.detect(rgb)
     assert whole.shape == rgb.shape[:2]
     assert np.abs(whole - tiled)[16:-16, 16:-16].max() < 0.05
+
+
+def test_spare_faces_drops_regions_wholly_inside_a_face_only():
+    from oldphoto_cli.pipeline import spare_faces
+
+    mask = np.zeros((60, 80), np.uint8)
+    mask[20:23, 20:24] = 1  # an "eye" inside the face box
+    mask[5:55, 30] = 1  # a scratch crossing the face: leaves the box
+    mask[50:53, 70:73] = 1  # dust outside any face
+    face = (10, 10, 40, 30)  # x, y, w, h
+    kept, dropped = spare_faces(mask, [face])
+    assert dropped == 12
+    assert kept[20:23, 20:24].sum() == 0
+    assert kept[5:55, 30].all() and kept[50:53, 70:73].all()
+    assert spare_faces(mask, []) == (mask, 0)
+    assert mask[20:23, 20:24].all()  # the input mask is not modified
+
+
+def test_restore_spares_faces_found_by_the_face_detector(tiny_weights, monkeypatch):
+    from oldphoto_cli.face_detect import Face
+
+    rgb = photo(64, 64)
+    options = RestoreOptions(device="cpu", weights_dir=str(tiny_weights), face_enhancer="none",
+                             with_scratch="on", threshold=0.0, min_area=0, dilate=0)  # fmt: skip
+    pipe = RestorePipeline(options)
+    monkeypatch.setattr(pipe, "detect", lambda rgb: np.pad(np.ones((4, 4), np.float32),
+                                                           ((30, 30), (30, 30))))  # fmt: skip
+    pipe._face_detector = lambda rgb: [Face((20.0, 20.0, 24.0, 24.0), 1.0)]
+    spared = pipe.restore(rgb)
+    assert spared.info["mask_spared_in_faces"] == {"faces": 1, "pixels": 16}
+    assert spared.info["mask"]["defect_share"] == 0.0
+    pipe.options = dataclasses.replace(options, spare_faces=False)
+    assert pipe.restore(rgb).info["mask"]["defect_share"] == round(16 / 64**2, 6)
