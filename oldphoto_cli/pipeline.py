@@ -266,7 +266,7 @@ class RestorePipeline:
         # Whole-image host arrays cost memory per pixel (only tiles reach the device), so
         # they are updated in place and dropped as soon as the next stage has its input.
         started = time.perf_counter()
-        x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]  # a copy
+        x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None]  # our copy: scaled in place
         x, (h, w) = pad_to_multiple(x.mul_(2).sub_(1), 4)  # (1, 3, H, W) in [-1, 1]
         z = self.encoder(x)  # (1, Cz, H/4, W/4) on the host
         del x
