@@ -483,6 +483,12 @@ def restore_command(
     metavar="PX",
     help="Drop detected regions smaller than PX pixels (isolated grain specks).",
 )
+@click.option(
+    "--spare-faces/--no-spare-faces",
+    default=True,
+    show_default=True,
+    help="Drop detected defects lying wholly inside a face (as restore does).",
+)
 @click.option("--overlay", is_flag=True, help="Also write <stem>_overlay.png (mask in red).")
 def detect_command(
     paths,
@@ -503,6 +509,7 @@ def detect_command(
     threshold,
     dilate,
     min_area,
+    spare_faces,
     overlay,
 ) -> None:
     """Detect scratches: write a 0/255 mask PNG (and optionally a red overlay) per input.
@@ -545,6 +552,7 @@ def detect_command(
         threshold=threshold,
         dilate=dilate,
         min_area=min_area,
+        spare_faces=spare_faces,
         weights_dir=weights_dir,
     )
     pipeline = _make_pipeline(options, detect_only=True) if items else None

@@ -236,6 +236,20 @@ class RestorePipeline:
         return mask_from_probability(prob, opts.threshold, opts.dilate if dilate else 0,
                                      opts.min_area)  # fmt: skip
 
+    def detected_mask(self, rgb: np.ndarray, info: dict[str, Any] | None = None) -> np.ndarray:
+        """The mask restore makes on its own: detect, the mask rule, then spare faces.
+
+        ``oldphoto detect`` writes exactly this mask, so a saved mask fed back through
+        ``restore --mask-dir`` gives the same result as letting restore detect.
+        """
+        mask = self.mask_of(self.detect(rgb))
+        if self.options.spare_faces:
+            boxes = [face.box for face in self.face_detector(rgb)]
+            mask, spared = spare_faces(mask, boxes)
+            if info is not None:
+                info["mask_spared_in_faces"] = {"faces": len(boxes), "pixels": spared}
+        return mask
+
     def _choose_mask(self, rgb, mask, info) -> np.ndarray | None:
         opts = self.options
         if mask is not None:
@@ -245,11 +259,7 @@ class RestorePipeline:
             return None
         else:
             started = time.perf_counter()
-            mask = self.mask_of(self.detect(rgb))
-            if opts.spare_faces:
-                boxes = [face.box for face in self.face_detector(rgb)]
-                mask, spared = spare_faces(mask, boxes)
-                info["mask_spared_in_faces"] = {"faces": len(boxes), "pixels": spared}
+            mask = self.detected_mask(rgb, info)
             info["seconds_detect"] = round(time.perf_counter() - started, 3)
             info["mask_source"] = f"detect:{self.detector.name}"
             info["stages"]["detect"] = self.detector.name

@@ -389,8 +389,8 @@ def detect_outputs(
 
 @dataclass
 class DetectJob:
-    """Detect scratches on one item: probability -> the pipeline's mask rule (threshold,
-    min_area, dilate) -> mask/overlay."""
+    """Detect scratches on one item: the mask restore would make (threshold, min_area,
+    dilate, spare faces: ``RestorePipeline.detected_mask``) -> mask/overlay."""
 
     pipeline: Any
     outputs: Callable[[InputItem], dict[str, Path]]
@@ -406,7 +406,8 @@ class DetectJob:
 
     def compute(self, item: InputItem, state: dict[str, Any]) -> dict[str, Any]:
         rgb = state["image"].rgb
-        state["mask"] = mask = self.pipeline.mask_of(self.pipeline.detect(rgb))
+        state["info"] = {}
+        state["mask"] = mask = self.pipeline.detected_mask(rgb, state["info"])
         if mask.shape != rgb.shape[:2]:
             raise RuntimeError("detector returned a mask of the wrong size")
         return state
@@ -423,7 +424,8 @@ class DetectJob:
                 imageio.write_image(paths["overlay"], overlay(state["image"].rgb, mask))
             from oldphoto_cli.pipeline import mask_stats
 
-            info = {"mask": mask_stats(mask), "outputs": {k: str(v) for k, v in paths.items()}}
+            info = {"mask": mask_stats(mask), **state.get("info", {}),
+                    "outputs": {k: str(v) for k, v in paths.items()}}  # fmt: skip
         except Exception as error:
             return result_for(item, ERROR, error=one_line(error))
         return result_for(item, OK, info=info)
