@@ -292,9 +292,9 @@ def _make_pipeline(options: Any, detect_only: bool = False) -> Any:
 )
 @click.option(
     "--spare-faces/--no-spare-faces",
-    default=True,
-    show_default=True,
-    help="Drop detected defects lying wholly inside a face (eyes, teeth, wrinkles).",
+    default=None,
+    help="Drop detected defects lying wholly inside a face (eyes, teeth, wrinkles). "
+    "Default: on when faces are enhanced (the faces are found anyway).",
 )
 @click.option(
     "--with-scratch",

@@ -207,10 +207,11 @@ class FaceEnhancer:
         return [min(faces, key=lambda f: np.hypot(f.center[0] - cx, f.center[1] - cy))]
 
     def __call__(
-        self, rgb: np.ndarray, restore_fn: RestoreFn | None = None
+        self, rgb: np.ndarray, restore_fn: RestoreFn | None = None, faces: list[Face] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Enhance the faces of ``rgb``; ``faces`` already found (same geometry) skip the search."""
         rgb = np.asarray(rgb, np.float32)
-        faces = self.select(self.detector(rgb), rgb.shape)
+        faces = self.select(self.detector(rgb) if faces is None else faces, rgb.shape)
         out = rgb.copy()
         records = []
         if self.save_faces_dir and faces:

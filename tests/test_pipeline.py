@@ -155,7 +155,8 @@ def test_restore_spares_faces_found_by_the_face_detector(tiny_weights, monkeypat
 
     rgb = photo(64, 64)
     options = RestoreOptions(device="cpu", weights_dir=str(tiny_weights), face_enhancer="none",
-                             with_scratch="on", threshold=0.0, min_area=0, dilate=0)  # fmt: skip
+                             with_scratch="on", threshold=0.0, min_area=0, dilate=0,
+                             spare_faces=True)  # fmt: skip
     pipe = RestorePipeline(options)
     monkeypatch.setattr(pipe, "detect", lambda rgb: np.pad(np.ones((4, 4), np.float32),
                                                            ((30, 30), (30, 30))))  # fmt: skip
@@ -163,5 +164,28 @@ def test_restore_spares_faces_found_by_the_face_detector(tiny_weights, monkeypat
     spared = pipe.restore(rgb)
     assert spared.info["mask_spared_in_faces"] == {"faces": 1, "pixels": 16}
     assert spared.info["mask"]["defect_share"] == 0.0
-    pipe.options = dataclasses.replace(options, spare_faces=False)
-    assert pipe.restore(rgb).info["mask"]["defect_share"] == round(16 / 64**2, 6)
+    for setting in (False, None):  # None: only when faces are enhanced (off here)
+        pipe.options = dataclasses.replace(options, spare_faces=setting)
+        assert pipe.restore(rgb).info["mask"]["defect_share"] == round(16 / 64**2, 6)
+
+
+def test_faces_found_while_sparing_are_reused_by_the_face_enhancer(tiny_weights, monkeypatch):
+    from oldphoto_cli.face_detect import Face
+
+    options = RestoreOptions(device="cpu", weights_dir=str(tiny_weights), with_scratch="on",
+                             threshold=0.0, min_area=0, dilate=0)  # fmt: skip
+    pipe = RestorePipeline(options)
+    assert pipe.face_enhancer is not None and pipe.sparing_faces
+    calls = []
+
+    def find(rgb):
+        calls.append(rgb.shape)
+        return [Face((20.0, 20.0, 24.0, 24.0), 30.0)]
+
+    monkeypatch.setattr(pipe.face_enhancer, "detector", find)
+    monkeypatch.setattr(pipe, "detect", lambda rgb: np.pad(np.ones((4, 4), np.float32),
+                                                           ((30, 30), (30, 30))))  # fmt: skip
+    result = pipe.restore(photo(64, 64))
+    assert len(calls) == 1  # one face search for both the mask and the enhancer
+    assert result.info["mask_spared_in_faces"] == {"faces": 1, "pixels": 16}
+    assert result.info["faces"] == 1
