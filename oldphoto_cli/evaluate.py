@@ -12,8 +12,9 @@ table is one *configuration*:
 
 Detection is scored for configurations that detect, on the pipeline's mask rule before
 its dilation (``prob > threshold``, regions under ``min_area`` dropped; face sparing is
-left out, the 256 px crops hold few faces), with pixel counts pooled over all images. Seconds per megapixel include detection. :func:`make_validation_pairs` builds
-the fixed validation set (the ``oldphoto_cli.data`` split, fixed seed), so ``oldphoto eval``
+left out, the 256 px crops hold few faces), with pixel counts pooled over all images.
+Seconds per megapixel include detection. :func:`make_validation_pairs` builds the
+fixed validation set (the ``oldphoto_cli.data`` split, fixed seed), so ``oldphoto eval``
 on it is the project's validation table.
 """
 

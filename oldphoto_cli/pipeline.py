@@ -249,41 +249,46 @@ class RestorePipeline:
             return self.face_enhancer is not None
         return bool(self.options.spare_faces)
 
-    def detected_mask(self, rgb: np.ndarray, info: dict[str, Any] | None = None,
-                      faces: list | None = None) -> np.ndarray:  # fmt: skip
+    def detected_mask(
+        self, rgb: np.ndarray, info: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, list | None]:
         """The mask restore makes on its own: detect, the mask rule, then spare faces.
 
         ``oldphoto detect`` writes exactly this mask, so a saved mask fed back through
-        ``restore --mask-dir`` gives the same result as letting restore detect. Faces found
-        here are appended to ``faces`` (when given) for the face enhancer to reuse.
+        ``restore --mask-dir`` gives the same result as letting restore detect.
+
+        Returns:
+            (H, W) uint8 mask, and the faces found while sparing them (None when faces were
+            not searched), for the face enhancer to reuse.
         """
         mask = self.mask_of(self.detect(rgb))
-        if self.sparing_faces:
-            found = self.face_detector(rgb)
-            mask, spared = spare_faces(mask, [face.box for face in found])
-            if faces is not None:
-                faces.extend(found)
-            if info is not None:
-                info["mask_spared_in_faces"] = {"faces": len(found), "pixels": spared}
-        return mask
+        if not self.sparing_faces:
+            return mask, None
+        faces = self.face_detector(rgb)
+        mask, spared = spare_faces(mask, [face.box for face in faces])
+        if info is not None:
+            info["mask_spared_in_faces"] = {"faces": len(faces), "pixels": spared}
+        return mask, faces
 
-    def _choose_mask(self, rgb, mask, info, faces) -> np.ndarray | None:
+    def _choose_mask(self, rgb, mask, info) -> tuple[np.ndarray | None, list | None]:
+        """(mask for the scratch path or None, faces found on the way or None)."""
         opts = self.options
+        faces = None
         if mask is not None:
             info["mask_source"] = "given"
             mask = (np.asarray(mask) > 0).astype(np.uint8)
         elif opts.with_scratch == "off":
-            return None
+            return None, None
         else:
             started = time.perf_counter()
-            mask = self.detected_mask(rgb, info, faces)
+            mask, faces = self.detected_mask(rgb, info)
             info["seconds_detect"] = round(time.perf_counter() - started, 3)
             info["mask_source"] = f"detect:{self.detector.name}"
             info["stages"]["detect"] = self.detector.name
         info["mask"] = mask_stats(mask)
         if opts.with_scratch == "auto" and mask.mean() <= MIN_DEFECT_SHARE:
-            return None
-        return mask
+            return None, faces
+        return mask, faces
 
     def restore_core(self, rgb: np.ndarray, mask: np.ndarray | None, info=None) -> np.ndarray:
         """encode -> translate -> decode (or an image-space translator) on HxWx3 [0, 1]."""
@@ -328,15 +333,13 @@ class RestorePipeline:
         rgb = np.ascontiguousarray(rgb[..., :3], np.float32)
         info: dict[str, Any] = {"stages": self.stage_names()}
         intermediates: dict[str, np.ndarray] = {}
-        faces: list = []  # faces found while sparing them in the mask, reused below
-        used_mask = self._choose_mask(rgb, mask, info, faces)
+        used_mask, faces = self._choose_mask(rgb, mask, info)
         info["scratch_path"] = used_mask is not None
         restored = self.restore_core(rgb, used_mask, info)
         intermediates["restored_global"] = restored
         if self.face_enhancer is not None:
             started = time.perf_counter()
-            searched = "mask_spared_in_faces" in info  # even when it found none
-            found = {"faces": faces} if searched and self._enhancer_takes_faces else {}
+            found = {"faces": faces} if faces is not None and self._enhancer_takes_faces else {}
             restored, face_info = self.face_enhancer(
                 restored, lambda crop: self.restore_core(crop, None), **found
             )

@@ -407,7 +407,7 @@ class DetectJob:
     def compute(self, item: InputItem, state: dict[str, Any]) -> dict[str, Any]:
         rgb = state["image"].rgb
         state["info"] = {}
-        state["mask"] = mask = self.pipeline.detected_mask(rgb, state["info"])
+        state["mask"] = mask = self.pipeline.detected_mask(rgb, state["info"])[0]
         if mask.shape != rgb.shape[:2]:
             raise RuntimeError("detector returned a mask of the wrong size")
         return state

@@ -99,7 +99,7 @@ class FakePipeline:
         return (rgb.mean(-1) < 0.1).astype(np.float32)
 
     def detected_mask(self, rgb, info=None):
-        return self.mask_of(self.detect(rgb))
+        return self.mask_of(self.detect(rgb)), None
 
     def mask_of(self, prob, dilate=True):  # the real mask rule, on the fake probabilities
         from oldphoto_cli.pipeline import mask_from_probability
