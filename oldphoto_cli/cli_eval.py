@@ -35,6 +35,9 @@ COMMANDS: list[click.Command] = []
 @click.option("--keep-tone/--no-keep-tone", default=False, show_default=True,
               help="Keep the input's tone as restore does (off: pairs have colour truth).")  # fmt: skip
 @click.option("--no-baselines", is_flag=True, help="Skip the input and classical rows.")
+@click.option("--identity/--no-identity", default=True, show_default=True,
+              help="Add a do-no-harm row per pipeline row: the clean image in (detection "
+                   "included), compared with itself.")  # fmt: skip
 @click.option(
     "--make-validation",
     "clean_dir",
@@ -50,10 +53,12 @@ COMMANDS: list[click.Command] = []
 @click.option("--quiet", "-q", is_flag=True, help="No progress (and no table with --json).")
 def eval_command(
     pairs_dir, configs, translators, detectors, limit, weights_dir, device, faces, keep_tone,
-    no_baselines, clean_dir, threads, as_json, quiet,
+    no_baselines, identity, clean_dir, threads, as_json, quiet,
 ):  # fmt: skip
     """Restore every pair of PAIRS_DIR (degraded/, clean/, mask/ from `oldphoto degrade`)
-    and tabulate PSNR, SSIM, detection F1/IoU and seconds per megapixel per configuration.
+    and tabulate PSNR, SSIM, sharpness (gradient energy of the output over the clean
+    image's: 1 keeps detail, below 1 is paint), detection F1/IoU and seconds per megapixel
+    per configuration.
 
     Rows: `input`, `classical` (Telea on the true mask + NLM, if oldphoto-classical is
     installed) and the pipeline configurations (default: the shipped pipeline detecting
@@ -90,7 +95,7 @@ def eval_command(
             pairs_dir, rows or None, limit=limit, weights_dir=weights_dir, device=device,
             face_enhancer="general" if faces else "none", keep_tone=keep_tone,
             include_input=not no_baselines,
-            include_classical=not no_baselines, on_image=progress,
+            include_classical=not no_baselines, identity=identity, on_image=progress,
         )  # fmt: skip
     except FileNotFoundError as error:
         raise click.UsageError(str(error)) from None

@@ -43,6 +43,12 @@ def common_options(func):
     return wrapper
 
 
+pixel_skip_option = click.option(
+    "--pixel-skip/--no-pixel-skip", default=True, show_default=True,
+    help="Linear pixel-unshuffle path around the VAE (reconstruction is not the bottleneck).",
+)  # fmt: skip
+
+
 @click.group()
 def train() -> None:
     """Train the networks (runs unchanged under torchrun for DDP)."""
@@ -55,25 +61,31 @@ def train() -> None:
 @click.option("--init-from", default=None, help="Start from these VAE weights (e.g. VAE2).")
 @click.option("--gan-weight", default=0.0, show_default=True)
 @click.option("--latent-gan-weight", default=0.1, show_default=True)
+@pixel_skip_option
 @common_options
-def vae1(clean_dir, real_old_dir, init_from, gan_weight, latent_gan_weight, opts):
+def vae1(clean_dir, real_old_dir, init_from, gan_weight, latent_gan_weight, pixel_skip, opts):
     """VAE1 on real old photos R and synthetic old photos X (made on the fly)."""
+    from oldphoto_cli.archs.vae_arch import VAEConfig
     from oldphoto_cli.train.vae import VAELosses, VAETrainer
 
     losses = VAELosses(gan_weight=gan_weight, latent_gan_weight=latent_gan_weight)
-    trainer = VAETrainer(opts, "old", clean_dir, real_old_dir, losses=losses, init_from=init_from)
+    trainer = VAETrainer(opts, "old", clean_dir, real_old_dir, VAEConfig(pixel_skip=pixel_skip),
+                         losses=losses, init_from=init_from)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 
 @train.command()
 @click.option("--clean", "clean_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--gan-weight", default=0.0, show_default=True)
+@pixel_skip_option
 @common_options
-def vae2(clean_dir, gan_weight, opts):
+def vae2(clean_dir, gan_weight, pixel_skip, opts):
     """VAE2 on clean photos Y."""
+    from oldphoto_cli.archs.vae_arch import VAEConfig
     from oldphoto_cli.train.vae import VAELosses, VAETrainer
 
-    trainer = VAETrainer(opts, "clean", clean_dir, losses=VAELosses(gan_weight=gan_weight))
+    trainer = VAETrainer(opts, "clean", clean_dir, vae_cfg=VAEConfig(pixel_skip=pixel_skip),
+                         losses=VAELosses(gan_weight=gan_weight))  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 
@@ -81,19 +93,60 @@ def vae2(clean_dir, gan_weight, opts):
 @click.option("--clean", "clean_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--vae1", "vae1_path", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--vae2", "vae2_path", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--width", default=96, show_default=True, help="Mapping width (official: 512).")
+@click.option("--width", default=128, show_default=True, help="Mapping width (official: 512).")
+@click.option(
+    "--blocks",
+    default=(2, 1, 3),
+    nargs=3,
+    type=int,
+    show_default=True,
+    help="Residual blocks before the branches, in the local branch, after fusion.",
+)
+@click.option(
+    "--residual/--no-residual",
+    default=True,
+    show_default=True,
+    help="Output z + T(z), starting as the identity (intact photos pass through).",
+)
+@click.option(
+    "--clean-share",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of intact crops (target = input).",
+)
+@click.option(
+    "--mild-share",
+    default=0.4,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of mildly damaged crops; the rest get the full damage mix.",
+)
+@click.option(
+    "--keep-tone/--no-keep-tone",
+    default=True,
+    show_default=True,
+    help="Grey and toned samples keep their tone in the target.",
+)
 @click.option("--gan-weight", default=0.0, show_default=True)
 @click.option("--latent-l1", default=60.0, show_default=True, help="lambda1 (official: 60).")
 @click.option("--image-l1", default=10.0, show_default=True, help="L1 on the decoded image.")
 @common_options
-def mapping(clean_dir, vae1_path, vae2_path, width, gan_weight, latent_l1, image_l1, opts):
+def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_share, mild_share,
+            keep_tone, gan_weight, latent_l1, image_l1, opts):  # fmt: skip
     """Latent mapping T_Z (VAEs frozen) on synthetic pairs with structured defects."""
     from oldphoto_cli.archs.mapping_arch import MappingConfig
-    from oldphoto_cli.train.mapping import MappingLosses, MappingTrainer
+    from oldphoto_cli.train.mapping import MappingLosses, MappingTrainer, Spectrum
 
-    trainer = MappingTrainer(opts, clean_dir, vae1_path, vae2_path, MappingConfig(width=width),
+    if clean_share + mild_share > 1:
+        raise click.BadParameter("--clean-share + --mild-share must be at most 1")
+    n_pre, n_local, n_post = blocks
+    cfg = MappingConfig(width=width, n_pre=n_pre, n_local=n_local, n_post=n_post,
+                        residual=residual)  # fmt: skip
+    trainer = MappingTrainer(opts, clean_dir, vae1_path, vae2_path, cfg,
                              MappingLosses(latent_l1=latent_l1, image_l1=image_l1,
-                                           gan_weight=gan_weight))  # fmt: skip
+                                           gan_weight=gan_weight),
+                             Spectrum(clean_share, mild_share, keep_tone))  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
+
+if TYPE_CHECKING:
+    from oldphoto_cli.degrade import DegradeConfig
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VAL_MODULUS = 10  # a file is in validation when crc32(name) % 10 == 0 (about 10 %)
@@ -117,6 +121,47 @@ class DataConfig:
     seed: int = 0
     structured: bool = True  # synthesize scratches/cracks/dust (mapping, detector)
     graphics: float = 0.0  # share of crops that get printed content (draw_graphics) first
+    # The mapping's spectrum (what restore meets): clean crops whose target is themselves,
+    # mild damage and the full default mix; the rest of the samples get the full mix.
+    clean_share: float = 0.0
+    mild_share: float = 0.0
+    keep_tone: bool = False  # targets keep the sample's grayscale/tint (reapply_tone)
+
+
+# Mild damage, calibrated to real old photos (benchmarks/degradation_stats.py): they are
+# sharper, more contrasted and more often plain grey than the full default mix makes them,
+# with moderate noise. Blur, resampling and tone loss fire less often, grey more often.
+MILD_GROUP_P = {
+    "blur": 0.3, "noise": 0.6, "jpeg": 0.5, "resize": 0.25, "grain": 0.4, "fade": 0.3,
+    "tint": 0.3, "tone": 0.25, "vignette": 0.2, "grayscale": 0.55, "texture": 0.3,
+}  # fmt: skip
+
+
+def mild_config(structured: bool) -> DegradeConfig:
+    """The default config with :data:`MILD_GROUP_P` for the unstructured groups (the
+    structured defects keep their default rates: scratches are what restore is for)."""
+    from oldphoto_cli.degrade import DegradeConfig
+
+    base = DegradeConfig(structured=structured)
+    return DegradeConfig(structured=structured, group_p={**base.group_p, **MILD_GROUP_P})
+
+
+def false_alarm_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A detector's false alarms on an intact crop: a few thin lines and specks (uint8
+    {0, 1}). Clean samples carry one half of the time, with the image left untouched and
+    the target the image itself, so the mapping learns to keep intact content that the
+    detector marked, instead of painting over it."""
+    import cv2
+
+    mask = np.zeros((h, w), np.uint8)
+    for _ in range(int(rng.integers(1, 4))):
+        p0 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.line(mask, p0, p1, 1, int(rng.integers(1, 4)))
+    for _ in range(int(rng.integers(0, 12))):
+        center = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.circle(mask, center, int(rng.integers(1, 4)), 1, -1)
+    return mask
 
 
 class _Crops(Dataset):
@@ -157,21 +202,35 @@ class SyntheticPairs(_Crops):
     """
 
     graphics_salt = 7  # the graphics stream is separate from the crop and damage streams
+    spectrum_salt = 11  # clean / mild / full choice
 
     def item(self, crop, index):
         from oldphoto_cli.degrade import DegradeConfig, degrade_image, rng_for
+        from oldphoto_cli.degrade.unstructured import reapply_tone
 
-        if self.cfg.graphics > 0:
-            rng = sample_rng(self.cfg.seed, index, self.graphics_salt)
-            if rng.random() < self.cfg.graphics:
+        cfg = self.cfg
+        if cfg.graphics > 0:
+            rng = sample_rng(cfg.seed, index, self.graphics_salt)
+            if rng.random() < cfg.graphics:
                 crop = draw_graphics(crop, rng)
         clean = crop.astype(np.float32) / 255.0
-        result = degrade_image(
-            clean, rng_for(self.cfg.seed, index), DegradeConfig(structured=self.cfg.structured)
-        )
+        rng = sample_rng(cfg.seed, index, self.spectrum_salt)
+        u = rng.random()
+        if u < cfg.clean_share:
+            mask = np.zeros(clean.shape[:2], np.uint8)
+            if rng.random() < 0.5:
+                mask = false_alarm_mask(*clean.shape[:2], rng)
+            return {"degraded": to_tensor(clean), "clean": to_tensor(clean),
+                    "mask": torch.from_numpy(mask.astype(np.float32))[None]}  # fmt: skip
+        if u < cfg.clean_share + cfg.mild_share:
+            config = mild_config(cfg.structured)
+        else:
+            config = DegradeConfig(structured=cfg.structured)
+        result = degrade_image(clean, rng_for(cfg.seed, index), config)
+        target = reapply_tone(clean, result.ops) if cfg.keep_tone else clean
         return {
             "degraded": to_tensor(np.clip(result.image, 0, 1)),
-            "clean": to_tensor(clean),
+            "clean": to_tensor(target),
             "mask": torch.from_numpy(result.mask.astype(np.float32))[None],
         }
 

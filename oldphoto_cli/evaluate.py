@@ -23,13 +23,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from oldphoto_cli.metrics import detection_scores, psnr, ssim
+from oldphoto_cli.metrics import detection_scores, psnr, sharpness, ssim
 
 VALIDATION_SEED = 20201
 TRUE_MASK = "true"  # detector name meaning "use the pair's true mask"
@@ -50,12 +50,15 @@ class EvalConfig:
     translator: str | None = None
     detector: str | None = None
     with_scratch: str = "auto"
+    clean_input: bool = False  # "do no harm": the pair's clean image in, compared with itself
 
     @property
     def detects(self) -> bool:
         return self.kind == "pipeline" and self.detector not in (TRUE_MASK, NO_MASK)
 
     def describe(self) -> str:
+        if self.clean_input:
+            return "do no harm: the clean image in, " + replace(self, clean_input=False).describe()
         if self.kind == "input":
             return "degraded input, unchanged"
         if self.kind == "classical":
@@ -74,6 +77,12 @@ def default_configs() -> list[EvalConfig]:
     """The shipped pipeline (detecting, ``with_scratch=auto``) and the same given the true
     mask (what a perfect detector would buy)."""
     return [EvalConfig("default"), EvalConfig("default+true-mask", detector=TRUE_MASK)]
+
+
+def identity_config(config: EvalConfig) -> EvalConfig:
+    """The do-no-harm twin of a pipeline row: the clean image goes in (detection
+    included) and must come back unchanged."""
+    return replace(config, name=f"{config.name} (clean in)", clean_input=True)
 
 
 def _stage_name(value: str) -> str | None:
@@ -169,6 +178,7 @@ class RowStats:
     config: EvalConfig
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
+    sharpness: list[float] = field(default_factory=list)
     seconds: float = 0.0
     megapixels: float = 0.0
     scratch_path: int = 0
@@ -184,6 +194,7 @@ class RowStats:
             "images": len(self.psnr),
             "psnr": _round(np.mean(finite)) if finite else None,
             "ssim": _round(np.mean(self.ssim), 4) if self.ssim else None,
+            "sharpness": _round(np.mean(self.sharpness), 3) if self.sharpness else None,
             "seconds_per_mp": (
                 _round(self.seconds / self.megapixels, 3)
                 if self.megapixels and self.config.kind != "input"
@@ -253,6 +264,7 @@ def evaluate(
     keep_tone: bool = False,
     include_input: bool = True,
     include_classical: bool = True,
+    identity: bool = False,
     pipeline_factory: Callable[[Any], Any] | None = None,
     on_image: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
@@ -262,6 +274,7 @@ def evaluate(
     ``pipeline_factory(options)`` replaces :class:`RestorePipeline` (tests). ``keep_tone``
     is off by default: synthetic pairs have a colour ground truth, and keeping the
     degraded input's sepia or gray tone would score the tint, not the restoration.
+    ``identity`` adds a do-no-harm row per pipeline row (:func:`identity_config`).
     """
     if pipeline_factory is None:
         from oldphoto_cli.pipeline import RestorePipeline as pipeline_factory
@@ -279,6 +292,8 @@ def evaluate(
         except ImportError:
             pass  # the baseline plugin is optional
     rows += list(configs if configs is not None else default_configs())
+    if identity:
+        rows += [identity_config(c) for c in rows if c.kind == "pipeline" and not c.clean_input]
     pipelines: dict[Any, Any] = {}
     for config in rows:
         if config.kind == "pipeline":
@@ -299,8 +314,10 @@ def evaluate(
             if config.kind == "pipeline":
                 options = _pipeline_options(config, weights_dir, device, face_enhancer, keep_tone)
                 pipeline = pipelines[(options.translator, options.detector, options.with_scratch)]
+            source, true_mask = (clean, np.zeros_like(mask)) if config.clean_input else (
+                degraded, mask)  # fmt: skip
             started = time.perf_counter()
-            restored, detected, scratch = run_config(config, pipeline, degraded, mask)
+            restored, detected, scratch = run_config(config, pipeline, source, true_mask)
             elapsed = time.perf_counter() - started
             row = stats[config.name]
             row.seconds += elapsed
@@ -308,9 +325,10 @@ def evaluate(
             row.scratch_path += int(scratch)
             row.psnr.append(psnr(restored, clean))
             row.ssim.append(ssim(np.asarray(restored, np.float32), clean))
+            row.sharpness.append(sharpness(restored, clean))
             if detected is not None:
                 row.pred.append(detected.ravel().astype(bool))
-                row.truth.append(mask.ravel().astype(bool))
+                row.truth.append(true_mask.ravel().astype(bool))
     return {
         "pairs_dir": str(pairs_dir),
         "images": len(names),
@@ -329,8 +347,8 @@ def render_table(report: dict[str, Any]) -> Any:
     if report.get("weights_dir"):
         title += f", weights {report['weights_dir']}"
     table = Table(title=title)
-    for header in ("config", "PSNR dB", "SSIM", "det F1", "det IoU", "s/MP", "scratch",
-                   "what"):  # fmt: skip
+    for header in ("config", "PSNR dB", "SSIM", "sharp", "det F1", "det IoU", "s/MP",
+                   "scratch", "what"):  # fmt: skip
         left = header in ("config", "what")
         table.add_column(header, justify="left" if left else "right", no_wrap=header != "what")
 
@@ -343,6 +361,7 @@ def render_table(report: dict[str, Any]) -> Any:
             row["name"],
             fmt(row["psnr"], ".2f"),
             fmt(row["ssim"], ".4f"),
+            fmt(row.get("sharpness"), ".3f"),
             fmt(det.get("f1"), ".3f"),
             fmt(det.get("iou"), ".3f"),
             fmt(row["seconds_per_mp"], ".2f"),

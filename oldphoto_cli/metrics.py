@@ -42,3 +42,20 @@ def detection_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     iou = tp / (tp + fp + fn) if tp + fp + fn else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "iou": iou}
+
+
+def gradient_energy(img: np.ndarray) -> float:
+    """Mean squared Sobel gradient of the luminance of an HxWx3 (or HxW) [0, 1] image."""
+    import cv2
+
+    arr = np.asarray(img, np.float32)
+    lum = arr if arr.ndim == 2 else arr[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3)
+    return float(np.mean(gx * gx + gy * gy))
+
+
+def sharpness(output: np.ndarray, reference: np.ndarray) -> float:
+    """Gradient energy of ``output`` over that of ``reference``: 1 keeps the reference's
+    detail, below 1 is smoother (paint), above 1 is harsher (noise, halos)."""
+    return gradient_energy(output) / max(gradient_energy(reference), 1e-12)

@@ -121,8 +121,13 @@ class LatentMapping(TorchStage):
     kind, name, weights_name, arch = "translate", "mapping", "mapping", mapping_arch.ARCH
     build, config_cls = LatentMapping, MappingConfig
     space = "latent"
-    halo = 16  # latent receptive-field radius (3x3 convs), rounded up
+    halo = 16  # latent receptive-field radius (3x3 convs), rounded up; set from the config
     tile = 128
+
+    def prepare_model(self, model):
+        radius = model.cfg.receptive_radius()
+        self.halo = max(self.halo, -(-radius // 4) * 4)  # a bigger mapping needs more context
+        return model
 
     @torch.inference_mode()
     def prepare(self, z: torch.Tensor, mask: torch.Tensor | None):

@@ -111,7 +111,8 @@ def test_eval_command_json(pairs_dir, eval_weights):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["images"] == 2
-    assert [row["name"] for row in report["rows"]] == ["input", "classical", "cl"]
+    assert [row["name"] for row in report["rows"]] == ["input", "classical", "cl",
+                                                       "cl (clean in)"]  # fmt: skip
 
 
 def test_eval_command_usage_errors(pairs_dir, tmp_path):

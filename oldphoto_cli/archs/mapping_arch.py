@@ -30,6 +30,14 @@ class MappingConfig:
     nonlocal_inner: int = 64
     max_grid: int = 64  # bound on pooled key grid (keys <= max_grid^2)
     norm: str = "none"
+    # Output z + T(z) with T's last conv starting at zero: the untrained mapping is the
+    # identity, so intact photos pass through and training only learns the repair.
+    residual: bool = False
+
+    def receptive_radius(self) -> int:
+        """Latent pixels of context one output needs (3x3 convs; the global branch reads
+        whole-image context tokens instead): the tile halo of tiled inference."""
+        return 1 + 2 * (self.n_pre + self.n_local + self.n_post) + 1
 
 
 class LatentMapping(nn.Module):
@@ -48,6 +56,9 @@ class LatentMapping(nn.Module):
         self.nonlocal_block = PartialNonLocal(cfg.width, cfg.nonlocal_inner, cfg.max_grid)
         self.post = nn.Sequential(*[ResBlock(cfg.width, cfg.norm) for _ in range(cfg.n_post)])
         self.tail = conv(cfg.width, cfg.latent_channels)
+        if cfg.residual:
+            nn.init.zeros_(self.tail.weight)
+            nn.init.zeros_(self.tail.bias)
 
     def features(self, z: torch.Tensor) -> torch.Tensor:
         """Features the global branch attends over: (B, Cz, h, w) -> (B, width, h, w)."""
@@ -64,7 +75,8 @@ class LatentMapping(nn.Module):
         if mask is not None and (mask > 0.5).any():
             glob = self.nonlocal_block(f, mask, context)
             fused = (1 - mask) * fused + mask * glob  # official "combine"
-        return self.tail(self.post(fused))
+        out = self.tail(self.post(fused))
+        return z + out if self.cfg.residual else out
 
 
 def latent_mask(mask: torch.Tensor, factor: int = 4) -> torch.Tensor:

@@ -243,3 +243,23 @@ def paper_texture(img, rng):
     fine = cv2.resize(fine, (w, h), interpolation=cv2.INTER_LINEAR)
     tex = 1.0 + np.float32(strength) * (low + np.float32(0.3) * fine)
     return _clip(img * tex[..., None]), {"strength": _r(strength), "cells": cells}
+
+
+def reapply_tone(img: np.ndarray, ops: list[dict]) -> np.ndarray:
+    """Apply the ``grayscale`` and ``tint`` steps recorded in ``ops`` (a
+    :class:`~oldphoto_cli.degrade.DegradeResult`'s list, in order) to ``img``.
+
+    Training targets get the photo's own tone this way: a sepia or grey photo restored
+    stays sepia or grey (no network can know the colours a grey print lost), so the
+    mapping spends its capacity on structure instead of guessing colour.
+    """
+    out = img
+    for op in ops:
+        if op["name"] == "grayscale":
+            out = _color_matrix(out, _TO_GREY)
+        elif op["name"] == "tint":
+            amount = np.float32(op["params"]["amount"])
+            tone = _TINTS[op["params"]["tint"]]
+            m = np.eye(3) * (1 - amount) + tone[:, None] * _TO_GREY * amount
+            out = _clip(_color_matrix(out, m))
+    return out

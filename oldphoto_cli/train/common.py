@@ -172,6 +172,7 @@ class Trainer:
     """
 
     name = "trainer"
+    exported_model = ""  # key in ``models`` of the network that export() writes
 
     def __init__(self, opts: TrainOptions) -> None:
         self.opts = opts
@@ -196,6 +197,25 @@ class Trainer:
             self.seconds = meta["extra"].get("seconds", 0.0)
             if self.ddp.world > 1:  # each rank keeps its own noise stream
                 torch.manual_seed(opts.seed + 1000 * self.step + self.ddp.rank)
+        elif opts.resume and self.export_path().exists():
+            self.resume_from_export(self.export_path())
+
+    def export_path(self) -> Path:
+        """Where :meth:`export` writes (``--export`` or ``<out>/<name>.safetensors``)."""
+        return Path(self.opts.extra.get("export") or self.out / f"{self.name}.safetensors")
+
+    def resume_from_export(self, path: Path) -> None:
+        """Continue from exported weights when the full checkpoint is gone (a fresh clone
+        keeps only the committed exports): the model tensors and the step and minutes
+        recorded in the file's metadata come back; optimizer moments start anew."""
+        from oldphoto_cli.weights import load_weights
+
+        tensors, meta = load_weights(path)
+        unwrap(self.models[self.exported_model]).load_state_dict(tensors, strict=True)
+        training = meta.get("training") or {}
+        self.step = int(training.get("steps", 0))
+        self.seconds = 60.0 * float(training.get("train_minutes", 0.0))
+        torch.manual_seed(self.opts.seed + 1000 * self.step + self.ddp.rank)
 
     # -- to override
     def build(self) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer]]:

@@ -12,7 +12,6 @@ partial non-local branch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch.nn import functional as F
@@ -42,16 +41,34 @@ def load_vae(path: str, device) -> VAE:
     return model.eval()
 
 
+@dataclass
+class Spectrum:
+    """What the mapping is trained on: the range of photos restore meets."""
+
+    clean_share: float = 0.2  # intact crops, target = input (do no harm)
+    mild_share: float = 0.4  # few, light defects
+    keep_tone: bool = True  # grey and toned samples keep their tone in the target
+
+
 class MappingTrainer(Trainer):
     name = "mapping"
+    exported_model = "mapping"
 
     def __init__(self, opts: TrainOptions, clean_dir: str, vae1_path: str, vae2_path: str,
-                 cfg: MappingConfig | None = None, losses: MappingLosses | None = None) -> None:  # fmt: skip
+                 cfg: MappingConfig | None = None, losses: MappingLosses | None = None,
+                 spectrum: Spectrum | None = None) -> None:  # fmt: skip
         self.cfg, self.losses = cfg or MappingConfig(), losses or MappingLosses()
+        self.spectrum = spectrum or Spectrum()
         self.paths = {"clean": clean_dir, "vae1": vae1_path, "vae2": vae2_path}
         train, val = training_split(clean_dir)
-        self.pairs = SyntheticPairs(train, DataConfig(crop=opts.crop, seed=opts.seed))
-        self.val_pairs = SyntheticPairs(val, DataConfig(crop=opts.crop, seed=VAL_SEED))
+        mix = vars(self.spectrum)
+        self.pairs = SyntheticPairs(train, DataConfig(crop=opts.crop, seed=opts.seed, **mix))
+        # Validation: the full damage mix (as before) and intact crops (do no harm).
+        keep = self.spectrum.keep_tone
+        self.val_pairs = SyntheticPairs(val, DataConfig(crop=opts.crop, seed=VAL_SEED,
+                                                        keep_tone=keep))  # fmt: skip
+        self.val_clean = SyntheticPairs(val, DataConfig(crop=opts.crop, seed=VAL_SEED + 1,
+                                                        clean_share=1.0))  # fmt: skip
         super().__init__(opts)
 
     def build(self):
@@ -105,16 +122,20 @@ class MappingTrainer(Trainer):
         mapping = unwrap(self.models["mapping"]).eval()
         batch = {k: v.to(self.device) for k, v in batch_of(self.val_pairs, 0, n).items()}
         restored = self.vae2.decoder(self.translate(mapping, batch["degraded"], batch["mask"]))
+        clean = {k: v.to(self.device) for k, v in batch_of(self.val_clean, 0, n).items()}
+        identity = self.vae2.decoder(self.translate(mapping, clean["degraded"], clean["mask"]))
         mapping.train()
-        to01 = lambda t: (t + 1) / 2  # noqa: E731
+        to01 = lambda t: ((t + 1) / 2).clamp(0, 1)  # noqa: E731
         return {
             "psnr_input": round(psnr(to01(batch["degraded"]), to01(batch["clean"])), 3),
             "psnr_restored": round(psnr(to01(restored), to01(batch["clean"])), 3),
+            "psnr_identity": round(psnr(to01(identity), to01(clean["clean"])), 3),
         }
 
     def export(self, metrics):
-        path = Path(self.opts.extra.get("export") or self.out / "mapping.safetensors")
+        path = self.export_path()
         summary = {**self.training_summary(), "data": self.paths, "losses": vars(self.losses),
+                   "spectrum": vars(self.spectrum),
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
         save_weights(path, unwrap(self.models["mapping"]).state_dict(), mapping_arch.ARCH,
                      self.cfg, summary, metrics)  # fmt: skip

@@ -8,7 +8,6 @@ Z_R from Z_X and the encoder learns to fool it, closing the synthetic-real domai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch.nn import functional as F
@@ -74,6 +73,8 @@ def init_state(path: str) -> dict[str, torch.Tensor]:
 
 class VAETrainer(Trainer):
     """``domain="clean"`` trains VAE2; ``domain="old"`` trains VAE1 on R and X."""
+
+    exported_model = "vae"
 
     def __init__(self, opts: TrainOptions, domain: str, clean_dir: str,
                  real_old_dir: str | None = None, vae_cfg: VAEConfig | None = None,
@@ -176,7 +177,7 @@ class VAETrainer(Trainer):
         return metrics
 
     def export(self, metrics):
-        path = Path(self.opts.extra.get("export") or self.out / f"{self.name}.safetensors")
+        path = self.export_path()
         data = {"clean": self.clean_dirs[0], "real_old": self.clean_dirs[1],
                 "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
         summary = {**self.training_summary(), "data": data, "losses": vars(self.losses)}
