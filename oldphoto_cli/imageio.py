@@ -41,6 +41,14 @@ EXIF_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
 ICC_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
 DEFAULT_MAX_MEGAPIXELS = 300.0
 ORIENTATION_TAG = 0x0112
+# A TIFF's first IFD is its EXIF too, and holds the tags that lay out its pixels (sample
+# format, photometric, planar config, strips, ...). Only these descriptive tags (and the
+# EXIF/GPS sub-IFDs) are carried from a TIFF; the rest describe the source's pixels and
+# would corrupt an output with other pixels.
+TIFF_DESCRIPTIVE_TAGS = frozenset({
+    0x010E, 0x010F, 0x0110, 0x0112, 0x011A, 0x011B, 0x0128, 0x0131, 0x0132, 0x013B,
+    0x013C, 0x8298, 0x8769, 0x8825,
+})  # fmt: skip
 
 # We apply our own, explicit pixel limit (``max_megapixels``) instead of Pillow's global one.
 Image.MAX_IMAGE_PIXELS = None
@@ -111,9 +119,22 @@ def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _exif_bytes(image: Image.Image) -> tuple[bytes | None, int]:
-    """EXIF with orientation reset to 1, and the orientation that was there."""
+    """EXIF with orientation reset to 1, and the orientation that was there.
+
+    From a TIFF only :data:`TIFF_DESCRIPTIVE_TAGS` are kept (its layout tags are not EXIF).
+    """
     try:
         exif = image.getexif()
+        if image.format == "TIFF":
+            kept = Image.Exif()
+            for tag in TIFF_DESCRIPTIVE_TAGS & set(exif):
+                if tag in (0x8769, 0x8825):  # sub-IFD pointers: copy the IFD itself
+                    ifd = exif.get_ifd(tag)
+                    if ifd:
+                        kept[tag] = dict(ifd)
+                else:
+                    kept[tag] = exif[tag]
+            exif = kept
     except Exception:  # malformed EXIF must not make the photo unreadable
         return None, 1
     if not exif:
@@ -310,6 +331,8 @@ def encode_image(
         kwargs.update(quality=95)
     elif fmt == "TIFF":
         kwargs.update(compression="tiff_deflate")
+    if exif and fmt == "TIFF":
+        exif = _tiff_safe_exif(exif)
     if exif and fmt in EXIF_FORMATS:
         kwargs["exif"] = exif
     if icc_profile and fmt in ICC_FORMATS:
@@ -317,6 +340,21 @@ def encode_image(
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **kwargs)
     return buffer.getvalue()
+
+
+def _tiff_safe_exif(exif: bytes) -> bytes | None:
+    """Only descriptive IFD0 tags into a TIFF: its writer (libtiff) rejects EXIF/GPS
+    sub-IFDs, and layout tags would describe other pixels."""
+    try:
+        source = Image.Exif()
+        source.load(exif)
+        kept = Image.Exif()
+        for tag in TIFF_DESCRIPTIVE_TAGS - {0x8769, 0x8825}:
+            if tag in source:
+                kept[tag] = source[tag]
+        return kept.tobytes() if len(kept) else None
+    except Exception:
+        return None
 
 
 def _quantize(values: np.ndarray, top: int, dtype: type) -> np.ndarray:

@@ -111,6 +111,9 @@ def test_modes_preserved_end_to_end(run, tmp_path):
     assert Image.open(out / "rot.jpg").size == (24, 32)
     assert Image.open(out / "cmyk.jpg").mode == "RGB"
     assert Image.open(out / "pal.png").mode == "RGB"
+    for path in out.iterdir():  # every output decodes
+        with Image.open(path) as image:
+            image.load()
 
 
 def test_ext_and_suffix(run, photo_dir, tmp_path):
