@@ -188,6 +188,7 @@ class RestorePipeline:
                         "fp16": opts.fp16, "compile": opts.compile}  # fmt: skip
         self._detector = self._face_detector = None
         self.face_enhancer, self._enhancer_takes_faces = None, False
+        self._enhancer_takes_name = False
         self.tile = opts.tile or auto_tile(self.device)
         if detect_only:
             self.detector  # noqa: B018 (builds it)
@@ -203,6 +204,7 @@ class RestorePipeline:
             )  # fmt: skip
             params = inspect.signature(self.face_enhancer).parameters  # its __call__
             self._enhancer_takes_faces = "faces" in params
+            self._enhancer_takes_name = "name" in params
 
     def _build(self, kind: str, name: str | None, **extra: Any) -> Any:
         spec = stages.get(kind, name)
@@ -327,8 +329,15 @@ class RestorePipeline:
         restored = out[0, :, :h, :w].add_(1).mul_(0.5).clamp_(0, 1)  # (3, h, w) in [0, 1]
         return restored.float().permute(1, 2, 0).contiguous().numpy()  # (h, w, 3) float32
 
-    def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> RestoreResult:
-        """Restore one HxWx3 float32 [0, 1] image; ``mask`` (HxW) replaces detection."""
+    def restore(
+        self, rgb: np.ndarray, mask: np.ndarray | None = None, name: str | None = None
+    ) -> RestoreResult:
+        """Restore one HxWx3 float32 [0, 1] image; ``mask`` (HxW) replaces detection.
+
+        Faces are searched on the input (once, shared with sparing faces in the mask), so a
+        given mask restores exactly like the detected one. ``name`` (``sub/photo``) names
+        saved face crops.
+        """
         opts = self.options
         rgb = np.ascontiguousarray(rgb[..., :3], np.float32)
         info: dict[str, Any] = {"stages": self.stage_names()}
@@ -339,11 +348,17 @@ class RestorePipeline:
         intermediates["restored_global"] = restored
         if self.face_enhancer is not None:
             started = time.perf_counter()
-            found = {"faces": faces} if faces is not None and self._enhancer_takes_faces else {}
+            found: dict[str, Any] = {}
+            if self._enhancer_takes_faces:
+                found["faces"] = self.face_detector(rgb) if faces is None else faces
+            if self._enhancer_takes_name and name is not None:
+                found["name"] = name
             restored, face_info = self.face_enhancer(
                 restored, lambda crop: self.restore_core(crop, None), **found
             )
             info["faces"] = face_info.get("faces", 0)
+            if face_info.get("face_boxes"):
+                info["face_boxes"] = face_info["face_boxes"]
             info["stages"]["face_enhance"] = self.face_enhancer.name
             info["seconds_faces"] = round(time.perf_counter() - started, 3)
             intermediates["faces"] = restored
