@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from oldphoto_cli import distributed, imageio, inputs, runner
+from oldphoto_cli import distributed, imageio, inputs, report, runner
 from oldphoto_cli.pipeline import DEFAULT_MIN_AREA, DEFAULT_THRESHOLD
 from oldphoto_cli.progress import Reporter
 
@@ -210,8 +210,10 @@ def _collect(
     shard: str | None,
     reporter: Reporter,
     rank: distributed.RankInfo | None = None,
+    also_exclude: tuple[str | None, ...] = (),
 ) -> list[inputs.InputItem]:
-    """All inputs, sorted (not yet sharded: see :func:`_shard`)."""
+    """All inputs, sorted (not yet sharded: see :func:`_shard`). Input folders are never
+    descended into OUT (nor ``also_exclude``, e.g. the report folder)."""
     uses_stdin = "-" in in_args or files_from == "-"
     if uses_stdin and sys.stdin is None:
         raise _usage("'-' needs stdin")
@@ -242,7 +244,7 @@ def _collect(
             in_args,
             recursive=recursive,
             listed=listed,
-            exclude=None if out == "-" else out,
+            exclude=[e for e in (out, *also_exclude) if e and e != "-"],
         )
         items = inputs.shard_items(collected.items, None)
     except OSError as error:
@@ -480,6 +482,14 @@ def _make_pipeline(options: Any, detect_only: bool = False, eager_detector: bool
     "--suffix", default="", metavar="TEXT", help="Appended to output stems, e.g. _restored."
 )
 @click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Also write DIR/index.html: a before/after slider per photo with the mask and "
+    "faces found, and its figures (a static page, opens from disk).",
+)
+@click.option(
     "--compile",
     "compile_models",
     is_flag=True,
@@ -516,6 +526,7 @@ def restore_command(
     fp16,
     ext,
     suffix,
+    report_dir,
     compile_models,
 ) -> None:
     """Restore old photos (IN: files or folders; OUT: a folder, or a file for one input).
@@ -537,7 +548,10 @@ def restore_command(
         raise _usage(str(error)) from None
     if "/" in suffix or "\\" in suffix:
         raise _usage("--suffix must not contain path separators")
-    items = _collect(in_args, out, recursive, files_from, null_separated, shard, reporter, rank)
+    if report_dir and rank.active:
+        raise _usage("--report is for one process: run it without torchrun (or per shard)")
+    items = _collect(in_args, out, recursive, files_from, null_separated, shard, reporter, rank,
+                     also_exclude=(report_dir,))  # fmt: skip
     if out == "-":
         _to_stdout(items, as_json, imageio.FORMAT_BY_EXT[ext.lower()] if ext else None)
     else:
@@ -552,6 +566,11 @@ def restore_command(
         except inputs.InputError as error:
             raise _usage(str(error)) from None
         _check_writable(items)
+    if report_dir:
+        try:
+            inputs.check_writable([Path(report_dir) / "index.html"])
+        except inputs.InputError as error:
+            raise _usage(f"--report: {error}") from None
     items = _shard(items, shard, rank)
     _check_stage("detect", detector)
     _check_stage("translate", translator)
@@ -590,6 +609,7 @@ def restore_command(
         max_megapixels=max_megapixels,
         max_memory=max_memory * 1e9 if max_memory else None,
         note=reporter.note,
+        report=report.ReportWriter(report_dir) if report_dir else None,
     )
     results = _run(
         items,
@@ -601,6 +621,12 @@ def restore_command(
         skip_existing=not overwrite,
         outputs_of=_outputs_on_disk,
     )
+    if job.report is not None:
+        for result in results:
+            if result.status == runner.SKIPPED:
+                job.report.add_finished(result)
+        page = job.report.write(results)
+        reporter.note(f"report: {page}")
     _finish(results, reporter, rank)
 
 

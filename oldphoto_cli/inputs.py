@@ -64,14 +64,17 @@ def read_path_list(
 
 
 def _walk(
-    root: Path, recursive: bool, exclude: Path | None = None, notes: list[str] | None = None
+    root: Path,
+    recursive: bool,
+    exclude: frozenset[Path] = frozenset(),
+    notes: list[str] | None = None,
 ) -> Iterable[Path]:
     """Files in ``root`` (sorted); ``recursive`` descends, never into ``exclude`` (OUT)."""
     if not recursive:
         files, folders = [], 0
         for p in root.iterdir():
             if p.is_dir():
-                folders += not p.name.startswith(".") and path_key(p) != exclude
+                folders += not p.name.startswith(".") and path_key(p) not in exclude
             else:
                 files.append(p)
         if folders and notes is not None:
@@ -84,9 +87,9 @@ def _walk(
         for d in sorted(dirnames):
             if d.startswith("."):
                 continue
-            if exclude is not None and path_key(Path(dirpath) / d) == exclude:
+            if exclude and path_key(Path(dirpath) / d) in exclude:
                 if notes is not None:
-                    notes.append(f"not descending into {Path(dirpath) / d}: it is the output")
+                    notes.append(f"not descending into {Path(dirpath) / d}: it is an output")
                 continue
             kept.append(d)
         dirnames[:] = kept
@@ -101,12 +104,12 @@ def collect_inputs(
     stdin: IO[str] | IO[bytes] | None = None,
     null_separated: bool = False,
     listed: Iterable[str] = (),
-    exclude: str | os.PathLike[str] | None = None,
+    exclude: Iterable[str | os.PathLike[str]] = (),
 ) -> Collected:
     """Expand command-line inputs to image items.
 
     ``listed`` are paths from ``--files-from`` (``"-"`` in ``args`` reads such a list from
-    ``stdin``, the library's older spelling). ``exclude`` (the output folder) is never
+    ``stdin``, the library's older spelling). ``exclude`` (output folders) are never
     descended into. Missing command-line paths are a usage error (:class:`InputError`); a
     missing listed path becomes an item with ``error`` set, so the batch goes on.
     """
@@ -127,7 +130,7 @@ def collect_inputs(
         seen.add(key)
         items.append(InputItem(path=path, rel=rel))
 
-    excluded = path_key(Path(exclude)) if exclude is not None else None
+    excluded = frozenset(path_key(Path(e)) for e in exclude)
 
     def add_listed(lines: Iterable[str]) -> None:
         for line in lines:
