@@ -256,6 +256,19 @@ def _collect(
     return items
 
 
+def _check_file_out(items: list[inputs.InputItem], out: Path, ext: str | None) -> None:
+    """OUT named like an image file: a format we cannot write, or one --ext contradicts."""
+    if out.is_dir():
+        return
+    suffix = out.suffix.lower()
+    if suffix in imageio.UNWRITABLE_IMAGE_EXTENSIONS:
+        raise _usage(f"OUT {out}: cannot write {suffix} images; output formats: "
+                     f"{', '.join(imageio.IMAGE_EXTENSIONS)}")  # fmt: skip
+    if len(items) == 1 and imageio.is_image_path(out) and ext and ext.lower() != suffix:
+        raise _usage(f"--ext {ext} and OUT {out} disagree: with a file name as OUT its "
+                     "extension sets the format (drop --ext, or give a folder)")  # fmt: skip
+
+
 def _drop_own_outputs(
     items: list[inputs.InputItem],
     outputs_of: Callable[[inputs.InputItem], Any],
@@ -556,6 +569,7 @@ def restore_command(
         _to_stdout(items, as_json, imageio.FORMAT_BY_EXT[ext.lower()] if ext else None)
     else:
         out_path = Path(out)
+        _check_file_out(items, out_path, ext)
         if not (len(items) == 1 and imageio.is_image_path(out) and not out_path.is_dir()):
             items = _drop_own_outputs(
                 items, lambda i: [inputs.output_path(i, out_path, ext=ext, suffix=suffix)],

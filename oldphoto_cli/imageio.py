@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif")
 FORMAT_BY_EXT = {
     ".jpg": "JPEG",
     ".jpeg": "JPEG",
@@ -35,7 +35,13 @@ FORMAT_BY_EXT = {
     ".tiff": "TIFF",
     ".bmp": "BMP",
     ".webp": "WEBP",
+    ".gif": "GIF",
 }
+# Extensions of image formats oldphoto cannot write: OUT named so is a mistake, not a folder.
+UNWRITABLE_IMAGE_EXTENSIONS = frozenset({
+    ".heic", ".heif", ".avif", ".jp2", ".j2k", ".jxl", ".ico", ".psd", ".svg", ".pdf",
+    ".eps", ".raw", ".dng", ".cr2", ".nef", ".arw", ".tga", ".pcx", ".ppm", ".pgm",
+})  # fmt: skip
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
 EXIF_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
@@ -86,6 +92,8 @@ class LoadedImage:
     exif: bytes | None = None  # orientation already reset to 1
     icc_profile: bytes | None = None
     source_mode: str = ""  # the Pillow mode the file had, for notes (e.g. "CMYK", "P")
+    frames: int = 1  # frames/pages in the file (animated GIF/APNG, multi-page TIFF): the
+    # first one is read
 
     @property
     def size(self) -> tuple[int, int]:
@@ -255,6 +263,7 @@ def read_image(
     exif, orientation = _exif_bytes(image)
     icc = image.info.get("icc_profile")
     source_mode = image.mode
+    frames = int(getattr(image, "n_frames", 1) or 1)
     try:
         if fmt in SIXTEEN_BIT_FORMATS and "16" in rawmode and image.mode not in ("I;16",):
             loaded = _read_16bit_color(data, orientation, gray=image.mode in ("L", "LA"))
@@ -270,7 +279,7 @@ def read_image(
     rgb, alpha, mode, depth = loaded
     if source_mode == "CMYK":
         icc = None  # the profile describes CMYK; the pixels are RGB now
-    return LoadedImage(rgb, alpha, mode, depth, fmt, exif, icc, source_mode)
+    return LoadedImage(rgb, alpha, mode, depth, fmt, exif, icc, source_mode, frames)
 
 
 def _first_line(error: BaseException) -> str:

@@ -30,6 +30,21 @@ MIN_DEFECT_SHARE = 1e-4  # with_scratch=auto takes the scratch path above this m
 # scores within 0.003), then measured once on the validation split: F1 0.823.
 DEFAULT_THRESHOLD = 0.6
 DEFAULT_MIN_AREA = 8
+# Smaller sides are edge-padded up to this before a network sees them and cropped after:
+# the detector's deepest level and the VAE's reflect padding need a few pixels there
+# (shipped weights: the detector fails below 20 px, the VAE below 8).
+MIN_SIDE = 32
+
+
+def pad_small(array: np.ndarray, min_side: int = MIN_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
+    """Edge-pad an HxW(xC) array so both sides are at least ``min_side``; returns it and
+    the original (h, w) to crop back to."""
+    h, w = array.shape[:2]
+    if h >= min_side and w >= min_side:
+        return array, (h, w)
+    pads = [(0, max(0, min_side - h)), (0, max(0, min_side - w))]
+    pads += [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, pads, mode="edge"), (h, w)
 
 
 @dataclass
@@ -235,8 +250,9 @@ class RestorePipeline:
         return names
 
     def detect(self, rgb: np.ndarray) -> np.ndarray:
-        """Scratch probability map, HxW float32 in [0, 1]."""
-        return np.asarray(self.detector(np.ascontiguousarray(rgb, np.float32)), np.float32)
+        """Scratch probability map, HxW float32 in [0, 1] (tiny images edge-padded)."""
+        padded, (h, w) = pad_small(np.ascontiguousarray(rgb, np.float32))
+        return np.asarray(self.detector(padded), np.float32)[:h, :w]
 
     def mask_of(self, prob: np.ndarray, dilate: bool = True) -> np.ndarray:
         """The options' mask rule on a probability map: threshold, min_area, dilate."""
@@ -295,6 +311,10 @@ class RestorePipeline:
     def restore_core(self, rgb: np.ndarray, mask: np.ndarray | None, info=None) -> np.ndarray:
         """encode -> translate -> decode (or an image-space translator) on HxWx3 [0, 1]."""
         info = {} if info is None else info
+        if min(rgb.shape[:2]) < MIN_SIDE:  # tiny: edge-pad for the networks, crop after
+            padded, (h, w) = pad_small(rgb)
+            small = None if mask is None else pad_small(mask)[0]
+            return self.restore_core(padded, small, info)[:h, :w].copy()
         if self.image_space:
             return np.clip(self.translator(rgb, mask), 0, 1).astype(np.float32)
         # Whole-image host arrays cost memory per pixel (only tiles reach the device), so

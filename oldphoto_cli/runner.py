@@ -325,6 +325,11 @@ class RestoreJob:
             imageio.RESTORE_BYTES_PER_PIXEL,
         )  # fmt: skip
         state["mask"] = None
+        if image.frames > 1:
+            state["info"]["frames"] = image.frames
+            if self.note is not None:
+                self.note(f"{item.path}: has {image.frames} frames/pages; only the first is "
+                          "restored")  # fmt: skip
         if self.mask_dir is not None:
             mask_path = inputs.find_mask(self.mask_dir, item)
             if mask_path is not None:
