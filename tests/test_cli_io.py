@@ -70,7 +70,7 @@ def test_bad_files_fail_individually_exit_1(run, tmp_path):
         ["restore", "only-one-arg"],
         ["restore", "missing.png", "out"],
         ["restore", "IN", "out", "--shard", "3/2"],
-        ["restore", "IN", "out", "--ext", "gif"],
+        ["restore", "IN", "out", "--ext", "heic"],
         ["restore", "IN", "out", "--device", "tpu"],
         ["restore", "IN", "out", "--strength", "2"],
         ["restore", "IN", "out", "--translator", "no-such-stage"],
