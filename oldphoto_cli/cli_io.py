@@ -614,7 +614,7 @@ def restore_command(
             reporter.note("--compile: this pipeline has no compile support yet; ignored")
     options = RestoreOptions(**{k: v for k, v in wanted.items() if k in known})
     pending = [i for i in items if overwrite or i.error or not _exists(i.output)]
-    pipeline = _make_pipeline(options, eager_detector=with_scratch != "off" and not mask_dir) \
+    pipeline = _make_pipeline(options, eager_detector=with_scratch != "off") \
         if pending else None
     job = runner.RestoreJob(
         pipeline,

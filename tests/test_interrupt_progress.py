@@ -104,3 +104,31 @@ def test_interrupted_write_leaves_no_temp_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         imageio.write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.float32))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_real_sigint_keeps_records_of_written_images(tmp_path, tiny_weights):
+    """Ctrl-C as a user sends it: to a real process, part-way through a batch."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    for i in range(300):
+        save_pil(src / f"{i:03d}.png", Image.fromarray(np.roll(gradient(48, 64), i, axis=1)))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oldphoto_cli", "restore", str(src), str(out), "--json",
+         "--device", "cpu", "--weights-dir", str(tiny_weights), "--io-threads", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    lines = [proc.stdout.readline() for _ in range(3)]  # three images written
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    records = [json.loads(line) for line in [*lines, *rest.splitlines()] if line.strip()]
+    assert len(records) < 300
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(Path(r["output"]).name for r in records if r["status"] == "ok")
+    assert not [n for n in written if n.startswith(".")]  # no temp files
+    assert b"interrupted" in err and b"Traceback" not in err
