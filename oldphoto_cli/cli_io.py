@@ -152,8 +152,15 @@ def _stdin_image() -> inputs.InputItem:
     return inputs.InputItem(inputs.STDIO, Path("stdin"), extra={"data": data})
 
 
-def _to_stdout(items: list[inputs.InputItem], as_json: bool, fmt: str | None) -> None:
+def _to_stdout(
+    items: list[inputs.InputItem],
+    as_json: bool,
+    fmt: str | None,
+    rank: distributed.RankInfo | None = None,
+) -> None:
     """OUT '-': the one result goes to stdout as ``fmt`` (None: the input's format)."""
+    if rank is not None and rank.active:
+        raise _usage("OUT '-' (stdout) cannot be shared by torchrun ranks")
     if len(items) != 1:
         raise _usage(f"OUT '-' (stdout) takes exactly one image, got {len(items)}")
     if as_json:
@@ -566,7 +573,7 @@ def restore_command(
     items = _collect(in_args, out, recursive, files_from, null_separated, shard, reporter, rank,
                      also_exclude=(report_dir,))  # fmt: skip
     if out == "-":
-        _to_stdout(items, as_json, imageio.FORMAT_BY_EXT[ext.lower()] if ext else None)
+        _to_stdout(items, as_json, imageio.FORMAT_BY_EXT[ext.lower()] if ext else None, rank)
     else:
         out_path = Path(out)
         _check_file_out(items, out_path, ext)
@@ -724,6 +731,8 @@ def detect_command(
     rank = _rank()
     reporter = _reporter(quiet, as_json, rank)
     in_args, out_arg = _split_paths(paths, files_from)
+    if in_args == ["-"] and out_arg != "-":
+        raise _usage("with '-' as IN, detect writes to OUT '-' (the mask PNG on stdout)")
     items = _collect(in_args, out_arg, recursive, files_from, null_separated, shard, reporter,
                      rank)  # fmt: skip
     out = Path(out_arg)
@@ -732,7 +741,7 @@ def detect_command(
         if save_mask == overlay or mask_dir:
             raise _usage("OUT '-' (stdout) takes one image: the mask (default) or, with "
                          "--no-save-mask --overlay, the overlay; not --mask-dir")  # fmt: skip
-        _to_stdout(items, as_json, "PNG")
+        _to_stdout(items, as_json, "PNG", rank)
 
     def outputs_of(item: inputs.InputItem) -> dict[str, Path]:
         if out_arg == "-":
