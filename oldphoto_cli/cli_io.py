@@ -1,6 +1,7 @@
 """``oldphoto restore`` and ``oldphoto detect``: thin wrappers over inputs/runner/imageio.
 
-Exit codes: 0 every image ok (or skipped), 1 some images failed, 2 usage error.
+Exit codes: 0 every image ok (or skipped), 1 some images failed (or the pipeline could not
+be set up), 2 usage error (found before any image), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ import click
 from oldphoto_cli import distributed, imageio, inputs, report, runner
 from oldphoto_cli.pipeline import DEFAULT_MIN_AREA, DEFAULT_THRESHOLD
 from oldphoto_cli.progress import Reporter
+
+EXIT_CODES = (
+    "Exit codes: 0 every image ok or skipped; 1 some images failed, or the pipeline could "
+    "not be set up (weights); 2 usage error, before any image; 130 interrupted (Ctrl-C: "
+    "what was written keeps its record; rerun to resume)."
+)
 
 SHARD_HELP = (
     "Process only part K of N (e.g. 3/8): inputs sorted by relative path, index % N == K-1. "
@@ -434,7 +441,7 @@ def _make_pipeline(options: Any, detect_only: bool = False, eager_detector: bool
         sys.exit(runner.EXIT_FAILED)
 
 
-@click.command(name="restore")
+@click.command(name="restore", epilog=EXIT_CODES)
 @_common_options
 @click.option("--detector", metavar="NAME", help="Scratch detector stage (see `oldphoto stages`).")
 @click.option("--translator", metavar="NAME", help="Translate stage (see `oldphoto stages`).")
@@ -651,7 +658,7 @@ def restore_command(
     _finish(results, reporter, rank)
 
 
-@click.command(name="detect")
+@click.command(name="detect", epilog=EXIT_CODES)
 @_common_options
 @click.option("--detector", metavar="NAME", help="Scratch detector stage (see `oldphoto stages`).")
 @click.option(
