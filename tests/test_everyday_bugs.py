@@ -358,7 +358,7 @@ def test_config_mismatch_is_a_sentence(photo_dir, tmp_path, tiny_weights):
 
 def test_missing_weights_dir_is_a_usage_error(photo_dir, tmp_path):
     for args in (["restore", photo_dir, tmp_path / "o"], ["detect", photo_dir, tmp_path / "o"],
-                 ["weights", "verify"], ["weights", "list"]):  # fmt: skip
+                 ["weights", "verify"], ["weights", "list"], ["eval", photo_dir]):  # fmt: skip
         result = invoke(*args, "--weights-dir", tmp_path / "nowhere")
         assert result.exit_code == 2, (args, result.output)
 
