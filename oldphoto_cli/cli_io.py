@@ -225,6 +225,7 @@ def _collect(
     reporter: Reporter,
     rank: distributed.RankInfo | None = None,
     also_exclude: tuple[str | None, ...] = (),
+    file_out: bool = True,
 ) -> list[inputs.InputItem]:
     """All inputs, sorted (not yet sharded: see :func:`_shard`). Input folders are never
     descended into OUT (nor ``also_exclude``, e.g. the report folder)."""
@@ -242,6 +243,8 @@ def _collect(
         raise _usage("'-' (an image on stdin) must be the only input")
     if "-" in in_args:
         item = _stdin_image()
+        if out != "-" and not file_out:
+            raise _usage("with '-' as IN, OUT is '-' (the result on stdout)")
         if out != "-" and (not imageio.is_image_path(out) or Path(out).is_dir()):
             raise _usage("with '-' as IN, OUT is '-' (stdout) or a file name such as new.jpg")
         return [item]
@@ -738,10 +741,8 @@ def detect_command(
     rank = _rank()
     reporter = _reporter(quiet, as_json, rank)
     in_args, out_arg = _split_paths(paths, files_from)
-    if in_args == ["-"] and out_arg != "-":
-        raise _usage("with '-' as IN, detect writes to OUT '-' (the mask PNG on stdout)")
     items = _collect(in_args, out_arg, recursive, files_from, null_separated, shard, reporter,
-                     rank)  # fmt: skip
+                     rank, file_out=False)  # fmt: skip
     out = Path(out_arg)
     mask_root = Path(mask_dir) if mask_dir else None
     if out_arg == "-":
