@@ -69,7 +69,7 @@ def test_detect_mask_to_stdout(fake_pipeline):
         (["restore", "-", "OUTDIR"], b"img", "file name"),
         (["restore", "IN", "-"], None, "exactly one"),
         (["detect", "-", "-", "--overlay"], b"img", "one image"),
-        (["detect", "-", "OUTDIR"], b"img", "OUT '-'"),
+        (["detect", "-", "OUTDIR"], b"img", "OUT is '-'"),
     ],
 )
 def test_pipe_usage_errors(fake_pipeline, photo_dir, tmp_path, args, input, message):
