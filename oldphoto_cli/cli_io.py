@@ -141,7 +141,8 @@ def _looks_like_path_list(data: bytes) -> bool:
     if not first or len(first) > 4096:
         return False
     name = os.fsdecode(first)
-    return imageio.is_image_path(name) or os.path.exists(name)
+    printable = not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", name)
+    return printable and ("/" in name or "." in name or os.path.exists(name))
 
 
 def _stdin_bytes() -> bytes:
