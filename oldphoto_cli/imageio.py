@@ -49,9 +49,11 @@ ICC_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
 DEFAULT_MAX_MEGAPIXELS = 300.0
 # Peak memory per pixel, to refuse what would not fit before decoding. restore: README's
 # figures, 0.83 GiB at 0.79 MP and 2.4 GiB at 24 MP peak RSS, give ~73 B per pixel above
-# the models; detect (float RGB, gray, probabilities, mask, one tile): an estimate.
+# the models and tile buffers (those add up to ~1 GiB more, whatever the size). detect
+# measured 0.78 GiB at 0.75 MP and 1.20 GiB at 6 MP (~82 B per pixel, the detector's
+# 1024 px tile filling up included): the same figure is used for both.
 RESTORE_BYTES_PER_PIXEL = 80
-DETECT_BYTES_PER_PIXEL = 40
+DETECT_BYTES_PER_PIXEL = 80
 ORIENTATION_TAG = 0x0112
 # A TIFF's first IFD is its EXIF too, and holds the tags that lay out its pixels (sample
 # format, photometric, planar config, strips, ...). Only these descriptive tags (and the
