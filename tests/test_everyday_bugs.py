@@ -227,6 +227,20 @@ def test_read_only_out_fails_once(run, photo_dir, tmp_path):
     assert result.exit_code == 2 and str(out) in result.output
 
 
+def test_unwritable_out_folder_fails_once_also_as_root(run, photo_dir, tmp_path, monkeypatch):
+    """The same check where root could write anyway: the folder says it is not writable."""
+    from oldphoto_cli import inputs
+
+    out = tmp_path / "ro"
+    out.mkdir()
+    real_access = inputs.os.access
+    monkeypatch.setattr(inputs.os, "access",
+                        lambda p, mode: False if Path(p) == out else real_access(p, mode))
+    result = run("restore", photo_dir, out)
+    assert result.exit_code == 2 and f"{out} is not writable" in result.output
+    assert result.output.count("error") <= 1
+
+
 def test_write_errors_name_the_output_not_the_temp_file(tmp_path, monkeypatch):
     from oldphoto_cli import imageio
 
