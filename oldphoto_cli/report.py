@@ -118,6 +118,7 @@ class ReportWriter:
             if entry is None:
                 sections.append(_failed_section(result.to_json()))
             else:
+                entry.record = result.to_json()  # final: seconds are set after the write
                 sections.append(_section(entry))
         page = PAGE.replace("{title}", html.escape(title))
         page = page.replace("{count}", str(len(self.entries)))

@@ -55,6 +55,7 @@ def test_report_files_and_page(report):
     mask = np.asarray(Image.open(next((report / "images").glob("scratched*_mask.png"))))
     assert mask[72, 100, 3] == 255 and mask[10, 10, 3] == 0
     assert "defects marked" in page
+    assert "<th>seconds</th><td>0.0</td>" not in page  # the final record, timed
 
 
 def test_rerun_report_shows_the_skipped_photos(report, tmp_path):
