@@ -588,7 +588,11 @@ def restore_command(
     else:
         out_path = Path(out)
         _check_file_out(items, out_path, ext)
-        if not (len(items) == 1 and imageio.is_image_path(out) and not out_path.is_dir()):
+        # A rerun in place: last run's <stem><suffix> files are outputs, not photos. Without
+        # a suffix such a file (a.png beside a.jpg with --ext png) may be the owner's own
+        # photo: that stays refused (exit 2), never overwritten.
+        folder_out = not (len(items) == 1 and imageio.is_image_path(out) and not out_path.is_dir())
+        if folder_out and suffix:
             items = _drop_own_outputs(
                 items, lambda i: [inputs.output_path(i, out_path, ext=ext, suffix=suffix)],
                 reporter,

@@ -129,6 +129,18 @@ def test_rerun_in_place_with_suffix_resumes(run, photo_dir):
     assert "this run's own outputs" in again.stderr
 
 
+def test_in_place_without_suffix_never_takes_a_photo_for_an_output(run, tmp_path):
+    """a.jpg -> a.png with --ext png, beside the owner's own a.png: refused, not overwritten."""
+    src = tmp_path / "in"
+    save_pil(src / "a.jpg", Image.fromarray(gradient()))
+    save_pil(src / "a.png", Image.fromarray(255 - gradient()))
+    original = (src / "a.png").read_bytes()
+    for extra in ([], ["--overwrite"]):
+        result = run("restore", src, src, "--ext", "png", *extra)
+        assert result.exit_code == 2 and "refusing" in result.output
+    assert (src / "a.png").read_bytes() == original
+
+
 @pytest.mark.parametrize("sub", ["", "masks"])
 def test_detect_rerun_with_out_inside_in_resumes(run, photo_dir, sub):
     out = photo_dir / sub if sub else photo_dir
