@@ -435,6 +435,10 @@ def _make_pipeline(options: Any, detect_only: bool = False, eager_detector: bool
         if eager_detector and not detect_only:
             getattr(pipeline, "detector", None)  # built on first use otherwise
         return pipeline
+    except KeyboardInterrupt:
+        click.echo("oldphoto: error: interrupted while loading the models; nothing written",
+                   err=True)  # fmt: skip
+        sys.exit(runner.EXIT_INTERRUPTED)
     except (KeyError, ValueError) as error:  # unknown stage, bad option: usage error
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         raise _usage(runner.one_line(message)) from None  # type: ignore[arg-type]

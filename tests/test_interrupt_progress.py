@@ -132,3 +132,14 @@ def test_real_sigint_keeps_records_of_written_images(tmp_path, tiny_weights):
     assert written == sorted(Path(r["output"]).name for r in records if r["status"] == "ok")
     assert not [n for n in written if n.startswith(".")]  # no temp files
     assert b"interrupted" in err and b"Traceback" not in err
+
+
+def test_ctrl_c_while_loading_models_exits_130(photo_dir, tmp_path, monkeypatch):
+    from oldphoto_cli import pipeline
+
+    def slow_setup(options, detect_only=False):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "RestorePipeline", slow_setup)
+    result = CliRunner().invoke(cli, ["restore", str(photo_dir), str(tmp_path / "out")])
+    assert result.exit_code == 130 and "interrupted while loading" in result.stderr
