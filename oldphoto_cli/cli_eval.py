@@ -28,7 +28,7 @@ COMMANDS: list[click.Command] = []
               help="Detector(s) to cross with --translator (repeatable; 'true', 'none').")  # fmt: skip
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=None,
               help="Evaluate only the first N pairs.")  # fmt: skip
-@click.option("--weights-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--weights-dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Folder with vae1/vae2/mapping/detector .safetensors.")  # fmt: skip
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N], mps.")
 @click.option("--faces", is_flag=True, help="Also run the face enhancer (off: pairs are crops).")

@@ -1,6 +1,7 @@
 """``oldphoto restore`` and ``oldphoto detect``: thin wrappers over inputs/runner/imageio.
 
-Exit codes: 0 every image ok (or skipped), 1 some images failed, 2 usage error.
+Exit codes: 0 every image ok (or skipped), 1 some images failed (or the pipeline could not
+be set up), 2 usage error (found before any image), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ from typing import Any
 
 import click
 
-from oldphoto_cli import distributed, imageio, inputs, runner
+from oldphoto_cli import distributed, imageio, inputs, report, runner
 from oldphoto_cli.pipeline import DEFAULT_MIN_AREA, DEFAULT_THRESHOLD
 from oldphoto_cli.progress import Reporter
+
+EXIT_CODES = (
+    "Exit codes: 0 every image ok or skipped; 1 some images failed, or the pipeline could "
+    "not be set up (weights); 2 usage error, before any image; 130 interrupted (Ctrl-C: "
+    "what was written keeps its record; rerun to resume)."
+)
 
 SHARD_HELP = (
     "Process only part K of N (e.g. 3/8): inputs sorted by relative path, index % N == K-1. "
@@ -34,11 +41,16 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Descend into subfolders; the output mirrors the subfolder tree.",
         ),
         click.option(
+            "--files-from",
+            metavar="FILE",
+            help="Also read input paths from FILE, one per line ('-': stdin), as tar/rsync.",
+        ),
+        click.option(
             "-0",
             "--null",
             "null_separated",
             is_flag=True,
-            help="With '-': stdin paths are NUL-separated (find -print0).",
+            help="With --files-from: paths are NUL-separated (find -print0).",
         ),
         click.option(
             "--overwrite",
@@ -70,7 +82,7 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--weights-dir",
-            type=click.Path(file_okay=False),
+            type=click.Path(exists=True, file_okay=False),
             help="Look for weights here first (also: OLDPHOTO_WEIGHTS).",
         ),
         click.option(
@@ -79,6 +91,13 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             default=imageio.DEFAULT_MAX_MEGAPIXELS,
             show_default=True,
             help="Refuse larger images (decompression-bomb guard).",
+        ),
+        click.option(
+            "--max-memory",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="GB",
+            help="Refuse an image whose estimated memory need is above GB, before decoding "
+            "it (default: the memory available).",
         ),
         click.option(
             "--json",
@@ -97,10 +116,65 @@ def _usage(message: str) -> click.UsageError:
     return click.UsageError(message)
 
 
-def _split_paths(paths: tuple[str, ...]) -> tuple[list[str], str]:
-    if len(paths) < 2:
-        raise _usage("need at least one input and an output: IN... OUT ('-' reads stdin)")
+OLD_STDIN_SPELLING = (
+    "'-' as IN is now one image's bytes on stdin (cat old.jpg | oldphoto restore - - > "
+    "new.jpg); stdin here holds a list of paths: use --files-from - (add -0 for "
+    "NUL-separated names)"
+)
+
+
+def _split_paths(paths: tuple[str, ...], files_from: str | None) -> tuple[list[str], str]:
+    if len(paths) < 2 and not (files_from and paths):
+        raise _usage(
+            "need at least one input and an output: IN... OUT (or --files-from FILE OUT; "
+            "'-' is an image on stdin/stdout)"
+        )
     return list(paths[:-1]), paths[-1]
+
+
+def _looks_like_path_list(data: bytes) -> bool:
+    """Whether stdin holds paths (the old ``oldphoto restore - OUT`` spelling), not an image."""
+    import os
+    import re
+
+    first = re.split(rb"[\n\0]", data.strip(b"\r\n\0"), maxsplit=1)[0].strip(b"\r")
+    if not first or len(first) > 4096:
+        return False
+    name = os.fsdecode(first)
+    printable = not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", name)
+    return printable and ("/" in name or "." in name or os.path.exists(name))
+
+
+def _stdin_bytes() -> bytes:
+    """All of stdin as bytes (file names need not be UTF-8; images are binary)."""
+    return getattr(sys.stdin, "buffer", sys.stdin).read()
+
+
+def _stdin_image() -> inputs.InputItem:
+    """IN '-': one image's bytes from stdin."""
+    data = _stdin_bytes()
+    if not data:
+        raise _usage("'-' reads one image from stdin, and stdin is empty")
+    if not imageio.sniff_image(data) and _looks_like_path_list(data):
+        raise _usage(OLD_STDIN_SPELLING)
+    return inputs.InputItem(inputs.STDIO, Path("stdin"), extra={"data": data})
+
+
+def _to_stdout(
+    items: list[inputs.InputItem],
+    as_json: bool,
+    fmt: str | None,
+    rank: distributed.RankInfo | None = None,
+) -> None:
+    """OUT '-': the one result goes to stdout as ``fmt`` (None: the input's format)."""
+    if rank is not None and rank.active:
+        raise _usage("OUT '-' (stdout) cannot be shared by torchrun ranks")
+    if len(items) != 1:
+        raise _usage(f"OUT '-' (stdout) takes exactly one image, got {len(items)}")
+    if as_json:
+        raise _usage("--json prints to stdout, which OUT '-' uses for the image")
+    items[0].output = inputs.STDIO
+    items[0].extra["format"] = fmt
 
 
 def _check_stage(kind: str, name: str | None) -> None:
@@ -146,35 +220,91 @@ def _collect(
     in_args: list[str],
     out: str,
     recursive: bool,
+    files_from: str | None,
     null_separated: bool,
     shard: str | None,
     reporter: Reporter,
     rank: distributed.RankInfo | None = None,
+    also_exclude: tuple[str | None, ...] = (),
+    file_out: bool = True,
 ) -> list[inputs.InputItem]:
-    """All inputs, sorted (not yet sharded: see :func:`_shard`)."""
-    if "-" in in_args and sys.stdin is None:
-        raise _usage("'-' needs a list of paths on stdin")
-    if "-" in in_args and rank is not None and rank.active:
+    """All inputs, sorted (not yet sharded: see :func:`_shard`). Input folders are never
+    descended into OUT (nor ``also_exclude``, e.g. the report folder)."""
+    uses_stdin = "-" in in_args or files_from == "-"
+    if uses_stdin and sys.stdin is None:
+        raise _usage("'-' needs stdin")
+    if uses_stdin and rank is not None and rank.active:
         raise _usage(
-            "'-' (paths on stdin) cannot be shared by torchrun ranks; "
+            "stdin ('-', --files-from -) cannot be shared by torchrun ranks; "
             "pass files/folders, or use --shard K/N with one process per list"
         )
+    if null_separated and not files_from:
+        raise _usage("-0/--null goes with --files-from (a list of paths); " + OLD_STDIN_SPELLING)
+    if "-" in in_args and (len(in_args) > 1 or files_from == "-"):
+        raise _usage("'-' (an image on stdin) must be the only input")
+    if "-" in in_args:
+        item = _stdin_image()
+        if out != "-" and not file_out:
+            raise _usage("with '-' as IN, OUT is '-' (the result on stdout)")
+        if out != "-" and (not imageio.is_image_path(out) or Path(out).is_dir()):
+            raise _usage("with '-' as IN, OUT is '-' (stdout) or a file name such as new.jpg")
+        return [item]
+    listed: list[str] = []
     try:
         inputs.parse_shard(shard)
+        if files_from:
+            if files_from == "-":
+                listed = inputs.read_path_list(_stdin_bytes(), null_separated)
+            else:
+                with open(files_from, "rb") as handle:
+                    listed = inputs.read_path_list(handle.read(), null_separated)
         collected = inputs.collect_inputs(
             in_args,
             recursive=recursive,
-            stdin=click.get_text_stream("stdin"),
-            null_separated=null_separated,
+            listed=listed,
+            exclude=[e for e in (out, *also_exclude) if e and e != "-"],
         )
         items = inputs.shard_items(collected.items, None)
+    except OSError as error:
+        raise _usage(f"--files-from {files_from}: {error.strerror or error}") from None
     except inputs.InputError as error:
         raise _usage(str(error)) from None
     for note in collected.notes:
         reporter.note(note)
-    if out == "-":
-        raise _usage("OUT must be a folder (or a file name for a single input), not '-'")
     return items
+
+
+def _check_file_out(items: list[inputs.InputItem], out: Path, ext: str | None) -> None:
+    """OUT named like an image file: a format we cannot write, or one --ext contradicts."""
+    if out.is_dir():
+        return
+    suffix = out.suffix.lower()
+    if suffix in imageio.UNWRITABLE_IMAGE_EXTENSIONS:
+        raise _usage(f"OUT {out}: cannot write {suffix} images; output formats: "
+                     f"{', '.join(imageio.IMAGE_EXTENSIONS)}")  # fmt: skip
+    if len(items) == 1 and imageio.is_image_path(out) and ext and ext.lower() != suffix:
+        raise _usage(f"--ext {ext} and OUT {out} disagree: with a file name as OUT its "
+                     "extension sets the format (drop --ext, or give a folder)")  # fmt: skip
+
+
+def _drop_own_outputs(
+    items: list[inputs.InputItem],
+    outputs_of: Callable[[inputs.InputItem], Any],
+    reporter: Reporter,
+) -> list[inputs.InputItem]:
+    items, notes = inputs.drop_own_outputs(items, outputs_of)
+    for note in notes:
+        reporter.note(note)
+    return items
+
+
+def _check_writable(items: list[inputs.InputItem], outputs_of=None) -> None:
+    outputs_of = outputs_of or (lambda item: [item.output] if item.output else [])
+    paths = [p for i in items if not i.error for p in outputs_of(i) if p != inputs.STDIO]
+    try:
+        inputs.check_writable(paths)
+    except inputs.InputError as error:
+        raise _usage(str(error)) from None
 
 
 def _device(
@@ -235,7 +365,34 @@ def _run(
     skip_existing: bool,
     outputs_of: Callable[[inputs.InputItem], list[Path]] | None = None,
 ) -> list[runner.ItemResult]:
-    """Overlapped read/compute/write with I/O threads, or the plain batch loop with 0."""
+    """Overlapped read/compute/write with I/O threads, or the plain batch loop with 0.
+
+    Ctrl-C: the records of the images already written are out; exit 130 after a summary.
+    """
+    results: list[runner.ItemResult] = []
+    try:
+        return _run_all(items, job, io_threads=io_threads, batch_size=batch_size,
+                        reporter=reporter, description=description, skip_existing=skip_existing,
+                        outputs_of=outputs_of, results=results)  # fmt: skip
+    except KeyboardInterrupt:
+        reporter.stop()
+        done = runner.summary(results) if results else "nothing finished"
+        reporter.error(f"interrupted: {done}; rerun the same command to resume")
+        sys.exit(runner.EXIT_INTERRUPTED)
+
+
+def _run_all(
+    items: list[inputs.InputItem],
+    job: Any,
+    *,
+    io_threads: int,
+    batch_size: int,
+    reporter: Reporter,
+    description: str,
+    skip_existing: bool,
+    outputs_of: Callable[[inputs.InputItem], list[Path]] | None,
+    results: list[runner.ItemResult],
+) -> list[runner.ItemResult]:
     if io_threads > 0:
         return runner.run_overlapped(
             items,
@@ -245,6 +402,7 @@ def _run(
             description=description,
             skip_existing=skip_existing,
             outputs_of=outputs_of,
+            results=results,
         )
     return runner.run_batch(
         items,
@@ -254,14 +412,33 @@ def _run(
         description=description,
         skip_existing=skip_existing,
         outputs_of=outputs_of,
+        results=results,
     )
 
 
-def _make_pipeline(options: Any, detect_only: bool = False) -> Any:
+def _exists(path: Path | None) -> bool:
+    return path is not None and path != inputs.STDIO and path.exists()
+
+
+def _outputs_on_disk(item: inputs.InputItem) -> list[Path]:
+    """The outputs whose existence means 'done' (stdout never is)."""
+    return [item.output] if item.output and item.output != inputs.STDIO else []
+
+
+def _make_pipeline(options: Any, detect_only: bool = False, eager_detector: bool = False) -> Any:
+    """Build every stage the run will use before the first image, so bad weights fail
+    once (exit 1, one line) instead of once per image."""
     from oldphoto_cli.pipeline import RestorePipeline
 
     try:
-        return RestorePipeline(options, detect_only=detect_only)
+        pipeline = RestorePipeline(options, detect_only=detect_only)
+        if eager_detector and not detect_only:
+            getattr(pipeline, "detector", None)  # built on first use otherwise
+        return pipeline
+    except KeyboardInterrupt:
+        click.echo("oldphoto: error: interrupted while loading the models; nothing written",
+                   err=True)  # fmt: skip
+        sys.exit(runner.EXIT_INTERRUPTED)
     except (KeyError, ValueError) as error:  # unknown stage, bad option: usage error
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         raise _usage(runner.one_line(message)) from None  # type: ignore[arg-type]
@@ -272,7 +449,7 @@ def _make_pipeline(options: Any, detect_only: bool = False) -> Any:
         sys.exit(runner.EXIT_FAILED)
 
 
-@click.command(name="restore")
+@click.command(name="restore", epilog=EXIT_CODES)
 @_common_options
 @click.option("--detector", metavar="NAME", help="Scratch detector stage (see `oldphoto stages`).")
 @click.option("--translator", metavar="NAME", help="Translate stage (see `oldphoto stages`).")
@@ -340,6 +517,14 @@ def _make_pipeline(options: Any, detect_only: bool = False) -> Any:
     "--suffix", default="", metavar="TEXT", help="Appended to output stems, e.g. _restored."
 )
 @click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Also write DIR/index.html: a before/after slider per photo with the mask and "
+    "faces found, and its figures (a static page, opens from disk).",
+)
+@click.option(
     "--compile",
     "compile_models",
     is_flag=True,
@@ -348,6 +533,7 @@ def _make_pipeline(options: Any, detect_only: bool = False) -> Any:
 def restore_command(
     paths,
     recursive,
+    files_from,
     null_separated,
     overwrite,
     shard,
@@ -356,6 +542,7 @@ def restore_command(
     io_threads,
     weights_dir,
     max_megapixels,
+    max_memory,
     as_json,
     quiet,
     detector,
@@ -374,16 +561,20 @@ def restore_command(
     fp16,
     ext,
     suffix,
+    report_dir,
     compile_models,
 ) -> None:
-    """Restore old photos (IN: files, folders or '-' for paths on stdin; OUT: a folder).
+    """Restore old photos (IN: files or folders; OUT: a folder, or a file for one input).
+
+    '-' as IN or OUT is one image through stdin/stdout (cat old.jpg | oldphoto restore - -
+    > new.jpg); --files-from FILE (or -) reads a list of paths.
 
     Outputs keep each input's size, mode (grayscale, alpha, 16-bit) and extension unless
     --ext/--suffix say otherwise; existing outputs are skipped unless --overwrite.
     """
     rank = _rank()
     reporter = _reporter(quiet, as_json, rank)
-    in_args, out = _split_paths(paths)
+    in_args, out = _split_paths(paths, files_from)
     if not face_enhance:
         face_enhancer = "none"
     try:
@@ -392,11 +583,34 @@ def restore_command(
         raise _usage(str(error)) from None
     if "/" in suffix or "\\" in suffix:
         raise _usage("--suffix must not contain path separators")
-    items = _collect(in_args, out, recursive, null_separated, shard, reporter, rank)
-    try:
-        inputs.plan_outputs(items, out, ext=ext, suffix=suffix)
-    except inputs.InputError as error:
-        raise _usage(str(error)) from None
+    if report_dir and rank.active:
+        raise _usage("--report is for one process: run it without torchrun (or per shard)")
+    items = _collect(in_args, out, recursive, files_from, null_separated, shard, reporter, rank,
+                     also_exclude=(report_dir,))  # fmt: skip
+    if out == "-":
+        _to_stdout(items, as_json, imageio.FORMAT_BY_EXT[ext.lower()] if ext else None, rank)
+    else:
+        out_path = Path(out)
+        _check_file_out(items, out_path, ext)
+        # A rerun in place: last run's <stem><suffix> files are outputs, not photos. Without
+        # a suffix such a file (a.png beside a.jpg with --ext png) may be the owner's own
+        # photo: that stays refused (exit 2), never overwritten.
+        folder_out = not (len(items) == 1 and imageio.is_image_path(out) and not out_path.is_dir())
+        if folder_out and suffix:
+            items = _drop_own_outputs(
+                items, lambda i: [inputs.output_path(i, out_path, ext=ext, suffix=suffix)],
+                reporter,
+            )  # fmt: skip
+        try:
+            inputs.plan_outputs(items, out, ext=ext, suffix=suffix)
+        except inputs.InputError as error:
+            raise _usage(str(error)) from None
+        _check_writable(items)
+    if report_dir:
+        try:
+            inputs.check_writable([Path(report_dir) / "index.html"])
+        except inputs.InputError as error:
+            raise _usage(f"--report: {error}") from None
     items = _shard(items, shard, rank)
     _check_stage("detect", detector)
     _check_stage("translate", translator)
@@ -425,13 +639,17 @@ def restore_command(
         if "compile" not in known:
             reporter.note("--compile: this pipeline has no compile support yet; ignored")
     options = RestoreOptions(**{k: v for k, v in wanted.items() if k in known})
-    pending = [i for i in items if overwrite or i.error or not (i.output and i.output.exists())]
-    pipeline = _make_pipeline(options) if pending else None
+    pending = [i for i in items if overwrite or i.error or not _exists(i.output)]
+    pipeline = _make_pipeline(options, eager_detector=with_scratch != "off") \
+        if pending else None
     job = runner.RestoreJob(
         pipeline,
         mask_dir=Path(mask_dir) if mask_dir else None,
         intermediates_dir=Path(save_intermediates) if save_intermediates else None,
         max_megapixels=max_megapixels,
+        max_memory=max_memory * 1e9 if max_memory else None,
+        note=reporter.note,
+        report=report.ReportWriter(report_dir) if report_dir else None,
     )
     results = _run(
         items,
@@ -441,11 +659,18 @@ def restore_command(
         reporter=reporter,
         description="restoring",
         skip_existing=not overwrite,
+        outputs_of=_outputs_on_disk,
     )
+    if job.report is not None:
+        for result in results:
+            if result.status == runner.SKIPPED:
+                job.report.add_finished(result)
+        page = job.report.write(results)
+        reporter.note(f"report: {page}")
     _finish(results, reporter, rank)
 
 
-@click.command(name="detect")
+@click.command(name="detect", epilog=EXIT_CODES)
 @_common_options
 @click.option("--detector", metavar="NAME", help="Scratch detector stage (see `oldphoto stages`).")
 @click.option(
@@ -493,6 +718,7 @@ def restore_command(
 def detect_command(
     paths,
     recursive,
+    files_from,
     null_separated,
     overwrite,
     shard,
@@ -501,6 +727,7 @@ def detect_command(
     io_threads,
     weights_dir,
     max_megapixels,
+    max_memory,
     as_json,
     quiet,
     detector,
@@ -514,33 +741,47 @@ def detect_command(
 ) -> None:
     """Detect scratches: write a 0/255 mask PNG (and optionally a red overlay) per input.
 
-    IN are files, folders or '-' (paths on stdin); OUT is a folder.
+    IN are files or folders (--files-from: a list of paths); OUT is a folder. '-' as IN or
+    OUT is one image through stdin/stdout (the mask PNG goes to stdout).
 
     --json prints per-image stats: defect_share (fraction of pixels marked) and
     components (connected scratch regions).
     """
     rank = _rank()
     reporter = _reporter(quiet, as_json, rank)
-    in_args, out_arg = _split_paths(paths)
-    items = _collect(in_args, out_arg, recursive, null_separated, shard, reporter, rank)
+    in_args, out_arg = _split_paths(paths, files_from)
+    items = _collect(in_args, out_arg, recursive, files_from, null_separated, shard, reporter,
+                     rank, file_out=False)  # fmt: skip
     out = Path(out_arg)
     mask_root = Path(mask_dir) if mask_dir else None
+    if out_arg == "-":
+        if save_mask == overlay or mask_dir:
+            raise _usage("OUT '-' (stdout) takes one image: the mask (default) or, with "
+                         "--no-save-mask --overlay, the overlay; not --mask-dir")  # fmt: skip
+        _to_stdout(items, as_json, "PNG", rank)
 
     def outputs_of(item: inputs.InputItem) -> dict[str, Path]:
+        if out_arg == "-":
+            return {"mask" if save_mask else "overlay": inputs.STDIO}
         return runner.detect_outputs(item, out, mask_root, save_mask, overlay)
 
+    if out_arg != "-":
+        items = _drop_own_outputs(items, lambda i: list(outputs_of(i).values()), reporter)
     input_keys = {inputs.path_key(i.path) for i in items}
     claimed: dict[Path, Path] = {}
     for item in items:
         paths_of = outputs_of(item)
         item.output = next(iter(paths_of.values()), None)
         for path in paths_of.values():
+            if path == inputs.STDIO:
+                continue
             key = inputs.path_key(path)
             if key in input_keys:
                 raise _usage(f"refusing to write {path}: it is an input file")
             if key in claimed and not item.error:
                 item.error = f"output {path} would also be written for {claimed[key]}"
             claimed.setdefault(key, item.path)
+    _check_writable(items, lambda i: list(outputs_of(i).values()))
     items = _shard(items, shard, rank)
     _check_stage("detect", detector)
     device_name, _ = _device(device, False, reporter, rank)
@@ -556,7 +797,8 @@ def detect_command(
         weights_dir=weights_dir,
     )
     pipeline = _make_pipeline(options, detect_only=True) if items else None
-    job = runner.DetectJob(pipeline, outputs_of, max_megapixels)
+    job = runner.DetectJob(pipeline, outputs_of, max_megapixels,
+                           max_memory * 1e9 if max_memory else None)  # fmt: skip
     results = _run(
         items,
         job,
@@ -565,7 +807,7 @@ def detect_command(
         reporter=reporter,
         description="detecting",
         skip_existing=not overwrite,
-        outputs_of=lambda item: list(outputs_of(item).values()),
+        outputs_of=lambda item: [p for p in outputs_of(item).values() if p != inputs.STDIO],
     )
     _finish(results, reporter, rank)
 

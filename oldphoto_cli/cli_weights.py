@@ -10,7 +10,7 @@ import click
 
 WEIGHTS_DIR_OPTION = click.option(
     "--weights-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(exists=True, file_okay=False),
     help="Look here first (then $OLDPHOTO_WEIGHTS, then the shipped weights).",
 )
 
@@ -46,31 +46,70 @@ def list_weights(override: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def verify_weights(override: str | None = None) -> list[dict[str, Any]]:
-    """Check each dir's ``manifest.json`` against the files: one row per manifest entry.
+def _known_weights() -> dict[str, Any]:
+    """weights name -> the TorchStage class that loads it (built-in and plugin stages)."""
+    from oldphoto_cli import pipeline_stages
 
-    status: ok, missing, size-mismatch, sha256-mismatch; files not in a manifest are
-    reported as ``unlisted`` (not a failure).
+    known: dict[str, Any] = {}
+    todo = list(pipeline_stages.TorchStage.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.weights_name and cls.build is not None:
+            known.setdefault(cls.weights_name, cls)
+    return known
+
+
+def check_file(path: Any, known: dict[str, Any] | None = None) -> tuple[str, str | None]:
+    """(status, error) of one weights file's content: ok, corrupt, wrong-architecture,
+    does-not-fit (its config or tensors do not build the architecture its name needs)."""
+    from oldphoto_cli import weights
+
+    known = _known_weights() if known is None else known
+    try:
+        meta = weights.read_metadata(path)
+    except weights.WeightsError as error:
+        return "corrupt", str(error)
+    stage = known.get(path.stem)
+    if stage is None:
+        return "ok", None
+    if meta.get("arch") != stage.arch:
+        return "wrong-architecture", f"holds {meta.get('arch')!r}, {path.stem} needs {stage.arch!r}"
+    try:
+        weights.load_model(path, stage.build, stage.config_cls, stage.arch)
+    except weights.WeightsError as error:
+        return "does-not-fit", str(error)
+    return "ok", None
+
+
+def verify_weights(override: str | None = None) -> list[dict[str, Any]]:
+    """Check each dir's ``manifest.json`` against the files, and load every file.
+
+    status: ok, missing, size-mismatch, sha256-mismatch (manifest), corrupt,
+    wrong-architecture, does-not-fit (content: a file that is not safetensors, holds another
+    network than its name says, or does not build it); files not in a manifest that load
+    are reported as ``unlisted`` (not a failure).
     """
     from oldphoto_cli import weights
 
+    known = _known_weights()
     rows: list[dict[str, Any]] = []
     for directory in weights.weights_dirs(override):
         manifest_path = directory / weights.MANIFEST
-        if not manifest_path.is_file():
-            continue
-        try:
-            files = json.loads(manifest_path.read_text())["files"]
-        except (ValueError, KeyError, OSError) as error:
-            rows.append(
-                {
-                    "file": str(manifest_path),
-                    "where": str(directory),
-                    "status": "bad-manifest",
-                    "error": str(error),
-                }
-            )
-            continue
+        files: dict[str, Any] = {}
+        if manifest_path.is_file():
+            try:
+                files = json.loads(manifest_path.read_text())["files"]
+            except (ValueError, KeyError, OSError) as error:
+                rows.append(
+                    {
+                        "file": str(manifest_path),
+                        "where": str(directory),
+                        "status": "bad-manifest",
+                        "error": str(error),
+                    }
+                )
+                files = {}
         for name, expected in sorted(files.items()):
             path = directory / name
             row = {"file": name, "where": str(directory), "status": "ok"}
@@ -80,10 +119,21 @@ def verify_weights(override: str | None = None) -> list[dict[str, Any]]:
                 row["status"] = "size-mismatch"
             elif weights.sha256_of(path) != expected.get("sha256"):
                 row["status"] = "sha256-mismatch"
+            else:
+                row["status"], error = check_file(path, known)
+                if error:
+                    row["error"] = error
             rows.append(row)
+        if not directory.is_dir():
+            continue
         for path in sorted(directory.glob("*.safetensors")):
             if path.name not in files:
-                rows.append({"file": path.name, "where": str(directory), "status": "unlisted"})
+                status, error = check_file(path, known)
+                row = {"file": path.name, "where": str(directory),
+                       "status": "unlisted" if status == "ok" else status}  # fmt: skip
+                if error:
+                    row["error"] = error
+                rows.append(row)
     return rows
 
 
@@ -130,14 +180,16 @@ def list_command(weights_dir: str | None, as_json: bool) -> None:
 @WEIGHTS_DIR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def verify_command(weights_dir: str | None, as_json: bool) -> None:
-    """Recompute sha256 of every file in manifest.json; exit 1 on any mismatch."""
+    """Recompute sha256 of every file in manifest.json and load every weights file; exit 1
+    on a mismatch or a file that is corrupt or holds the wrong network."""
     rows = verify_weights(weights_dir)
     bad = [r for r in rows if r["status"] not in ("ok", "unlisted")]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
         for row in rows:
-            click.echo(f"{row['status']:16s} {row['file']}  ({row['where']})")
+            error = f"  {row['error']}" if row.get("error") else ""
+            click.echo(f"{row['status']:18s} {row['file']}  ({row['where']}){error}")
     if not any(r["status"] != "unlisted" for r in rows):
         click.echo("oldphoto: nothing to verify (no manifest.json entries found)", err=True)
         sys.exit(1)

@@ -207,15 +207,24 @@ class FaceEnhancer:
         return [min(faces, key=lambda f: np.hypot(f.center[0] - cx, f.center[1] - cy))]
 
     def __call__(
-        self, rgb: np.ndarray, restore_fn: RestoreFn | None = None, faces: list[Face] | None = None
+        self,
+        rgb: np.ndarray,
+        restore_fn: RestoreFn | None = None,
+        faces: list[Face] | None = None,
+        name: str | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Enhance the faces of ``rgb``; ``faces`` already found (same geometry) skip the search."""
+        """Enhance the faces of ``rgb``; ``faces`` already found (same geometry) skip the search.
+
+        ``name`` (the image's relative path without extension, ``sub/photo``) names saved
+        crops ``<save_faces_dir>/sub/photo_face_00_before.png``, so images never share one.
+        """
         rgb = np.asarray(rgb, np.float32)
         faces = self.select(self.detector(rgb) if faces is None else faces, rgb.shape)
         out = rgb.copy()
         records = []
+        prefix = os.path.join(self.save_faces_dir or "", f"{name}_face" if name else "face")
         if self.save_faces_dir and faces:
-            os.makedirs(self.save_faces_dir, exist_ok=True)
+            os.makedirs(os.path.dirname(prefix), exist_ok=True)
         for index, face in enumerate(faces):
             size = crop_size_for(face, self.crop_size) if self.adaptive_size else self.crop_size
             aligned = align_face(out, face, size)
@@ -227,7 +236,7 @@ class FaceEnhancer:
                 restored = match_color(restored, aligned.crop, mask)
             out, _ = paste_face(out, aligned, restored, mask)
             if self.save_faces_dir:
-                stem = os.path.join(self.save_faces_dir, f"face_{index:02d}")
+                stem = f"{prefix}_{index:02d}"
                 _save_png(stem + "_before.png", aligned.crop)
                 _save_png(stem + "_after.png", restored)
             records.append(

@@ -15,6 +15,7 @@ import contextlib
 import io
 import os
 import struct
+import sys
 import tempfile
 import warnings
 import zlib
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif")
 FORMAT_BY_EXT = {
     ".jpg": "JPEG",
     ".jpeg": "JPEG",
@@ -34,13 +35,36 @@ FORMAT_BY_EXT = {
     ".tiff": "TIFF",
     ".bmp": "BMP",
     ".webp": "WEBP",
+    ".gif": "GIF",
 }
+# Extensions of image formats oldphoto cannot write: OUT named so is a mistake, not a folder.
+UNWRITABLE_IMAGE_EXTENSIONS = frozenset({
+    ".heic", ".heif", ".avif", ".jp2", ".j2k", ".jxl", ".ico", ".psd", ".svg", ".pdf",
+    ".eps", ".raw", ".dng", ".cr2", ".nef", ".arw", ".tga", ".pcx", ".ppm", ".pgm",
+})  # fmt: skip
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
 EXIF_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
 ICC_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
 DEFAULT_MAX_MEGAPIXELS = 300.0
+# Peak memory per pixel, to refuse what would not fit before decoding. restore: README's
+# figures, 0.83 GiB at 0.79 MP and 2.4 GiB at 24 MP peak RSS, give ~73 B per pixel above
+# the models and tile buffers (those add up to ~1 GiB more, whatever the size). detect
+# measured 0.78 GiB at 0.75 MP and 1.20 GiB at 6 MP (~82 B per pixel, the detector's
+# 1024 px tile filling up included): the same figure is used for both.
+RESTORE_BYTES_PER_PIXEL = 80
+DETECT_BYTES_PER_PIXEL = 80
 ORIENTATION_TAG = 0x0112
+# A TIFF's first IFD is its EXIF too, and holds the tags that lay out its pixels (sample
+# format, photometric, planar config, strips, ...). Only these descriptive tags (and the
+# EXIF/GPS sub-IFDs) are carried from a TIFF; the rest describe the source's pixels and
+# would corrupt an output with other pixels.
+TIFF_DESCRIPTIVE_TAGS = frozenset({
+    0x010E, 0x010F, 0x0110, 0x0112, 0x011A, 0x011B, 0x0128, 0x0131, 0x0132, 0x013B,
+    0x013C, 0x8298, 0x8769, 0x8825,
+})  # fmt: skip
+
+STDOUT = Path("-")
 
 # We apply our own, explicit pixel limit (``max_megapixels``) instead of Pillow's global one.
 Image.MAX_IMAGE_PIXELS = None
@@ -70,6 +94,8 @@ class LoadedImage:
     exif: bytes | None = None  # orientation already reset to 1
     icc_profile: bytes | None = None
     source_mode: str = ""  # the Pillow mode the file had, for notes (e.g. "CMYK", "P")
+    frames: int = 1  # frames/pages in the file (animated GIF/APNG, multi-page TIFF): the
+    # first one is read
 
     @property
     def size(self) -> tuple[int, int]:
@@ -111,9 +137,22 @@ def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _exif_bytes(image: Image.Image) -> tuple[bytes | None, int]:
-    """EXIF with orientation reset to 1, and the orientation that was there."""
+    """EXIF with orientation reset to 1, and the orientation that was there.
+
+    From a TIFF only :data:`TIFF_DESCRIPTIVE_TAGS` are kept (its layout tags are not EXIF).
+    """
     try:
         exif = image.getexif()
+        if image.format == "TIFF":
+            kept = Image.Exif()
+            for tag in TIFF_DESCRIPTIVE_TAGS & set(exif):
+                if tag in (0x8769, 0x8825):  # sub-IFD pointers: copy the IFD itself
+                    ifd = exif.get_ifd(tag)
+                    if ifd:
+                        kept[tag] = dict(ifd)
+                else:
+                    kept[tag] = exif[tag]
+            exif = kept
     except Exception:  # malformed EXIF must not make the photo unreadable
         return None, 1
     if not exif:
@@ -134,17 +173,69 @@ def _exif_bytes(image: Image.Image) -> tuple[bytes | None, int]:
             exif[ORIENTATION_TAG] = original
 
 
-def read_image(
-    path: str | os.PathLike[str], max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS
-) -> LoadedImage:
-    """Read ``path`` into a :class:`LoadedImage`; raises :class:`ImageReadError`."""
-    path = Path(path)
+def memory_needed(width: int, height: int, bytes_per_pixel: int = RESTORE_BYTES_PER_PIXEL) -> int:
+    """Bytes an image of this size will need while it is processed (an estimate)."""
+    return int(width) * int(height) * int(bytes_per_pixel)
+
+
+def available_memory() -> int:
+    """Bytes this process can still use: MemAvailable, capped by a cgroup v2 limit."""
+    available = None
     try:
-        data = path.read_bytes()
-    except IsADirectoryError as error:
-        raise ImageReadError("is a directory") from error
-    except OSError as error:
-        raise ImageReadError(f"cannot read file: {error.strerror or error}") from error
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError):
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            available = 8 << 30
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            available = min(available, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return max(0, available)
+
+
+def sniff_image(data: bytes) -> bool:
+    """Whether ``data`` starts like an image Pillow can open (reads the header only)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Image.open(io.BytesIO(data)).close()
+        return True
+    except Exception:
+        return False
+
+
+def read_image(
+    path: str | os.PathLike[str] | bytes,
+    max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS,
+    max_memory: float | None = None,
+    bytes_per_pixel: int = RESTORE_BYTES_PER_PIXEL,
+) -> LoadedImage:
+    """Read ``path`` (or an image's bytes) into a :class:`LoadedImage`.
+
+    Refused before decoding (:class:`ImageReadError`): over ``max_megapixels``, or needing
+    more than ``max_memory`` bytes (None: the memory available now) at ``bytes_per_pixel``.
+    """
+    if isinstance(path, bytes):
+        data, path = path, Path("-")
+    else:
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except IsADirectoryError as error:
+            raise ImageReadError("is a directory") from error
+        except OSError as error:
+            raise ImageReadError(f"cannot read file: {error.strerror or error}") from error
     if not data:
         raise ImageReadError("empty file (0 bytes)")
     try:
@@ -161,11 +252,20 @@ def read_image(
             f"image is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the "
             f"--max-megapixels limit of {max_megapixels:g} (possible decompression bomb)"
         )
+    need = memory_needed(width, height, bytes_per_pixel)
+    limit = available_memory() if max_memory is None else max_memory
+    if need > limit:
+        raise ImageReadError(
+            f"image is {width}x{height}: it would need about {need / 1e9:.1f} GB of memory, "
+            f"{'available' if max_memory is None else 'allowed'}: {limit / 1e9:.1f} GB "
+            "(--max-memory; refused before decoding)"
+        )
     fmt = image.format or FORMAT_BY_EXT.get(path.suffix.lower(), "PNG")
     rawmode = _rawmode(image)  # before anything loads the pixels and clears the tile
     exif, orientation = _exif_bytes(image)
     icc = image.info.get("icc_profile")
     source_mode = image.mode
+    frames = int(getattr(image, "n_frames", 1) or 1)
     try:
         if fmt in SIXTEEN_BIT_FORMATS and "16" in rawmode and image.mode not in ("I;16",):
             loaded = _read_16bit_color(data, orientation, gray=image.mode in ("L", "LA"))
@@ -181,7 +281,7 @@ def read_image(
     rgb, alpha, mode, depth = loaded
     if source_mode == "CMYK":
         icc = None  # the profile describes CMYK; the pixels are RGB now
-    return LoadedImage(rgb, alpha, mode, depth, fmt, exif, icc, source_mode)
+    return LoadedImage(rgb, alpha, mode, depth, fmt, exif, icc, source_mode, frames)
 
 
 def _first_line(error: BaseException) -> str:
@@ -310,6 +410,8 @@ def encode_image(
         kwargs.update(quality=95)
     elif fmt == "TIFF":
         kwargs.update(compression="tiff_deflate")
+    if exif and fmt == "TIFF":
+        exif = _tiff_safe_exif(exif)
     if exif and fmt in EXIF_FORMATS:
         kwargs["exif"] = exif
     if icc_profile and fmt in ICC_FORMATS:
@@ -317,6 +419,21 @@ def encode_image(
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **kwargs)
     return buffer.getvalue()
+
+
+def _tiff_safe_exif(exif: bytes) -> bytes | None:
+    """Only descriptive IFD0 tags into a TIFF: its writer (libtiff) rejects EXIF/GPS
+    sub-IFDs, and layout tags would describe other pixels."""
+    try:
+        source = Image.Exif()
+        source.load(exif)
+        kept = Image.Exif()
+        for tag in TIFF_DESCRIPTIVE_TAGS - {0x8769, 0x8825}:
+            if tag in source:
+                kept[tag] = source[tag]
+        return kept.tobytes() if len(kept) else None
+    except Exception:
+        return None
 
 
 def _quantize(values: np.ndarray, top: int, dtype: type) -> np.ndarray:
@@ -361,14 +478,21 @@ def _png_add_chunks(data: bytes, exif: bytes | None, icc_profile: bytes | None) 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never half.
+    ``-`` writes to stdout.
 
     The temp file is hidden (leading dot) in the target directory, so a rerun over the
     output folder never mistakes it for a photo; it is removed on any failure.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path == STDOUT:
+        stream = getattr(sys.stdout, "buffer", None) or sys.stdout
+        stream.write(data)
+        stream.flush()
+        return
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -377,9 +501,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as error:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(error, OSError):  # name the output, not the hidden temp file
+            raise ImageWriteError(f"cannot write {path}: {error.strerror or error}") from None
         raise
 
 
@@ -391,9 +518,17 @@ def write_image(
     mode: str | None = None,
     alpha: np.ndarray | None = None,
     bit_depth: int | None = None,
+    fmt: str | None = None,
 ) -> None:
-    """Write restored ``rgb`` to ``path`` (format from the extension), like the source."""
-    fmt = output_format(path)
+    """Write restored ``rgb`` to ``path`` (format from the extension), like the source.
+
+    ``path`` ``-`` is stdout, in ``fmt`` (default: the source's format, else PNG).
+    """
+    if fmt is None and Path(path) == STDOUT:
+        source = like.format if like is not None else "PNG"
+        fmt = {"MPO": "JPEG"}.get(source, source)
+        fmt = fmt if fmt in FORMAT_BY_EXT.values() else "PNG"
+    fmt = fmt or output_format(path)
     if like is not None:
         mode = mode or like.mode
         alpha = like.alpha if alpha is None else alpha

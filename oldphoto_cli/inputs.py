@@ -1,20 +1,24 @@
 """Which files a command works on, and where each result goes.
 
 Inputs are files, folders (``recursive`` mirrors the subfolder tree into the output) or
-``-`` for a list of paths on stdin (one per line, or NUL-separated). Hidden files and
-non-images are skipped with a note. ``--shard K/N`` keeps the items whose index in the
+a list of paths (``--files-from``: one per line, or NUL-separated). Hidden files and
+non-images are skipped with a note; so are the output folder when it lies inside an input
+folder, and files that are this run's own outputs (a rerun in place with ``--suffix``).
+``-`` as IN or OUT is one image through stdin/stdout (see ``oldphoto_cli.cli_io``). ``--shard K/N`` keeps the items whose index in the
 sorted list of relative paths is ``K-1`` modulo ``N``, so N workers cover every image once.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from oldphoto_cli.imageio import IMAGE_EXTENSIONS, is_image_path
+
+STDIO = Path("-")  # IN '-': the image's bytes on stdin; OUT '-': the result to stdout
 
 
 class InputError(Exception):
@@ -44,9 +48,12 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") and part not in (".", "..") for part in rel.parts)
 
 
-def read_path_list(stream: IO[str] | IO[bytes], null_separated: bool = False) -> list[str]:
-    """Paths from a stdin-like stream: one per line, or NUL-separated with ``-0``."""
-    data = stream.read()
+def read_path_list(
+    stream: IO[str] | IO[bytes] | bytes, null_separated: bool = False
+) -> list[str]:
+    """Paths from a stream (read as bytes: names need not be UTF-8) or bytes: one per line,
+    or NUL-separated with ``-0``. Undecodable bytes survive via ``os.fsdecode``."""
+    data = stream if isinstance(stream, bytes | str) else stream.read()
     if isinstance(data, bytes):
         data = os.fsdecode(data)
     if null_separated:
@@ -56,12 +63,36 @@ def read_path_list(stream: IO[str] | IO[bytes], null_separated: bool = False) ->
     return [part for part in parts if part.strip()]
 
 
-def _walk(root: Path, recursive: bool) -> Iterable[Path]:
+def _walk(
+    root: Path,
+    recursive: bool,
+    exclude: frozenset[Path] = frozenset(),
+    notes: list[str] | None = None,
+) -> Iterable[Path]:
+    """Files in ``root`` (sorted); ``recursive`` descends, never into ``exclude`` (OUT)."""
     if not recursive:
-        yield from sorted(p for p in root.iterdir() if not p.is_dir())
+        files, folders = [], 0
+        for p in root.iterdir():
+            if p.is_dir():
+                folders += not p.name.startswith(".") and path_key(p) not in exclude
+            else:
+                files.append(p)
+        if folders and notes is not None:
+            notes.append(f"{root}: skipped {folders} subfolder{'s' * (folders != 1)} "
+                         "(use -r/--recursive to descend)")  # fmt: skip
+        yield from sorted(files)
         return
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        kept = []
+        for d in sorted(dirnames):
+            if d.startswith("."):
+                continue
+            if exclude and path_key(Path(dirpath) / d) in exclude:
+                if notes is not None:
+                    notes.append(f"not descending into {Path(dirpath) / d}: it is an output")
+                continue
+            kept.append(d)
+        dirnames[:] = kept
         for name in sorted(filenames):
             yield Path(dirpath) / name
 
@@ -72,11 +103,15 @@ def collect_inputs(
     recursive: bool = False,
     stdin: IO[str] | IO[bytes] | None = None,
     null_separated: bool = False,
+    listed: Iterable[str] = (),
+    exclude: Iterable[str | os.PathLike[str]] = (),
 ) -> Collected:
     """Expand command-line inputs to image items.
 
-    Missing command-line paths are a usage error (:class:`InputError`); a missing path read
-    from stdin becomes an item with ``error`` set, so the batch goes on.
+    ``listed`` are paths from ``--files-from`` (``"-"`` in ``args`` reads such a list from
+    ``stdin``, the library's older spelling). ``exclude`` (output folders) are never
+    descended into. Missing command-line paths are a usage error (:class:`InputError`); a
+    missing listed path becomes an item with ``error`` set, so the batch goes on.
     """
     items: list[InputItem] = []
     notes: list[str] = []
@@ -89,38 +124,82 @@ def collect_inputs(
         if not is_image_path(path):
             notes.append(f"skipped {path}: not an image extension ({', '.join(IMAGE_EXTENSIONS)})")
             return
-        key = path.resolve()
+        key = path_key(path)
         if key in seen:
             return
         seen.add(key)
         items.append(InputItem(path=path, rel=rel))
 
+    excluded = frozenset(path_key(Path(e)) for e in exclude)
+
+    def add_listed(lines: Iterable[str]) -> None:
+        for line in lines:
+            path = Path(line)
+            if path.is_dir():
+                for file in _walk(path, recursive, excluded, notes):
+                    add(file, file.relative_to(path), explicit=False)
+            elif path.exists() or path.is_symlink():
+                add(path, Path(path.name), explicit=True)
+            else:
+                key = path.absolute()
+                if key not in seen:
+                    seen.add(key)
+                    items.append(InputItem(path, Path(path.name), error="no such file"))
+
     for arg in args:
         if arg == "-":
             if stdin is None:
                 raise InputError("'-' given but no stdin to read paths from")
-            for line in read_path_list(stdin, null_separated):
-                path = Path(line)
-                if path.is_dir():
-                    for file in _walk(path, recursive):
-                        add(file, file.relative_to(path), explicit=False)
-                elif path.exists():
-                    add(path, Path(path.name), explicit=True)
-                else:
-                    key = path.absolute()
-                    if key not in seen:
-                        seen.add(key)
-                        items.append(InputItem(path, Path(path.name), error="no such file"))
+            add_listed(read_path_list(stdin, null_separated))
             continue
         path = Path(arg)
         if path.is_dir():
-            for file in _walk(path, recursive):
+            for file in _walk(path, recursive, excluded, notes):
                 add(file, file.relative_to(path), explicit=False)
-        elif path.exists():
+        elif path.exists() or path.is_symlink():  # a dangling or looping link fails alone
             add(path, Path(path.name), explicit=True)
         else:
             raise InputError(f"input does not exist: {arg}")
+    add_listed(listed)
     return Collected(items, notes)
+
+
+def drop_own_outputs(
+    items: list[InputItem], outputs_of: Callable[[InputItem], Iterable[Path]]
+) -> tuple[list[InputItem], list[str]]:
+    """Leave out inputs that are outputs this run would write (a rerun in place, e.g.
+    ``restore . . --suffix _r`` sees last run's ``a_r.jpg``): they are never inputs."""
+    producer = {path_key(p): item for item in items for p in outputs_of(item)}
+
+    def own_output(item: InputItem) -> bool:  # an item's output being itself stays refused
+        maker = producer.get(path_key(item.path))
+        return maker is not None and maker is not item
+
+    kept = [item for item in items if not own_output(item)]
+    dropped = len(items) - len(kept)
+    notes = []
+    if dropped:
+        notes.append(f"skipped {dropped} file{'s' * (dropped != 1)} that are this run's own "
+                     "outputs")  # fmt: skip
+    return kept, notes
+
+
+def check_writable(paths: Iterable[Path]) -> None:
+    """Fail once, before any image, when an output could not be written: the nearest
+    existing folder above each output must be a writable folder (``InputError``)."""
+    checked: set[Path] = set()
+    for path in paths:
+        folder = Path(path).parent
+        if folder in checked:
+            continue
+        checked.add(folder)
+        probe = folder
+        while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            raise InputError(f"cannot write into {folder}: {probe} is not a folder")
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise InputError(f"cannot write into {folder}: {probe} is not writable")
 
 
 def parse_shard(spec: str | None) -> tuple[int, int] | None:
@@ -199,7 +278,7 @@ def plan_outputs(
 def path_key(path: Path) -> Path:
     try:
         return path.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return path.absolute()
 
 

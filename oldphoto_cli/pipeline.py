@@ -30,6 +30,21 @@ MIN_DEFECT_SHARE = 1e-4  # with_scratch=auto takes the scratch path above this m
 # scores within 0.003), then measured once on the validation split: F1 0.823.
 DEFAULT_THRESHOLD = 0.6
 DEFAULT_MIN_AREA = 8
+# Smaller sides are edge-padded up to this before a network sees them and cropped after:
+# the detector's deepest level and the VAE's reflect padding need a few pixels there
+# (shipped weights: the detector fails below 20 px, the VAE below 8).
+MIN_SIDE = 32
+
+
+def pad_small(array: np.ndarray, min_side: int = MIN_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
+    """Edge-pad an HxW(xC) array so both sides are at least ``min_side``; returns it and
+    the original (h, w) to crop back to."""
+    h, w = array.shape[:2]
+    if h >= min_side and w >= min_side:
+        return array, (h, w)
+    pads = [(0, max(0, min_side - h)), (0, max(0, min_side - w))]
+    pads += [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, pads, mode="edge"), (h, w)
 
 
 @dataclass
@@ -188,6 +203,7 @@ class RestorePipeline:
                         "fp16": opts.fp16, "compile": opts.compile}  # fmt: skip
         self._detector = self._face_detector = None
         self.face_enhancer, self._enhancer_takes_faces = None, False
+        self._enhancer_takes_name = False
         self.tile = opts.tile or auto_tile(self.device)
         if detect_only:
             self.detector  # noqa: B018 (builds it)
@@ -203,6 +219,7 @@ class RestorePipeline:
             )  # fmt: skip
             params = inspect.signature(self.face_enhancer).parameters  # its __call__
             self._enhancer_takes_faces = "faces" in params
+            self._enhancer_takes_name = "name" in params
 
     def _build(self, kind: str, name: str | None, **extra: Any) -> Any:
         spec = stages.get(kind, name)
@@ -233,8 +250,9 @@ class RestorePipeline:
         return names
 
     def detect(self, rgb: np.ndarray) -> np.ndarray:
-        """Scratch probability map, HxW float32 in [0, 1]."""
-        return np.asarray(self.detector(np.ascontiguousarray(rgb, np.float32)), np.float32)
+        """Scratch probability map, HxW float32 in [0, 1] (tiny images edge-padded)."""
+        padded, (h, w) = pad_small(np.ascontiguousarray(rgb, np.float32))
+        return np.asarray(self.detector(padded), np.float32)[:h, :w]
 
     def mask_of(self, prob: np.ndarray, dilate: bool = True) -> np.ndarray:
         """The options' mask rule on a probability map: threshold, min_area, dilate."""
@@ -293,6 +311,10 @@ class RestorePipeline:
     def restore_core(self, rgb: np.ndarray, mask: np.ndarray | None, info=None) -> np.ndarray:
         """encode -> translate -> decode (or an image-space translator) on HxWx3 [0, 1]."""
         info = {} if info is None else info
+        if min(rgb.shape[:2]) < MIN_SIDE:  # tiny: edge-pad for the networks, crop after
+            padded, (h, w) = pad_small(rgb)
+            small = None if mask is None else pad_small(mask)[0]
+            return self.restore_core(padded, small, info)[:h, :w].copy()
         if self.image_space:
             return np.clip(self.translator(rgb, mask), 0, 1).astype(np.float32)
         # Whole-image host arrays cost memory per pixel (only tiles reach the device), so
@@ -327,8 +349,15 @@ class RestorePipeline:
         restored = out[0, :, :h, :w].add_(1).mul_(0.5).clamp_(0, 1)  # (3, h, w) in [0, 1]
         return restored.float().permute(1, 2, 0).contiguous().numpy()  # (h, w, 3) float32
 
-    def restore(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> RestoreResult:
-        """Restore one HxWx3 float32 [0, 1] image; ``mask`` (HxW) replaces detection."""
+    def restore(
+        self, rgb: np.ndarray, mask: np.ndarray | None = None, name: str | None = None
+    ) -> RestoreResult:
+        """Restore one HxWx3 float32 [0, 1] image; ``mask`` (HxW) replaces detection.
+
+        Faces are searched on the input (once, shared with sparing faces in the mask), so a
+        given mask restores exactly like the detected one. ``name`` (``sub/photo``) names
+        saved face crops.
+        """
         opts = self.options
         rgb = np.ascontiguousarray(rgb[..., :3], np.float32)
         info: dict[str, Any] = {"stages": self.stage_names()}
@@ -339,11 +368,17 @@ class RestorePipeline:
         intermediates["restored_global"] = restored
         if self.face_enhancer is not None:
             started = time.perf_counter()
-            found = {"faces": faces} if faces is not None and self._enhancer_takes_faces else {}
+            found: dict[str, Any] = {}
+            if self._enhancer_takes_faces:
+                found["faces"] = self.face_detector(rgb) if faces is None else faces
+            if self._enhancer_takes_name and name is not None:
+                found["name"] = name
             restored, face_info = self.face_enhancer(
                 restored, lambda crop: self.restore_core(crop, None), **found
             )
             info["faces"] = face_info.get("faces", 0)
+            if face_info.get("face_boxes"):
+                info["face_boxes"] = face_info["face_boxes"]
             info["stages"]["face_enhance"] = self.face_enhancer.name
             info["seconds_faces"] = round(time.perf_counter() - started, 3)
             intermediates["faces"] = restored

@@ -78,7 +78,7 @@ def load_plugins() -> pluggy.PluginManager:
         try:
             module = entry_point.load()
             pm.register(module, name=entry_point.name)
-        except Exception as error:  # a broken plugin must never take the CLI down
+        except (Exception, SystemExit) as error:  # a broken plugin never takes the CLI down
             _report_broken(entry_point.name, error)
             continue
         PLUGIN_DISTRIBUTIONS[entry_point.name] = (dist_name, dist.version if dist else "?")

@@ -26,11 +26,28 @@ from rich.progress import (
 from rich.text import Text
 
 
+def printable(text: str) -> str:
+    """One line a terminal shows as is: control characters (a newline in a file name) and
+    undecodable name bytes (surrogate escapes) written as backslash escapes."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for a non-UTF-8 byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 32 or code == 127:
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch, f"\\x{code:02x}"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 class RateColumn(ProgressColumn):
-    """Images per second (or seconds per image when slow)."""
+    """Images per second (or seconds per image when slow): images done over the time since
+    the bar started. Rich's own windowed speed jumps when images finish in a burst."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
+        elapsed = task.elapsed or 0.0
+        speed = task.completed / elapsed if task.completed and elapsed > 0 else 0.0
         if not speed:
             return Text("-- img/s", style="progress.data.speed")
         if speed < 1:
@@ -76,16 +93,23 @@ class Reporter:
     def note(self, message: str) -> None:
         """Informational line; suppressed by ``--quiet``."""
         if not self.quiet:
-            self._emit(f"oldphoto: {message}")
+            self._emit(f"oldphoto: {printable(message)}")
 
     def error(self, message: str) -> None:
-        """A per-file error; always shown (one line)."""
-        self._emit(f"oldphoto: error: {message}")
+        """A per-file error; always shown (one line, whatever the file name holds)."""
+        self._emit(f"oldphoto: error: {printable(message)}")
 
     def record(self, obj: dict[str, Any]) -> None:
-        """One JSON object per line on stdout, flushed, when ``--json``."""
+        """One JSON object per line on stdout, flushed, when ``--json``. Names that are not
+        UTF-8 come out as ``\\udcXX`` escapes (``os.fsencode`` of the decoded string gives
+        the name's bytes back)."""
         if self.json_lines:
-            self.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+            line = json.dumps(obj, ensure_ascii=False, default=str)
+            try:
+                line.encode(getattr(self.stdout, "encoding", None) or "utf-8")
+            except (UnicodeEncodeError, LookupError):
+                line = json.dumps(obj, ensure_ascii=True, default=str)
+            self.stdout.write(line + "\n")
             self.stdout.flush()
 
     # progress -----------------------------------------------------------------------

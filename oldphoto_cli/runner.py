@@ -11,10 +11,11 @@ records which stages ran, for simple library use and plugin tests.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +24,7 @@ from oldphoto_cli.inputs import InputItem
 from oldphoto_cli.progress import Reporter
 
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @dataclass
@@ -85,14 +86,19 @@ def _isolate(process_fn: ProcessFn, item: InputItem) -> ItemResult:
 
 
 def _reporter_for(reporter: Reporter, results: list[ItemResult]) -> Callable[[ItemResult], None]:
-    """Record one finished item: keep it, print its error, emit its JSON, advance the bar."""
+    """Record one finished item: keep it, print its error, emit its JSON, advance the bar.
+
+    Thread-safe: the I/O threads report each image as soon as it is written.
+    """
+    lock = threading.Lock()
 
     def report(result: ItemResult) -> None:
-        results.append(result)
-        if result.status == ERROR:
-            reporter.error(f"{result.input}: {result.error}")
-        reporter.record(result.to_json())
-        reporter.advance()
+        with lock:
+            results.append(result)
+            if result.status == ERROR:
+                reporter.error(f"{result.input}: {result.error}")
+            reporter.record(result.to_json())
+            reporter.advance()
 
     return report
 
@@ -128,15 +134,17 @@ def run_batch(
     description: str = "restoring",
     skip_existing: bool = True,
     outputs_of: Callable[[InputItem], list[Path]] | None = None,
+    results: list[ItemResult] | None = None,
 ) -> list[ItemResult]:
     """Run ``process_fn`` over ``items`` and report each result.
 
     Items with a known ``error`` fail without being processed; items whose outputs all
     exist are skipped when ``skip_existing`` (what makes re-running after a crash cheap).
+    ``results`` (a list to fill) keeps what finished when ``KeyboardInterrupt`` escapes.
     """
     reporter = reporter or Reporter(quiet=True)
     outputs_of = outputs_of or (lambda item: [item.output] if item.output else [])
-    results: list[ItemResult] = []
+    results = [] if results is None else results
     report = _reporter_for(reporter, results)
 
     todo = _triage(items, report, skip_existing, outputs_of)
@@ -188,42 +196,42 @@ def run_overlapped(
     description: str = "restoring",
     skip_existing: bool = True,
     outputs_of: Callable[[InputItem], list[Path]] | None = None,
+    results: list[ItemResult] | None = None,
 ) -> list[ItemResult]:
     """Like :func:`run_batch` with one image at a time, but the next images are read and
     the previous ones written by ``io_threads`` threads while this one is computed.
 
     At most ``prefetch`` (default ``io_threads``) images are read ahead and as many wait to
-    be written, so memory stays bounded. Results are reported in input order. An item's
-    ``seconds`` is its read + compute + write time (not time spent queued).
+    be written, so memory stays bounded. Each result is reported by the thread that wrote
+    it, as soon as it is written (so in the order writes finish); the returned list is in
+    input order. An item's ``seconds`` is
+    its read + compute + write time (not time spent queued). On ``KeyboardInterrupt`` the
+    writes under way finish and are reported, reads not started are dropped, then it
+    propagates (``results`` holds what finished).
     """
     reporter = reporter or Reporter(quiet=True)
     outputs_of = outputs_of or (lambda item: [item.output] if item.output else [])
     depth = max(1, prefetch if prefetch is not None else io_threads)
-    results: list[ItemResult] = []
+    results = [] if results is None else results
     report = _reporter_for(reporter, results)
 
     todo = iter(_triage(items, report, skip_existing, outputs_of))
     reporter.start(len(items) - len(results), description)
     pool = ThreadPoolExecutor(max(1, io_threads), thread_name_prefix="oldphoto-io")
     loads: deque[tuple[InputItem, Future]] = deque()
-    saves: deque[tuple[InputItem, Future | ItemResult, float]] = deque()
+    saves: set[Future] = set()
 
     def read_ahead() -> None:
         while len(loads) < depth and (item := next(todo, None)) is not None:
             loads.append((item, pool.submit(_timed, job.load, item)))
 
-    def settle(keep: int) -> None:
-        while len(saves) > keep:
-            item, pending, spent = saves.popleft()
-            if isinstance(pending, ItemResult):
-                report(pending)
-                continue
-            try:
-                result, took = pending.result()
-                result.seconds = spent + took
-            except Exception as error:
-                result = result_for(item, ERROR, error=one_line(error), seconds=spent)
-            report(result)
+    def save_and_report(item: InputItem, state: Any, spent: float) -> None:
+        try:
+            result, took = _timed(job.save, item, state)
+            result.seconds = spent + took
+        except Exception as error:
+            result = result_for(item, ERROR, error=one_line(error), seconds=spent)
+        report(result)
 
     try:
         read_ahead()
@@ -235,15 +243,19 @@ def run_overlapped(
                 read_ahead()
                 _, took = _timed(job.compute, item, state)
                 spent += took
-                saves.append((item, pool.submit(_timed, job.save, item, state), spent))
+                saves.add(pool.submit(save_and_report, item, state, spent))
             except Exception as error:
-                failed = result_for(item, ERROR, error=one_line(error), seconds=spent)
-                saves.append((item, failed, spent))
+                report(result_for(item, ERROR, error=one_line(error), seconds=spent))
             read_ahead()
-            settle(depth)
-        settle(0)
+            while len(saves) > depth:  # bounded write-behind
+                saves = wait(saves, return_when=FIRST_COMPLETED).not_done
+        wait(saves)
+        order = {str(item.path): index for index, item in enumerate(items)}
+        results.sort(key=lambda r: order.get(r.input, len(order)))  # returned in input order
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for _, loading in loads:
+            loading.cancel()
+        pool.shutdown(wait=True)  # writes under way and queued finish
         reporter.stop()
     return results
 
@@ -296,6 +308,9 @@ class RestoreJob:
     mask_dir: Path | None = None
     intermediates_dir: Path | None = None
     max_megapixels: float | None = 300.0
+    max_memory: float | None = None  # bytes; None: what is available when each is read
+    report: Any = None  # a report.ReportWriter collecting before/after/mask per image
+    note: Callable[[str], None] | None = None  # one-line notes (e.g. a missing mask)
 
     def __call__(self, item: InputItem) -> ItemResult:
         return _run_staged(self, item)
@@ -305,18 +320,31 @@ class RestoreJob:
         from oldphoto_cli import imageio, inputs
 
         state: dict[str, Any] = {"info": {}}
-        state["image"] = image = imageio.read_image(item.path, self.max_megapixels)
+        state["image"] = image = imageio.read_image(
+            item.extra.get("data", item.path), self.max_megapixels, self.max_memory,
+            imageio.RESTORE_BYTES_PER_PIXEL,
+        )  # fmt: skip
         state["mask"] = None
+        if image.frames > 1:
+            state["info"]["frames"] = image.frames
+            if self.note is not None:
+                self.note(f"{item.path}: has {image.frames} frames/pages; only the first is "
+                          "restored")  # fmt: skip
         if self.mask_dir is not None:
             mask_path = inputs.find_mask(self.mask_dir, item)
             if mask_path is not None:
                 state["mask"] = imageio.read_mask(mask_path, image.size)
                 state["info"]["mask_source"] = str(mask_path)
+            else:
+                state["info"]["mask_source"] = "detected: no mask in --mask-dir"
+                if self.note is not None:
+                    self.note(f"{item.path}: no mask for it in {self.mask_dir}: detecting instead")
         return state
 
     def compute(self, item: InputItem, state: dict[str, Any]) -> dict[str, Any]:
         image = state["image"]
-        result = self.pipeline.restore(image.rgb, mask=state["mask"])
+        name = (item.rel.parent / item.path.stem).as_posix()  # names saved face crops
+        result = self.pipeline.restore(image.rgb, mask=state["mask"], name=name)
         restored = result.image
         if restored.shape[:2] != image.rgb.shape[:2]:
             raise RuntimeError(
@@ -332,7 +360,7 @@ class RestoreJob:
 
         image, result, info = state["image"], state["result"], state["info"]
         try:
-            imageio.write_image(item.output, result.image, image)
+            imageio.write_image(item.output, result.image, image, fmt=item.extra.get("format"))
             stages_used = result.info.get("stages", {})  # {kind: stage name}
             info["stages"] = (
                 dict(stages_used) if isinstance(stages_used, dict) else list(stages_used)
@@ -354,7 +382,10 @@ class RestoreJob:
                 info["intermediates"] = self._save_intermediates(item, result.intermediates)
         except Exception as error:
             return result_for(item, ERROR, error=one_line(error), info=info)
-        return result_for(item, OK, info=info)
+        done = result_for(item, OK, info=info)
+        if self.report is not None:
+            self.report.add(item, image, result, done)
+        return done
 
     def _save_intermediates(self, item: InputItem, arrays: dict[str, Any]) -> list[str]:
         import numpy as np
@@ -395,6 +426,7 @@ class DetectJob:
     pipeline: Any
     outputs: Callable[[InputItem], dict[str, Path]]
     max_megapixels: float | None = 300.0
+    max_memory: float | None = None
 
     def __call__(self, item: InputItem) -> ItemResult:
         return _run_staged(self, item)
@@ -402,7 +434,9 @@ class DetectJob:
     def load(self, item: InputItem) -> dict[str, Any]:
         from oldphoto_cli import imageio
 
-        return {"image": imageio.read_image(item.path, self.max_megapixels)}
+        return {"image": imageio.read_image(item.extra.get("data", item.path),
+                                            self.max_megapixels, self.max_memory,
+                                            imageio.DETECT_BYTES_PER_PIXEL)}  # fmt: skip
 
     def compute(self, item: InputItem, state: dict[str, Any]) -> dict[str, Any]:
         rgb = state["image"].rgb

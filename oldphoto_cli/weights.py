@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -117,14 +117,33 @@ def load_model(path: str | Path, build: Any, config_cls: Any, arch: str, device:
     meta = read_metadata(path)
     if meta.get("arch") != arch:
         raise WeightsError(f"{path}: holds architecture {meta.get('arch')!r}, expected {arch!r}")
-    config = config_cls(**meta["config"])
-    model = build(config)
+    config = make_config(path, config_cls, meta.get("config"), arch)
+    try:
+        model = build(config)
+    except Exception as error:
+        raise WeightsError(f"{path}: cannot build {arch} from its config ({error})") from error
     tensors, _ = load_weights(path, arch=arch, device=device)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:
         raise WeightsError(f"{path}: tensors do not fit {arch} ({error})") from error
     return model.to(device).eval(), meta
+
+
+def make_config(path: str | Path, config_cls: Any, config: Any, arch: str) -> Any:
+    """``config_cls(**config)``, or a :class:`WeightsError` that says what does not fit."""
+    if not isinstance(config, dict):
+        raise WeightsError(f"{path}: has no {arch} config in its metadata")
+    try:
+        return config_cls(**config)
+    except (TypeError, ValueError) as error:
+        known = {f.name for f in fields(config_cls)} if is_dataclass(config_cls) else set()
+        unknown = sorted(set(config) - known) if known else []
+        detail = f"fields this version does not know: {', '.join(unknown)}" if unknown else str(error)
+        raise WeightsError(
+            f"{path}: its {arch} config does not fit this version of oldphoto ({detail}); "
+            "it was made by another version, or for another architecture"
+        ) from None
 
 
 def shipped_dir() -> Path:

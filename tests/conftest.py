@@ -108,7 +108,7 @@ class FakePipeline:
         return mask_from_probability(prob, opts.threshold, opts.dilate if dilate else 0,
                                      opts.min_area)  # fmt: skip
 
-    def restore(self, rgb, mask=None):
+    def restore(self, rgb, mask=None, name=None):
         from oldphoto_cli.pipeline import RestoreResult
 
         out = 1.0 - rgb if self.options.translator == "test-invert" else rgb.copy()

@@ -70,7 +70,7 @@ def test_bad_files_fail_individually_exit_1(run, tmp_path):
         ["restore", "only-one-arg"],
         ["restore", "missing.png", "out"],
         ["restore", "IN", "out", "--shard", "3/2"],
-        ["restore", "IN", "out", "--ext", "gif"],
+        ["restore", "IN", "out", "--ext", "heic"],
         ["restore", "IN", "out", "--device", "tpu"],
         ["restore", "IN", "out", "--strength", "2"],
         ["restore", "IN", "out", "--translator", "no-such-stage"],
@@ -111,6 +111,9 @@ def test_modes_preserved_end_to_end(run, tmp_path):
     assert Image.open(out / "rot.jpg").size == (24, 32)
     assert Image.open(out / "cmyk.jpg").mode == "RGB"
     assert Image.open(out / "pal.png").mode == "RGB"
+    for path in out.iterdir():  # every output decodes
+        with Image.open(path) as image:
+            image.load()
 
 
 def test_ext_and_suffix(run, photo_dir, tmp_path):
@@ -119,14 +122,31 @@ def test_ext_and_suffix(run, photo_dir, tmp_path):
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a_r.webp", "b_r.webp"]
 
 
-def test_stdin_lists(run, photo_dir, tmp_path):
+def test_files_from_lists(run, photo_dir, tmp_path):
     paths = [photo_dir / "a.png", photo_dir / "b.jpg"]
-    lines = run("restore", "-", tmp_path / "o1", "--json", input="\n".join(map(str, paths)))
+    lines = run("restore", "--files-from", "-", tmp_path / "o1", "--json",
+                input="\n".join(map(str, paths)))  # fmt: skip
     assert lines.exit_code == 0 and len(json_lines(lines)) == 2
-    nul = run("restore", "-", tmp_path / "o2", "-0", input="\0".join(map(str, paths)) + "\0")
+    nul = run("restore", "--files-from", "-", tmp_path / "o2", "-0",
+              input="\0".join(map(str, paths)) + "\0")  # fmt: skip
     assert nul.exit_code == 0 and len(list((tmp_path / "o2").iterdir())) == 2
-    missing = run("restore", "-", tmp_path / "o3", input=f"{paths[0]}\n/nonexistent/x.png\n")
+    missing = run("restore", "--files-from", "-", tmp_path / "o3",
+                  input=f"{paths[0]}\n/nonexistent/x.png\n")  # fmt: skip
     assert missing.exit_code == 1 and "no such file" in missing.stderr
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{paths[1]}\n")
+    from_file = run("restore", "--files-from", listing, photo_dir / "a.png", tmp_path / "o4")
+    assert from_file.exit_code == 0 and len(list((tmp_path / "o4").iterdir())) == 2
+
+
+@pytest.mark.parametrize("args", [["-", "OUT"], ["-", "OUT", "-0"], ["-", "-"]])
+def test_old_stdin_spelling_points_to_files_from(run, photo_dir, tmp_path, args):
+    args = [tmp_path / "o" if a == "OUT" else a for a in args]
+    for command in ("restore", "detect"):
+        result = run(command, *args, input=f"{photo_dir / 'a.png'}\n")
+        assert result.exit_code == 2, result.output
+        assert "--files-from -" in result.output
+        assert not (tmp_path / "o").exists()
 
 
 def test_recursive_mirrors_tree(run, tmp_path):
