@@ -63,7 +63,7 @@ def degrade_command(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from oldphoto_cli import degrade
+    from oldphoto_cli import degrade, imageio
 
     cv2.setNumThreads(1)
     only_t = _split(only)
@@ -71,7 +71,7 @@ def degrade_command(
         degrade.check_only(only_t)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--only") from None
-    sources = degrade.list_images(clean_dir)
+    sources = imageio.list_images(clean_dir, recursive=True)
     if not sources:
         raise click.ClickException(f"no images found in {clean_dir}")
     config = degrade.DegradeConfig(structured=structured, only=only_t, always=always)

@@ -18,20 +18,12 @@ import torch
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
+from oldphoto_cli.imageio import list_images
+
 if TYPE_CHECKING:
     from oldphoto_cli.degrade import DegradeConfig
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VAL_MODULUS = 10  # a file is in validation when crc32(name) % 10 == 0 (about 10 %)
-
-
-def list_images(directory: str | Path) -> list[Path]:
-    """Image files directly in ``directory``, sorted by name, hidden files skipped."""
-    directory = Path(directory)
-    return sorted(
-        p for p in directory.iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-    )  # fmt: skip
 
 
 def is_validation(path: str | Path) -> bool:

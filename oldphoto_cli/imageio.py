@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif")
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 luma weights of R, G, B (Pillow's convert("L"))
 FORMAT_BY_EXT = {
     ".jpg": "JPEG",
     ".jpeg": "JPEG",
@@ -82,6 +83,20 @@ def is_image_path(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def list_images(path: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
+    """A single image file, or the image files in a folder (``recursive``: and below),
+    sorted by path, hidden files and folders skipped."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    found = path.rglob("*") if recursive else path.iterdir()
+    return sorted(
+        p for p in found
+        if p.is_file() and is_image_path(p)
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )  # fmt: skip
+
+
 @dataclass
 class LoadedImage:
     """An image as the pipeline wants it plus what is needed to write it back alike."""
@@ -109,7 +124,8 @@ class LoadedImage:
 
 def to_gray(rgb: np.ndarray) -> np.ndarray:
     """ITU-R 601 luma, as Pillow's ``convert("L")``."""
-    return (rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114).astype(np.float32)
+    r, g, b = LUMA
+    return (rgb[..., 0] * r + rgb[..., 1] * g + rgb[..., 2] * b).astype(np.float32)
 
 
 def _rawmode(image: Image.Image) -> str:

@@ -18,7 +18,6 @@ from oldphoto_cli.degrade.compose import (
 )
 from oldphoto_cli.degrade.dataset import (
     PairRecord,
-    list_images,
     load_image,
     make_contact_sheet,
     make_pairs,
@@ -32,7 +31,6 @@ __all__ = [
     "check_only",
     "degrade_image",
     "get_degradations",
-    "list_images",
     "load_image",
     "make_contact_sheet",
     "make_pairs",

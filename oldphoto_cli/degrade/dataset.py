@@ -18,8 +18,6 @@ import numpy as np
 from oldphoto_cli.degrade.compose import DegradeConfig, degrade_image, rng_for
 from oldphoto_cli.degrade.unstructured import to_uint8
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-
 
 @dataclass
 class PairRecord:
@@ -29,16 +27,6 @@ class PairRecord:
     crop: dict[str, Any] | None
     ops: list[dict[str, Any]] = field(default_factory=list)
     masked_fraction: float = 0.0
-
-
-def list_images(path: str | Path) -> list[Path]:
-    """A single image file, or the image files under a directory (sorted, recursive)."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    return sorted(
-        p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
 
 
 def load_image(path: str | Path) -> np.ndarray:

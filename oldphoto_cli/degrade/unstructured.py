@@ -12,7 +12,9 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+from oldphoto_cli.imageio import LUMA
+
+_LUMA = np.array(LUMA, dtype=np.float32)
 
 
 def luminance(img: np.ndarray) -> np.ndarray:

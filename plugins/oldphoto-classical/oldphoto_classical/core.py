@@ -8,7 +8,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+from oldphoto_cli.imageio import LUMA
+
+_LUMA = np.array(LUMA, np.float32)
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
