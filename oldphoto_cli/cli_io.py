@@ -6,7 +6,6 @@ be set up), 2 usage error (found before any image), 130 interrupted (Ctrl-C).
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import click
 
-from oldphoto_cli import distributed, imageio, inputs, report, runner
+from oldphoto_cli import distributed, imageio, inputs, jobs, report, runner
 from oldphoto_cli.pipeline import DEFAULT_MIN_AREA, DEFAULT_THRESHOLD
 from oldphoto_cli.progress import Reporter
 
@@ -65,20 +64,13 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="auto, cpu, cuda, cuda:N or mps (auto picks CUDA when available).",
         ),
         click.option(
-            "--batch-size",
-            type=click.IntRange(min=1),
-            default=1,
-            show_default=True,
-            help="Images handed to the pipeline per batch (with --io-threads 0).",
-        ),
-        click.option(
             "--io-threads",
             type=click.IntRange(min=0),
             default=2,
             show_default=True,
             metavar="N",
             help="Threads reading the next images and writing finished ones while the "
-            "current one is computed (0: read, compute, write in turn, in batches).",
+            "current one is computed (0: read, compute, write in turn).",
         ),
         click.option(
             "--weights-dir",
@@ -359,20 +351,19 @@ def _run(
     job: Any,
     *,
     io_threads: int,
-    batch_size: int,
     reporter: Reporter,
     description: str,
     skip_existing: bool,
     outputs_of: Callable[[inputs.InputItem], list[Path]] | None = None,
 ) -> list[runner.ItemResult]:
-    """Overlapped read/compute/write with I/O threads, or the plain batch loop with 0.
+    """Overlapped read/compute/write with I/O threads, or the one image after the other with 0.
 
     Ctrl-C: the records of the images already written are out; exit 130 after a summary.
     """
     results: list[runner.ItemResult] = []
     try:
-        return _run_all(items, job, io_threads=io_threads, batch_size=batch_size,
-                        reporter=reporter, description=description, skip_existing=skip_existing,
+        return _run_all(items, job, io_threads=io_threads, reporter=reporter,
+                        description=description, skip_existing=skip_existing,
                         outputs_of=outputs_of, results=results)  # fmt: skip
     except KeyboardInterrupt:
         reporter.stop()
@@ -386,7 +377,6 @@ def _run_all(
     job: Any,
     *,
     io_threads: int,
-    batch_size: int,
     reporter: Reporter,
     description: str,
     skip_existing: bool,
@@ -406,8 +396,7 @@ def _run_all(
         )
     return runner.run_batch(
         items,
-        runner.per_item(job),
-        batch_size=batch_size,
+        job,
         reporter=reporter,
         description=description,
         skip_existing=skip_existing,
@@ -538,7 +527,6 @@ def restore_command(
     overwrite,
     shard,
     device,
-    batch_size,
     io_threads,
     weights_dir,
     max_megapixels,
@@ -618,7 +606,7 @@ def restore_command(
     device_name, use_fp16 = _device(device, fp16, reporter, rank)
     from oldphoto_cli.pipeline import RestoreOptions
 
-    wanted = dict(
+    options = RestoreOptions(
         device=device_name,
         detector=detector,
         translator=translator,
@@ -632,17 +620,12 @@ def restore_command(
         only_center_face=only_center_face,
         save_faces_dir=save_faces,
         weights_dir=weights_dir,
+        compile=compile_models,
     )
-    known = {f.name for f in dataclasses.fields(RestoreOptions)}
-    if compile_models:
-        wanted["compile"] = True
-        if "compile" not in known:
-            reporter.note("--compile: this pipeline has no compile support yet; ignored")
-    options = RestoreOptions(**{k: v for k, v in wanted.items() if k in known})
     pending = [i for i in items if overwrite or i.error or not _exists(i.output)]
     pipeline = _make_pipeline(options, eager_detector=with_scratch != "off") \
         if pending else None
-    job = runner.RestoreJob(
+    job = jobs.RestoreJob(
         pipeline,
         mask_dir=Path(mask_dir) if mask_dir else None,
         intermediates_dir=Path(save_intermediates) if save_intermediates else None,
@@ -655,7 +638,6 @@ def restore_command(
         items,
         job,
         io_threads=io_threads,
-        batch_size=batch_size,
         reporter=reporter,
         description="restoring",
         skip_existing=not overwrite,
@@ -723,7 +705,6 @@ def detect_command(
     overwrite,
     shard,
     device,
-    batch_size,
     io_threads,
     weights_dir,
     max_megapixels,
@@ -763,7 +744,7 @@ def detect_command(
     def outputs_of(item: inputs.InputItem) -> dict[str, Path]:
         if out_arg == "-":
             return {"mask" if save_mask else "overlay": inputs.STDIO}
-        return runner.detect_outputs(item, out, mask_root, save_mask, overlay)
+        return jobs.detect_outputs(item, out, mask_root, save_mask, overlay)
 
     if out_arg != "-":
         items = _drop_own_outputs(items, lambda i: list(outputs_of(i).values()), reporter)
@@ -797,13 +778,12 @@ def detect_command(
         weights_dir=weights_dir,
     )
     pipeline = _make_pipeline(options, detect_only=True) if items else None
-    job = runner.DetectJob(pipeline, outputs_of, max_megapixels,
-                           max_memory * 1e9 if max_memory else None)  # fmt: skip
+    job = jobs.DetectJob(pipeline, outputs_of, max_megapixels,
+                         max_memory * 1e9 if max_memory else None)  # fmt: skip
     results = _run(
         items,
         job,
         io_threads=io_threads,
-        batch_size=batch_size,
         reporter=reporter,
         description="detecting",
         skip_existing=not overwrite,

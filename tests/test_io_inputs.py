@@ -134,19 +134,18 @@ def _items(tmp_path, n):
 
 
 def test_run_batch_isolates_a_failing_item(tmp_path):
-    seen_batches = []
+    seen = []
 
-    def process(batch):
-        seen_batches.append(len(batch))
-        for item in batch:
-            if item.path.stem == "2":
-                raise ValueError("bad pixel\nsecond line")
-        return [runner.result_for(item, runner.OK) for item in batch]
+    def process(item):
+        seen.append(item.path.stem)
+        if item.path.stem == "2":
+            raise ValueError("bad pixel\nsecond line")
+        return runner.result_for(item, runner.OK)
 
-    results = runner.run_batch(_items(tmp_path, 5), process, batch_size=3)
+    results = runner.run_batch(_items(tmp_path, 5), process)
     assert [r.status for r in results] == ["ok", "ok", "error", "ok", "ok"]
     assert results[2].error == "bad pixel"
-    assert seen_batches[0] == 3 and runner.exit_code(results) == 1
+    assert seen == ["0", "1", "2", "3", "4"] and runner.exit_code(results) == 1
     assert runner.summary(results) == "4 ok, 0 skipped, 1 failed"
 
 
@@ -154,14 +153,10 @@ def test_run_batch_skips_existing_and_known_errors(tmp_path):
     items = _items(tmp_path, 3)
     items[0].output.write_bytes(b"done")
     items[1].error = "no such file"
-    results = runner.run_batch(
-        items, runner.per_item(lambda item: runner.result_for(item, runner.OK))
-    )
+    results = runner.run_batch(items, lambda item: runner.result_for(item, runner.OK))
     status = {Path(r.input).name: r.status for r in results}
     assert status == {"0.png": "skipped", "1.png": "error", "2.png": "ok"}
-    again = runner.run_batch(
-        items, runner.per_item(lambda i: runner.result_for(i, "ok")), skip_existing=False
-    )
+    again = runner.run_batch(items, lambda i: runner.result_for(i, "ok"), skip_existing=False)
     assert {Path(r.input).name: r.status for r in again}["0.png"] == "ok"
 
 
@@ -173,23 +168,12 @@ def test_reporter_json_lines_and_stderr(tmp_path):
     assert not reporter.show_bar  # StringIO is not a TTY
     runner.run_batch(
         _items(tmp_path, 2),
-        lambda b: [runner.result_for(b[0], "error", error="boom")],
+        lambda item: runner.result_for(item, "error", error="boom"),
         reporter=reporter,
     )
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and all('"status": "error"' in line for line in lines)
     assert err.getvalue().count("boom") == 2
-
-
-def test_chain_records_stage_names():
-    class Add:
-        name = "add"
-
-        def __call__(self, x):
-            return x + 1
-
-    fn = runner.chain(Add(), Add())
-    assert fn(1) == (3, ["add", "add"])
 
 
 def test_mask_stats_and_binarize():
