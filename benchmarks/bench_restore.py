@@ -101,8 +101,8 @@ def child(args: argparse.Namespace) -> None:
     else:
         from oldphoto_cli import stages
 
-        detector = stages.get("detect", None).factory(
-            device=torch.device(args.device), weights_dir=args.weights_dir, fp16=False
+        detector = stages.build(
+            "detect", None, device=torch.device(args.device), weights_dir=args.weights_dir
         )
         out["seconds_load"] = round(time.perf_counter() - started, 3)
         detector(synthetic_photo(128, 128, seed=1))  # warm-up

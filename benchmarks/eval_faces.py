@@ -4,9 +4,9 @@
         [--sheet /tmp/faces_sheet.png] [--json]
 
 Faces: skimage ``astronaut``, matplotlib ``grace_hopper`` and every face the Haar detector
-(``face_detect.get_face_detector()``) finds in the *validation-split* photos
+(``faces.get_face_detector()``) finds in the *validation-split* photos
 (``oldphoto_cli.data.is_validation``) of ``--clean`` and ``--real-old``. Each is aligned
-with ``face_enhance.align_face`` into the 256 px canonical crop (small faces are
+with ``faces.align.align_face`` into the 256 px canonical crop (small faces are
 upsampled: that crop is the target), degraded with
 ``degrade_image(crop, rng_for(seed, i), DegradeConfig(structured=False))`` (blur, noise,
 JPEG, fading...: no scratches, as faces in the paper), and restored by
@@ -45,8 +45,8 @@ def builtin_faces() -> list[tuple[str, np.ndarray]]:
 def collect_faces(folders: list[Path], max_faces: int, log) -> list[tuple[str, np.ndarray]]:
     """(label, aligned 256 px float32 crop) for every face found, up to ``max_faces``."""
     from oldphoto_cli.data import list_images, load_rgb, split
-    from oldphoto_cli.face_detect import get_face_detector
-    from oldphoto_cli.face_enhance import CROP_SIZE, align_face
+    from oldphoto_cli.faces import get_face_detector
+    from oldphoto_cli.faces.align import CROP_SIZE, align_face
 
     detector = get_face_detector()
     sources = builtin_faces()
@@ -96,7 +96,8 @@ def main() -> None:
     from oldphoto_classical import classical_restore
 
     from oldphoto_cli.degrade import DegradeConfig, degrade_image, make_contact_sheet, rng_for
-    from oldphoto_cli.face_enhance import face_mask, match_color
+    from oldphoto_cli.faces.align import face_mask
+    from oldphoto_cli.faces.enhance import match_color
     from oldphoto_cli.metrics import psnr, ssim
     from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
 

@@ -18,15 +18,26 @@ def cli() -> None:
 
 @cli.command(name="plugins")
 def plugins_command() -> None:
-    """List loaded plugins as JSON (name, version, distribution, hooks, stages)."""
-    click.echo(json.dumps(plugins.plugin_info(), indent=2))
+    """List loaded plugins as JSON (name, version, distribution, hooks, what they provide)."""
+    from oldphoto_cli import faces
+    from oldphoto_cli.degrade import registry as degradations
+
+    provided: dict[str, dict[str, list]] = {}
+    for spec in stages.all_stages():
+        entry = provided.setdefault(spec.plugin, {})
+        entry.setdefault("stages", []).append({"kind": spec.kind, "name": spec.name})
+    for what, registry in (("face_detectors", faces.registry),
+                           ("degradations", degradations.registry)):  # fmt: skip
+        for plugin, specs in registry.provided_by().items():
+            provided.setdefault(plugin, {})[what] = [spec.name for spec in specs]
+    click.echo(json.dumps(plugins.plugin_info(provided), indent=2))
 
 
 @cli.command(name="stages")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def stages_command(as_json: bool) -> None:
     """Show, per kind, the available stage implementations and the default."""
-    rows = {}
+    rows: dict[str, list[dict]] = {}
     for kind in stages.KINDS:
         default = stages.default_name(kind)
         rows[kind] = [

@@ -8,7 +8,6 @@ built once, and reused for every image.
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import torch
 from oldphoto_cli import stages
 from oldphoto_cli.archs.mapping_arch import latent_mask
 from oldphoto_cli.archs.vae_arch import pad_to_multiple
+from oldphoto_cli.contract import PluginError
 from oldphoto_cli.device import resolve_device
 from oldphoto_cli.tiling import run_tiled
 
@@ -202,37 +202,36 @@ class RestorePipeline:
         self._common = {"device": self.device, "weights_dir": opts.weights_dir,
                         "fp16": opts.fp16, "compile": opts.compile}  # fmt: skip
         self._detector = self._face_detector = None
-        self.face_enhancer, self._enhancer_takes_faces = None, False
-        self._enhancer_takes_name = False
+        self.face_enhancer = None
         self.tile = opts.tile or auto_tile(self.device)
         if detect_only:
             self.detector  # noqa: B018 (builds it)
             return
         self.translator = self._build("translate", opts.translator)
-        self.image_space = getattr(self.translator, "space", "latent") == "image"
+        self.image_space = self.translator.space == "image"
         self.encoder = None if self.image_space else self._build("encode", opts.encoder)
         self.decoder = None if self.image_space else self._build("decode", opts.decoder)
+        if not self.image_space and self.encoder.scale != self.decoder.scale:
+            raise PluginError(
+                f"encoder {self.encoder.name!r} (scale {self.encoder.scale}) and decoder "
+                f"{self.decoder.name!r} (scale {self.decoder.scale}) do not fit together"
+            )
         if opts.face_enhancer != "none" and stages.stages_of("face_enhance"):
             self.face_enhancer = self._build(
                 "face_enhance", opts.face_enhancer,
                 only_center_face=opts.only_center_face, save_faces_dir=opts.save_faces_dir,
             )  # fmt: skip
-            params = inspect.signature(self.face_enhancer).parameters  # its __call__
-            self._enhancer_takes_faces = "faces" in params
-            self._enhancer_takes_name = "name" in params
 
     def _build(self, kind: str, name: str | None, **extra: Any) -> Any:
-        spec = stages.get(kind, name)
-        return spec.factory(**self._common, **extra)
+        return stages.build(kind, name, **self._common, **extra)
 
     @property
     def face_detector(self):
         """The face enhancer's face detector, or the default one when faces are off."""
-        enhancer_detector = getattr(self.face_enhancer, "detector", None)
-        if enhancer_detector is not None:
-            return enhancer_detector
+        if self.face_enhancer is not None:
+            return self.face_enhancer.detector
         if self._face_detector is None:
-            from oldphoto_cli.face_detect import get_face_detector
+            from oldphoto_cli.faces import get_face_detector
 
             self._face_detector = get_face_detector()
         return self._face_detector
@@ -321,15 +320,16 @@ class RestorePipeline:
         # they are updated in place and dropped as soon as the next stage has its input.
         started = time.perf_counter()
         x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None]  # our copy: scaled in place
-        x, (h, w) = pad_to_multiple(x.mul_(2).sub_(1), 4)  # (1, 3, H, W) in [-1, 1]
-        z = self.encoder(x)  # (1, Cz, H/4, W/4) on the host
+        scale = self.encoder.scale  # the latent's downsampling factor
+        x, (h, w) = pad_to_multiple(x.mul_(2).sub_(1), scale)  # (1, 3, H, W) in [-1, 1]
+        z = self.encoder(x)  # (1, Cz, H/scale, W/scale) on the host
         del x
         info["seconds_encode"] = round(time.perf_counter() - started, 3)
         started = time.perf_counter()
         m_lat = None
         if mask is not None:
             m = torch.from_numpy(mask.astype(np.float32))[None, None]
-            m_lat = latent_mask(pad_to_multiple(m, 4)[0])
+            m_lat = latent_mask(pad_to_multiple(m, scale)[0], scale)
             del m
         context = self.translator.prepare(z, m_lat)
         both = torch.cat([z, m_lat if m_lat is not None else torch.zeros_like(z[:, :1])], 1)
@@ -343,7 +343,7 @@ class RestorePipeline:
 
         halo = self.translator.halo + self.decoder.halo
         overlap = 8
-        out = run_tiled(translate_decode, both, self.tile, halo, overlap, 4.0, "cpu")
+        out = run_tiled(translate_decode, both, self.tile, halo, overlap, float(scale), "cpu")
         del both
         info["seconds_translate_decode"] = round(time.perf_counter() - started, 3)
         restored = out[0, :, :h, :w].add_(1).mul_(0.5).clamp_(0, 1)  # (3, h, w) in [0, 1]
@@ -368,13 +368,10 @@ class RestorePipeline:
         intermediates["restored_global"] = restored
         if self.face_enhancer is not None:
             started = time.perf_counter()
-            found: dict[str, Any] = {}
-            if self._enhancer_takes_faces:
-                found["faces"] = self.face_detector(rgb) if faces is None else faces
-            if self._enhancer_takes_name and name is not None:
-                found["name"] = name
+            if faces is None:  # found on the input: damage and restoring do not move them
+                faces = self.face_detector(rgb)
             restored, face_info = self.face_enhancer(
-                restored, lambda crop: self.restore_core(crop, None), **found
+                restored, lambda crop: self.restore_core(crop, None), faces, name
             )
             info["faces"] = face_info.get("faces", 0)
             if face_info.get("face_boxes"):

@@ -1,7 +1,8 @@
 """Plugin loading, following simonw/llm: entry points are loaded once, broken plugins reported.
 
 Built-in stages are an entry point (``builtin``) of this very distribution, so they go
-through exactly the path a third-party package does.
+through exactly the path a third-party package does. This module only loads entry points
+and calls hooks; what plugins register is kept by :mod:`oldphoto_cli.registry`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import pluggy
 
 from oldphoto_cli import hookspecs
+from oldphoto_cli.contract import PluginError
 
 GROUP = "oldphoto"
 OWN_DISTRIBUTION = "oldphoto"
@@ -24,10 +26,6 @@ BUILTIN_MODULES = {
     "degradations": "oldphoto_plugins.degradations",
     "faces": "oldphoto_plugins.faces",
 }
-
-
-class PluginError(Exception):
-    """A plugin broke a rule of the plugin API (e.g. two plugins claimed one stage name)."""
 
 
 @dataclass
@@ -118,14 +116,14 @@ def call_register_hook(hook_name: str, register: Any) -> None:
             _report_broken(impl.plugin_name, error)
 
 
-def plugin_info() -> list[dict[str, Any]]:
-    """Describe loaded plugins for ``oldphoto plugins``."""
-    from oldphoto_cli import stages
+def plugin_info(provided: dict[str, dict[str, list[Any]]] | None = None) -> list[dict[str, Any]]:
+    """Describe loaded plugins for ``oldphoto plugins``.
 
+    ``provided``: plugin name -> {what: [names]} (e.g. ``{"stages": ["detect:unet"]}``),
+    from the registries; merged into each plugin's entry.
+    """
     load_plugins()
-    provided: dict[str, list[dict[str, str]]] = {}
-    for spec in stages.all_stages():
-        provided.setdefault(spec.plugin, []).append({"kind": spec.kind, "name": spec.name})
+    provided = provided or {}
     infos = []
     for name, plugin in sorted(pm.list_name_plugin()):
         dist_name, version = PLUGIN_DISTRIBUTIONS.get(name, (None, None))
@@ -135,7 +133,7 @@ def plugin_info() -> list[dict[str, Any]]:
                 "version": version,
                 "distribution": dist_name,
                 "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
-                "stages": provided.get(name, []),
+                **provided.get(name, {}),
             }
         )
     for broken in BROKEN_PLUGINS:

@@ -152,20 +152,28 @@ def shipped_dir() -> Path:
     return Path(oldphoto_weights.__file__).parent
 
 
-def weights_dirs(override: str | Path | None = None) -> list[Path]:
-    """Where weights are looked up: ``override``, then $OLDPHOTO_WEIGHTS, then shipped."""
+def package_dir(package: str) -> Path:
+    """The folder of an importable package (a plugin shipping its own weights)."""
+    import importlib
+
+    return Path(importlib.import_module(package).__file__).parent
+
+
+def weights_dirs(override: str | Path | None = None, package: str | None = None) -> list[Path]:
+    """Where weights are looked up: ``override``, then $OLDPHOTO_WEIGHTS, then the folder
+    of ``package`` (a plugin shipping its weights) or the shipped ``oldphoto_weights``."""
     dirs = []
     for candidate in (override, os.environ.get("OLDPHOTO_WEIGHTS")):
         if candidate:
             dirs.append(Path(candidate))
-    dirs.append(shipped_dir())
+    dirs.append(package_dir(package) if package else shipped_dir())
     return dirs
 
 
-def find_weights(name: str, override: str | Path | None = None) -> Path:
+def find_weights(name: str, override: str | Path | None = None, package: str | None = None) -> Path:
     """Path of ``name`` (with or without ``.safetensors``) in the first dir that has it."""
     filename = name if name.endswith(".safetensors") else f"{name}.safetensors"
-    searched = weights_dirs(override)
+    searched = weights_dirs(override, package)
     for directory in searched:
         if (directory / filename).is_file():
             return directory / filename

@@ -1,4 +1,8 @@
-"""Built-in pipeline stages: the paper's networks (detect, encode, translate, decode)."""
+"""Built-in pipeline stages: the paper's networks (detect, encode, translate, decode).
+
+Registered by ``"module:Class"`` name: the stage modules (and torch) are imported only
+when a stage is built, so ``oldphoto stages`` and ``plugins`` stay fast.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,13 @@ from oldphoto_cli.hookspecs import hookimpl
 
 @hookimpl
 def oldphoto_register_stages(register):
-    from oldphoto_cli import pipeline_stages as s
-
-    register("detect", "unet", s.UNetDetector, default=True, description="U-Net scratch detector")
-    register("encode", "vae1", s.VAE1Encoder, default=True, description="VAE1 encoder E_RX")
-    register(
-        "translate",
-        "mapping",
-        s.LatentMapping,
-        default=True,
-        description="latent mapping T_Z with partial non-local block",
-    )
-    register("translate", "identity", s.IdentityTranslator, description="no translation (debug)")
-    register("decode", "vae2", s.VAE2Decoder, default=True, description="VAE2 decoder G_Y")
+    register("detect", "unet", "oldphoto_cli.stages.detect:UNetDetector", default=True,
+             description="U-Net scratch detector")  # fmt: skip
+    register("encode", "vae1", "oldphoto_cli.stages.vae:VAE1Encoder", default=True,
+             description="VAE1 encoder E_RX")  # fmt: skip
+    register("translate", "mapping", "oldphoto_cli.stages.mapping:LatentMapping", default=True,
+             description="latent mapping T_Z with partial non-local block")  # fmt: skip
+    register("translate", "identity", "oldphoto_cli.stages.mapping:IdentityTranslator",
+             description="no translation (debug)")  # fmt: skip
+    register("decode", "vae2", "oldphoto_cli.stages.vae:VAE2Decoder", default=True,
+             description="VAE2 decoder G_Y")  # fmt: skip

@@ -1,25 +1,17 @@
-"""Built-in face stages: Haar face detector and the ``general`` face enhancer."""
+"""Built-in face stages: Haar face detector and the ``general`` face enhancer.
+
+Registered by ``"module:Class"`` name: nothing is imported until one is built.
+"""
 
 from __future__ import annotations
 
 from oldphoto_cli.hookspecs import hookimpl
 
 
-def _haar(**options):
-    from oldphoto_cli.face_detect import HaarFaceDetector
-
-    return HaarFaceDetector(**options)
-
-
-def _general(device=None, **options):
-    from oldphoto_cli.face_enhance import GeneralFaceEnhancer
-
-    return GeneralFaceEnhancer(device=device, **options)
-
-
 @hookimpl
 def oldphoto_register_face_detectors(register):
-    register("haar", _haar, default=True)
+    register("haar", "oldphoto_cli.faces.detect:HaarFaceDetector", default=True,
+             description="OpenCV Haar cascades (frontal + profile), verified by eyes")  # fmt: skip
 
 
 @hookimpl
@@ -27,7 +19,7 @@ def oldphoto_register_stages(register):
     register(
         "face_enhance",
         "general",
-        _general,
+        "oldphoto_cli.faces.enhance:GeneralFaceEnhancer",
         default=True,
         description="aligned face crops restored by the general pipeline, blended back",
     )

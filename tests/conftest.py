@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from oldphoto_cli import hookspecs, plugins, stages
+from oldphoto_cli import hookspecs, plugins, registry, stages
 from oldphoto_cli.hookspecs import hookimpl
 
 
@@ -36,9 +36,9 @@ def isolated_plugins(monkeypatch):
     monkeypatch.setattr(plugins, "_loaded", True)
     monkeypatch.setattr(plugins, "BROKEN_PLUGINS", [])
     monkeypatch.setattr(plugins, "PLUGIN_DISTRIBUTIONS", {})
-    stages.reset()
+    registry.reset_all()
     yield fresh
-    stages.reset()
+    registry.reset_all()
 
 
 class _Stage:
@@ -117,7 +117,7 @@ class FakePipeline:
         return RestoreResult(
             image=out.astype(np.float32),
             mask=mask,
-            info={"stages": ["fake"]},
+            info={"stages": {"translate": self.options.translator or "fake"}},
             intermediates={"input": rgb},
         )
 

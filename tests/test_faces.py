@@ -6,14 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from oldphoto_cli.face_detect import Face, HaarFaceDetector
-from oldphoto_cli.face_enhance import (
-    GeneralFaceEnhancer,
-    align_face,
-    face_mask,
-    paste_face,
-    similarity_from_points,
-)
+from oldphoto_cli.contract import Face
+from oldphoto_cli.faces.align import align_face, face_mask, paste_face, similarity_from_points
+from oldphoto_cli.faces.detect import HaarFaceDetector
+from oldphoto_cli.faces.enhance import GeneralFaceEnhancer
 
 cv2.setNumThreads(1)
 
@@ -171,17 +167,17 @@ def test_only_center_face_picks_the_central_one():
 
 
 def test_registered_as_default_stage_and_detector():
-    from oldphoto_cli import face_detect, stages
+    from oldphoto_cli import faces, stages
 
     stages.reset()
-    face_detect.reset()
+    faces.reset()
     try:
         spec = stages.get("face_enhance")
         assert (spec.name, spec.plugin, spec.default) == ("general", "faces", True)
-        names = {s.name: s for s in face_detect.face_detectors()}
+        names = {s.name: s for s in faces.face_detectors()}
         assert names["haar"].default and names["haar"].plugin == "faces"
-        stage = spec.factory(device=None, only_center_face=False, save_faces_dir=None)
+        stage = spec.build(device=None, only_center_face=False, save_faces_dir=None)
         assert (stage.kind, stage.name) == ("face_enhance", "general")
     finally:
         stages.reset()
-        face_detect.reset()
+        faces.reset()

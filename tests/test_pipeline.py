@@ -151,7 +151,7 @@ def test_spare_faces_drops_regions_wholly_inside_a_face_only():
 
 
 def test_restore_spares_faces_found_by_the_face_detector(tiny_weights, monkeypatch):
-    from oldphoto_cli.face_detect import Face
+    from oldphoto_cli.contract import Face
 
     rgb = photo(64, 64)
     options = RestoreOptions(device="cpu", weights_dir=str(tiny_weights), face_enhancer="none",
@@ -170,7 +170,7 @@ def test_restore_spares_faces_found_by_the_face_detector(tiny_weights, monkeypat
 
 
 def test_faces_found_while_sparing_are_reused_by_the_face_enhancer(tiny_weights, monkeypatch):
-    from oldphoto_cli.face_detect import Face
+    from oldphoto_cli.contract import Face
 
     options = RestoreOptions(device="cpu", weights_dir=str(tiny_weights), with_scratch="on",
                              threshold=0.0, min_area=0, dilate=0)  # fmt: skip

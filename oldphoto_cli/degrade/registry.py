@@ -1,7 +1,7 @@
 """Registry of degradations, collected from plugins through
 ``oldphoto_register_degradations(register)``.
 
-``register(name, fn, group, structured=False, p=0.5)`` (``plugin=`` is added by
+``register(name, fn, group=None, *, structured=False, p=0.5)`` (``plugin=`` is added by
 :func:`oldphoto_cli.plugins.call_register_hook`):
 
 - unstructured ``fn(img, rng)`` returns ``image`` or ``(image, params)``;
@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from oldphoto_cli.plugins import PluginError, call_register_hook
+from oldphoto_cli.contract import PluginError
+from oldphoto_cli.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -30,47 +31,38 @@ class DegradationSpec:
     p: float
     plugin: str
 
-
-_registry: dict[str, DegradationSpec] | None = None
-
-
-def _collect() -> dict[str, DegradationSpec]:
-    registry: dict[str, DegradationSpec] = {}
-
-    def register(
+    @classmethod
+    def from_registration(
+        cls,
         name: str,
         fn: Callable[..., Any],
         group: str | None = None,
+        *,
         structured: bool = False,
         p: float = 0.5,
-        plugin: str = "?",
-    ) -> None:
+        plugin: str,
+    ) -> DegradationSpec:
         if not callable(fn):
             raise PluginError(f"plugin {plugin!r} registered degradation {name!r} with no callable")
         if not 0.0 <= float(p) <= 1.0:
             raise PluginError(f"plugin {plugin!r} registered degradation {name!r} with p={p}")
-        if name in registry:
-            other = registry[name].plugin
-            raise PluginError(
-                f"degradation {name!r} is registered twice, by plugins {other!r} and {plugin!r}"
-            )
-        registry[name] = DegradationSpec(
-            name, fn, group or name, bool(structured), float(p), plugin
-        )
+        return cls(name, fn, group or name, bool(structured), float(p), plugin)
 
-    call_register_hook("oldphoto_register_degradations", register)
-    return registry
+    @property
+    def key(self) -> str:
+        return self.name
+
+    @property
+    def label(self) -> str:
+        return f"degradation {self.name!r}"
 
 
-def reset() -> None:
-    """Forget collected degradations (tests register and unregister plugins)."""
-    global _registry
-    _registry = None
+registry: Registry[DegradationSpec] = Registry(
+    "oldphoto_register_degradations", DegradationSpec, "degradation"
+)
+reset = registry.reset
 
 
 def get_degradations() -> dict[str, DegradationSpec]:
     """All registered degradations by name (collected once, then cached)."""
-    global _registry
-    if _registry is None:
-        _registry = _collect()
-    return dict(_registry)
+    return {spec.name: spec for spec in registry.all()}

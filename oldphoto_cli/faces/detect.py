@@ -1,40 +1,11 @@
-"""Face detection for face enhancement: OpenCV Haar cascades + a pluggable detector registry.
-
-Detectors are registered through the ``oldphoto_register_face_detectors(register)`` hook with
-``register(name, factory, default=False)``; ``factory(**options)`` returns a callable
-``detector(rgb) -> list[Face]`` (rgb: HxWx3 float32 in [0, 1]).
-"""
+"""The built-in face detector ``haar``: OpenCV Haar cascades verified by eyes."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
 
-from oldphoto_cli.plugins import PluginError, call_register_hook
-
-
-@dataclass
-class Face:
-    """One detected face in image coordinates (pixels, x right, y down).
-
-    ``eyes`` is ``[[x, y] of the eye on the image left, [x, y] of the eye on the image
-    right]`` when both were found, else None (alignment then falls back to the box).
-    """
-
-    box: tuple[float, float, float, float]  # x, y, w, h
-    score: float
-    eyes: np.ndarray | None = None
-    kind: str = "frontal"  # frontal | profile
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def center(self) -> tuple[float, float]:
-        x, y, w, h = self.box
-        return x + w / 2, y + h / 2
+from oldphoto_cli.contract import Face, FaceDetector
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -62,7 +33,7 @@ def to_gray_u8(rgb: np.ndarray) -> np.ndarray:
     return rgb if rgb.ndim == 2 else cv2.cvtColor(rgb[..., :3], cv2.COLOR_RGB2GRAY)
 
 
-class HaarFaceDetector:
+class HaarFaceDetector(FaceDetector):
     """OpenCV Haar cascades: frontal (default + alt2) and profile faces, verified by eyes.
 
     - Small images (long side < ``min_side``) are upsampled, and so are all images when
@@ -83,7 +54,6 @@ class HaarFaceDetector:
         profile: bool = True,
         min_side: int = 480,
         max_side: int = 1600,
-        **_: Any,
     ) -> None:
         cv2.setNumThreads(1)
         root = cv2.data.haarcascades
@@ -205,63 +175,3 @@ class HaarFaceDetector:
             ):
                 kept.append(face)
         return kept
-
-
-# -- registry -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FaceDetectorSpec:
-    name: str
-    factory: Callable[..., Any]
-    plugin: str
-    default: bool = False
-
-
-_registry: dict[str, FaceDetectorSpec] | None = None
-
-
-def _collect() -> dict[str, FaceDetectorSpec]:
-    registry: dict[str, FaceDetectorSpec] = {}
-
-    def register(
-        name: str, factory: Callable[..., Any], default: bool = False, plugin: str = "?"
-    ) -> None:
-        if name in registry:
-            raise PluginError(
-                f"face detector {name!r} is registered twice, by plugins "
-                f"{registry[name].plugin!r} and {plugin!r}"
-            )
-        registry[name] = FaceDetectorSpec(name, factory, plugin, default)
-
-    call_register_hook("oldphoto_register_face_detectors", register)
-    return registry
-
-
-def reset() -> None:
-    global _registry
-    _registry = None
-
-
-def face_detectors() -> list[FaceDetectorSpec]:
-    global _registry
-    if _registry is None:
-        _registry = _collect()
-    return list(_registry.values())
-
-
-def get_face_detector(name: str | None = None, **options: Any) -> Callable[..., list[Face]]:
-    """Build a registered face detector (``None``: the default one, else Haar)."""
-    specs = face_detectors()
-    if name is None:
-        defaults = [s for s in specs if s.default]
-        builtin = [s for s in defaults if s.plugin == "faces"]
-        chosen = (builtin or defaults or [None])[0]
-        if chosen is None:
-            return HaarFaceDetector(**options)
-        return chosen.factory(**options)
-    for spec in specs:
-        if spec.name == name:
-            return spec.factory(**options)
-    available = ", ".join(sorted(s.name for s in specs)) or "none"
-    raise KeyError(f"no face detector named {name!r} (available: {available})")

@@ -1,88 +1,86 @@
-"""The stage registry: which implementations exist for each pipeline kind.
+"""Pipeline stages: the registry of implementations per kind, and the built-in ones.
 
-A stage is built by a factory ``factory(device=..., **options) -> Stage``. Kinds:
+Built-ins, one module each (imported only when a stage is built: they import torch):
 
-- ``degrade``: image -> (image, mask) synthesis (training data; see ``oldphoto_cli.degrade``)
-- ``detect``: image -> scratch probability / mask
-- ``encode``: image -> latent (VAE1 encoder E_RX)
-- ``translate``: latent (+ mask) -> latent (mapping T_Z) or, for ``space == "image"``
-  translators, image (+ mask) -> image
-- ``decode``: latent -> image (VAE2 decoder G_Y)
-- ``face_enhance``: image -> image
+- :mod:`oldphoto_cli.stages.detect`: ``unet``, the U-Net scratch detector;
+- :mod:`oldphoto_cli.stages.vae`: ``vae1`` (encoder E_RX) and ``vae2`` (decoder G_Y);
+- :mod:`oldphoto_cli.stages.mapping`: ``mapping`` (T_Z) and ``identity`` translators.
+
+Face enhancement lives in :mod:`oldphoto_cli.faces`. What each kind must be is
+:mod:`oldphoto_cli.contract`. Plugins register with
+``register(kind, name, factory, *, default=False, description="")`` in the
+``oldphoto_register_stages`` hook; ``factory`` is a class (or callable) or a
+``"module:attr"`` string imported when the stage is first built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any
 
-from oldphoto_cli.plugins import PluginError, call_register_hook
+from oldphoto_cli.contract import KINDS, PluginError, check_stage
+from oldphoto_cli.registry import Registry, resolve
 
-KINDS = ("degrade", "detect", "encode", "translate", "decode", "face_enhance")
-
-
-@runtime_checkable
-class Stage(Protocol):
-    """What the runner needs from a stage: a name and a call on batched tensors."""
-
-    kind: str
-    name: str
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+__all__ = ["KINDS", "StageSpec", "all_stages", "build", "default_name", "get", "reset",
+           "stages_of"]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class StageSpec:
     kind: str
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[..., Any] | str
     plugin: str
     default: bool = False
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
-
-_registry: dict[tuple[str, str], StageSpec] | None = None
-
-
-def _collect() -> dict[tuple[str, str], StageSpec]:
-    registry: dict[tuple[str, str], StageSpec] = {}
-
-    def register(
+    @classmethod
+    def from_registration(
+        cls,
         kind: str,
         name: str,
-        factory: Callable[..., Any],
+        factory: Callable[..., Any] | str,
+        *,
         default: bool = False,
         description: str = "",
-        plugin: str = "?",
-        **extra: Any,
-    ) -> None:
+        plugin: str,
+    ) -> StageSpec:
         if kind not in KINDS:
-            raise PluginError(f"plugin {plugin!r} registered unknown stage kind {kind!r}")
-        key = (kind, name)
-        if key in registry:
-            other = registry[key].plugin
             raise PluginError(
-                f"stage {kind}:{name} is registered twice, by plugins {other!r} and {plugin!r}"
+                f"plugin {plugin!r} registered unknown stage kind {kind!r} "
+                f"(kinds: {', '.join(KINDS)})"
             )
-        registry[key] = StageSpec(kind, name, factory, plugin, default, description, extra)
+        if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+            raise PluginError(f"plugin {plugin!r}: stage {kind}:{name} has no factory")
+        # A class declares its kind and name: they must be the ones it is registered as.
+        for attr, expected in (("kind", kind), ("name", name)):
+            declared = getattr(factory, attr, expected) if isinstance(factory, type) else expected
+            if declared != expected:
+                raise PluginError(
+                    f"plugin {plugin!r} registered {factory.__name__} as {kind}:{name}, "
+                    f"but it declares {attr} = {declared!r}"
+                )
+        return cls(kind, name, factory, plugin, bool(default), description)
 
-    call_register_hook("oldphoto_register_stages", register)
-    return registry
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.kind, self.name
+
+    @property
+    def label(self) -> str:
+        return f"stage {self.kind}:{self.name}"
+
+    def build(self, **options: Any) -> Any:
+        """Build the stage (``options``: see :mod:`oldphoto_cli.contract`) and check it
+        keeps its kind's contract."""
+        stage = resolve(self.factory)(**options)
+        return check_stage(stage, self.kind, self.name, self.plugin)
 
 
-def reset() -> None:
-    """Forget collected stages (tests register and unregister plugins)."""
-    global _registry
-    _registry = None
-
-
-def all_stages() -> list[StageSpec]:
-    global _registry
-    if _registry is None:
-        _registry = _collect()
-    return list(_registry.values())
+registry: Registry[StageSpec] = Registry("oldphoto_register_stages", StageSpec, "stage")
+reset = registry.reset
+all_stages = registry.all
 
 
 def stages_of(kind: str) -> list[StageSpec]:
@@ -108,3 +106,8 @@ def get(kind: str, name: str | None = None) -> StageSpec:
             return spec
     available = ", ".join(sorted(s.name for s in stages_of(kind))) or "none"
     raise KeyError(f"no {kind} stage named {name!r} (available: {available})")
+
+
+def build(kind: str, name: str | None = None, **options: Any) -> Any:
+    """Build the stage ``kind:name`` (None: the default), checked against the contract."""
+    return get(kind, name).build(**options)

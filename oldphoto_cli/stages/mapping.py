@@ -1,116 +1,18 @@
-"""The built-in stages: the paper's networks wrapped for tiled, device-aware inference.
-
-Each stage loads its safetensors weights once (``weights_dir`` overrides the lookup) and
-works on host tensors, moving one tile at a time to its device.
-"""
+"""Built-in ``translate`` stages: ``mapping`` (T_Z with the partial non-local block) and
+``identity`` (the VAEs alone, for debugging)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 import torch
 
-from oldphoto_cli.archs import mapping_arch, unet_arch, vae_arch
-from oldphoto_cli.archs.mapping_arch import LatentMapping, MappingConfig
+from oldphoto_cli.archs import mapping_arch
+from oldphoto_cli.archs.mapping_arch import LatentMapping as MappingNet
+from oldphoto_cli.archs.mapping_arch import MappingConfig
 from oldphoto_cli.archs.nonlocal_arch import context_tokens, grid_shape, pool_context
-from oldphoto_cli.archs.unet_arch import UNet, UNetConfig, fuse_batchnorm
-from oldphoto_cli.archs.vae_arch import VAE, VAEConfig, pad_to_multiple
-from oldphoto_cli.tiling import run_tiled
-from oldphoto_cli.weights import find_weights, load_model
+from oldphoto_cli.contract import LatentTranslator, TorchStage
 
 
-class TorchStage:
-    """Loads ``weights_name`` into ``build(config_cls(**meta.config))`` on ``device``."""
-
-    kind = name = weights_name = arch = ""
-    build: Any = None
-    config_cls: Any = None
-
-    def __init__(self, device: torch.device | str = "cpu", weights_dir: str | None = None,
-                 fp16: bool = False, compile: bool = False, **_: Any) -> None:  # fmt: skip
-        self.device = torch.device(device)
-        path = find_weights(self.weights_name, weights_dir)
-        model, self.meta = load_model(path, self.build, self.config_cls, self.arch, self.device)
-        # Half precision only where the device supports it (never on the CPU).
-        self.dtype = torch.float16 if fp16 and self.device.type == "cuda" else torch.float32
-        self.model = self.prepare_model(model).to(dtype=self.dtype)
-        if compile:
-            self.model = torch.compile(self.model, dynamic=True)  # tiles vary in size
-
-    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
-        return model
-
-    def to_device(self, x: torch.Tensor) -> torch.Tensor:
-        return x.to(self.device, self.dtype)
-
-
-class UNetDetector(TorchStage):
-    """Scratch/crack probabilities from the grayscale image, in overlapped tiles.
-
-    Call: rgb HxWx3 float32 [0, 1] -> HxW float32 probabilities.
-    """
-
-    kind, name, weights_name, arch = "detect", "unet", "detector", unet_arch.ARCH
-    build, config_cls = UNet, UNetConfig
-    tile, halo, overlap = 1024, 64, 32  # ~0.3 GiB of activations per tile
-
-    def prepare_model(self, model):
-        return fuse_batchnorm(model)
-
-    @torch.inference_mode()
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        gray = (
-            torch.from_numpy(
-                (rgb[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32))[None, None]
-            )
-            * 2.0
-            - 1.0
-        )  # (1, 1, H, W) in [-1, 1] like training
-        multiple = 2**self.model.cfg.depth
-
-        def detect_tile(piece: torch.Tensor, _box) -> torch.Tensor:
-            padded, (h, w) = pad_to_multiple(self.to_device(piece), multiple)
-            return torch.sigmoid(self.model(padded)[..., :h, :w].float())
-
-        prob = run_tiled(detect_tile, gray, self.tile, self.halo, self.overlap, 1.0, self.device)
-        return prob[0, 0].numpy()
-
-
-class VAE1Encoder(TorchStage):
-    """E_RX: (1, 3, H, W) in [-1, 1], H and W divisible by 4 -> latent (1, Cz, H/4, W/4)."""
-
-    kind, name, weights_name, arch = "encode", "vae1", "vae1", vae_arch.ARCH
-    build, config_cls = VAE, VAEConfig
-    tile, halo, overlap = 1024, 32, 16  # ~0.4 GiB of activations per tile
-
-    def prepare_model(self, model):
-        return model.encoder
-
-    @torch.inference_mode()
-    def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        def encode_tile(piece, _box):
-            return self.model(self.to_device(piece))[0].float()  # mu: no sampling at test time
-
-        return run_tiled(encode_tile, image, self.tile, self.halo, self.overlap, 0.25, self.device)
-
-
-class VAE2Decoder(TorchStage):
-    """G_Y: latent (B, Cz, h, w) -> image (B, 3, 4h, 4w) in [-1, 1] (one tile at a time)."""
-
-    kind, name, weights_name, arch = "decode", "vae2", "vae2", vae_arch.ARCH
-    build, config_cls = VAE, VAEConfig
-    halo = 8  # latent pixels of context the decoder needs around a tile
-
-    def prepare_model(self, model):
-        return model.decoder
-
-    @torch.inference_mode()
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return self.model(self.to_device(z)).float()
-
-
-class LatentMapping(TorchStage):
+class LatentMapping(TorchStage, LatentTranslator):
     """T_Z on latent tiles, with the partial non-local context of the *whole* image.
 
     ``prepare(z, mask)`` pools intact features of the whole latent into at most
@@ -118,9 +20,8 @@ class LatentMapping(TorchStage):
     latent tile, its holes attending to those tokens.
     """
 
-    kind, name, weights_name, arch = "translate", "mapping", "mapping", mapping_arch.ARCH
-    build, config_cls = LatentMapping, MappingConfig
-    space = "latent"
+    name, weights_name, arch = "mapping", "mapping", mapping_arch.ARCH
+    build, config_cls = MappingNet, MappingConfig
     halo = 16  # latent receptive-field radius (3x3 convs), rounded up; set from the config
     tile = 128
 
@@ -161,16 +62,10 @@ class LatentMapping(TorchStage):
         return self.model(self.to_device(z), mask, context).float()
 
 
-class IdentityTranslator:
+class IdentityTranslator(LatentTranslator):
     """Passes latents through unchanged: shows what the VAEs alone do (debugging)."""
 
-    kind, name, space, halo = "translate", "identity", "latent", 0
-
-    def __init__(self, device: torch.device | str = "cpu", **_: Any) -> None:
-        self.device = torch.device(device)
-
-    def prepare(self, z, mask):
-        return None
+    name, halo = "identity", 0
 
     def __call__(self, z, mask, context=None):
         return z

@@ -1,0 +1,326 @@
+"""The plugin contract: what each kind of stage is, what it declares, what it is called with.
+
+Re-exported from ``oldphoto_cli`` (``from oldphoto_cli import LatentTranslator, hookimpl``).
+The restore pipeline reads exactly the attributes declared here, and
+:func:`check_stage` refuses a built stage that lacks one, naming its plugin. See
+``docs/plugins.md`` for worked examples.
+
+Pipeline, with the shapes that cross each stage (images are float32; "rgb" means a
+numpy HxWx3 array in [0, 1], "image" a torch (1, 3, H, W) tensor in [-1, 1]):
+
+    rgb --Detector--> probability HxW            (mask = threshold, min_area, dilate)
+    rgb --ImageTranslator(rgb, mask)--> rgb      (a translator with space = "image"), or
+    image --Encoder--> z (1, C, H/scale, W/scale)
+        z --LatentTranslator(z, mask, context)--> z      (tile by tile, with ``halo``)
+        z --Decoder--> image (1, 3, h*scale, w*scale)   (tile by tile, with ``halo``)
+    rgb --FaceEnhancer(rgb, restore_fn, faces, name)--> (rgb, info)
+
+Every stage is built once per run by its registered factory (usually the class itself)
+with these keyword arguments, and reused for every image:
+
+- ``device``: a ``torch.device`` (the stage moves what it computes there);
+- ``weights_dir``: ``--weights-dir`` or None (see :class:`TorchStage`);
+- ``fp16``: half precision was asked for and the device supports it;
+- ``compile``: ``--compile`` was given;
+- face enhancers also get ``only_center_face`` and ``save_faces_dir``.
+
+Nothing here imports torch, numpy or OpenCV: listing plugins stays fast.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+__all__ = [
+    "KINDS",
+    "Decoder",
+    "Degradation",
+    "Detector",
+    "Encoder",
+    "Face",
+    "FaceDetector",
+    "FaceEnhancer",
+    "ImageTranslator",
+    "LatentTranslator",
+    "PluginError",
+    "RestoreFn",
+    "Stage",
+    "TorchStage",
+    "check_stage",
+]
+
+# The pipeline's stage kinds, in the order they run (``oldphoto stages`` shows them so).
+KINDS = ("detect", "encode", "translate", "decode", "face_enhance")
+
+
+class PluginError(Exception):
+    """A plugin broke the plugin contract (a stage lacks a declared attribute, two plugins
+    registered one name, an unknown keyword at registration...). The message names it."""
+
+
+class Stage(ABC):
+    """Base of every stage kind. Subclasses set ``name``; the kind bases set ``kind``."""
+
+    kind: ClassVar[str]
+    name: ClassVar[str]
+
+    def __init__(self, device: Any = "cpu", weights_dir: str | None = None,
+                 fp16: bool = False, compile: bool = False) -> None:  # fmt: skip
+        self.device = device
+
+
+class Detector(Stage):
+    """``detect``: scratch probability per pixel.
+
+    ``__call__(rgb)``: rgb HxWx3 float32 in [0, 1] -> HxW float32 probabilities in [0, 1]
+    (same height and width). The pipeline thresholds, cleans and dilates it into a mask.
+    """
+
+    kind = "detect"
+
+    @abstractmethod
+    def __call__(self, rgb: np.ndarray) -> np.ndarray: ...
+
+
+class Encoder(Stage):
+    """``encode``: image -> latent.
+
+    ``scale`` (declared): the latent's downsampling factor; the pipeline pads the image to
+    a multiple of it and pools the mask by it. ``__call__(image)``: (1, 3, H, W) in
+    [-1, 1], H and W multiples of ``scale`` -> (1, C, H/scale, W/scale), on the host.
+    """
+
+    kind = "encode"
+    scale: int
+
+    @abstractmethod
+    def __call__(self, image: torch.Tensor) -> torch.Tensor: ...
+
+
+class LatentTranslator(Stage):
+    """``translate`` in latent space (``space = "latent"``): old-photo latent -> clean latent.
+
+    The pipeline calls it tile by tile, each tile with ``halo`` latent pixels of context on
+    every side (declared: at least the receptive-field radius, so tiles match the whole
+    image exactly).
+
+    - ``prepare(z, mask) -> context`` runs once per image on the whole latent (host
+      tensors; ``mask`` is (1, 1, h, w) in {0, 1} or None) and returns whatever the tiles
+      need from the whole image, e.g. pooled non-local tokens. Default: None.
+    - ``__call__(z, mask, context)``: a latent tile (1, C, h, w), its mask tile or None
+      (no scratch path) and ``prepare``'s result -> latent tile of the same shape.
+    """
+
+    kind = "translate"
+    space: ClassVar[str] = "latent"
+    halo: int
+
+    def prepare(self, z: torch.Tensor, mask: torch.Tensor | None) -> Any:
+        return None
+
+    @abstractmethod
+    def __call__(
+        self, z: torch.Tensor, mask: torch.Tensor | None, context: Any
+    ) -> torch.Tensor: ...
+
+
+class ImageTranslator(Stage):
+    """``translate`` in image space (``space = "image"``): replaces encode/translate/decode.
+
+    ``__call__(rgb, mask)``: rgb HxWx3 float32 in [0, 1], mask HxW uint8 {0, 1} or None ->
+    restored HxWx3 (the pipeline clips it to [0, 1]).
+    """
+
+    kind = "translate"
+    space: ClassVar[str] = "image"
+
+    @abstractmethod
+    def __call__(self, rgb: np.ndarray, mask: np.ndarray | None) -> np.ndarray: ...
+
+
+class Decoder(Stage):
+    """``decode``: latent -> image.
+
+    ``halo`` (declared): latent pixels of context a tile needs; ``scale``: the upsampling
+    factor, equal to the encoder's. ``__call__(z)``: (1, C, h, w) on the device ->
+    (1, 3, h*scale, w*scale) float32 in [-1, 1].
+    """
+
+    kind = "decode"
+    halo: int
+    scale: int
+
+    @abstractmethod
+    def __call__(self, z: torch.Tensor) -> torch.Tensor: ...
+
+
+RestoreFn = Callable[["np.ndarray"], "np.ndarray"]
+
+
+class FaceEnhancer(Stage):
+    """``face_enhance``: restore faces again at their own scale.
+
+    ``detector`` (declared): the :class:`FaceDetector` it uses; restore finds the faces on
+    the input with it (once, also to spare them from the scratch mask).
+    ``__call__(rgb, restore_fn, faces, name)``: the restored photo, a function restoring any
+    HxWx3 crop with the general pipeline, the faces found (None: search ``rgb``) and the
+    image's name (``sub/photo``, or None) for anything saved per image -> (rgb, info with
+    at least ``"faces"``: how many; ``"face_boxes"``: one record per face, optional).
+
+    Most plugins subclass :class:`oldphoto_cli.faces.enhance.AlignedFaceEnhancer`, which
+    aligns, blends and pastes back, and write only ``enhance_crop``.
+    """
+
+    kind = "face_enhance"
+    detector: FaceDetector
+
+    @abstractmethod
+    def __call__(
+        self,
+        rgb: np.ndarray,
+        restore_fn: RestoreFn | None = None,
+        faces: list[Face] | None = None,
+        name: str | None = None,
+    ) -> tuple[np.ndarray, dict[str, Any]]: ...
+
+
+@dataclass
+class Face:
+    """One detected face in image coordinates (pixels, x right, y down).
+
+    ``eyes`` is ``[[x, y] of the eye on the image left, [x, y] of the eye on the image
+    right]`` when both were found, else None (alignment then falls back to the box).
+    """
+
+    box: tuple[float, float, float, float]  # x, y, w, h
+    score: float
+    eyes: np.ndarray | None = None
+    kind: str = "frontal"  # frontal | profile
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        x, y, w, h = self.box
+        return x + w / 2, y + h / 2
+
+
+class FaceDetector(ABC):
+    """A face detector (``oldphoto_register_face_detectors``): rgb HxWx3 float32 [0, 1] ->
+    list of :class:`Face`. Built by ``factory(**options)`` (e.g. ``min_face``)."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def __call__(self, rgb: np.ndarray) -> list[Face]: ...
+
+
+class Degradation(Protocol):
+    """A degradation (``oldphoto_register_degradations``): a function ``fn(img, rng)``.
+
+    ``img`` is float32 HxWx3 RGB in [0, 1], ``rng`` a ``numpy.random.Generator`` (the only
+    source of randomness: the same seed gives the same damage). Unstructured ones return
+    ``image`` or ``(image, params)``; structured ones (``structured=True`` at
+    registration) ``(image, mask)`` or ``(image, mask, params)`` with mask HxW in {0, 1}
+    marking exactly the pixels they damaged.
+    """
+
+    def __call__(self, img: np.ndarray, rng: np.random.Generator) -> Any: ...
+
+
+class TorchStage(Stage):
+    """A stage around one network with safetensors weights: a plugin writes ``__call__``.
+
+    Declare ``weights_name`` (file stem), ``arch`` (the architecture name stored in the
+    file), ``build`` (``build(config) -> nn.Module``) and ``config_cls`` (its config
+    dataclass, filled from the file's metadata); ``weights_package`` names a Python
+    package whose folder holds the file (a plugin shipping its own weights; default: the
+    shipped ``oldphoto_weights``). ``--weights-dir`` and ``$OLDPHOTO_WEIGHTS`` are searched
+    first. The base loads the file, puts the model on ``self.device`` in eval mode, in
+    half precision when ``fp16`` (CUDA only; ``self.dtype`` says which), compiled when
+    ``compile``. ``prepare_model(model)`` may pick a submodule or fuse layers first.
+    In ``__call__`` use ``self.to_device(x)`` for inputs and ``self.model``.
+    """
+
+    weights_name: ClassVar[str]
+    weights_package: ClassVar[str | None] = None
+    arch: ClassVar[str]
+    build: ClassVar[Callable[[Any], Any]]
+    config_cls: ClassVar[type]
+
+    def __init__(self, device: Any = "cpu", weights_dir: str | None = None,
+                 fp16: bool = False, compile: bool = False) -> None:  # fmt: skip
+        import torch
+
+        from oldphoto_cli.weights import find_weights, load_model
+
+        cls = type(self)
+        self.device = torch.device(device)
+        path = find_weights(cls.weights_name, weights_dir, package=cls.weights_package)
+        model, self.meta = load_model(path, cls.build, cls.config_cls, cls.arch, self.device)
+        self.dtype = self.dtype_for(self.device, fp16)
+        self.model = self.prepare_model(model).to(dtype=self.dtype)
+        if compile:
+            self.model = torch.compile(self.model, dynamic=True)  # tiles vary in size
+
+    @staticmethod
+    def dtype_for(device: torch.device, fp16: bool) -> torch.dtype:
+        """float16 when asked for on CUDA, else float32 (never half on the CPU)."""
+        import torch
+
+        return torch.float16 if fp16 and device.type == "cuda" else torch.float32
+
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        return model
+
+    def to_device(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.device, self.dtype)
+
+
+# What each kind must declare beyond ``kind`` and ``name``: attribute -> (type, meaning).
+_REQUIRED: dict[str, dict[str, tuple[type, str]]] = {
+    "encode": {"scale": (int, "the latent's downsampling factor")},
+    "translate": {"space": (str, '"latent" or "image"')},
+    "decode": {"halo": (int, "latent context per tile"), "scale": (int, "upsampling factor")},
+    "face_enhance": {"detector": (object, "the face detector it uses")},
+}
+_LATENT: dict[str, tuple[type, str]] = {"halo": (int, "latent context per tile")}
+
+
+def check_stage(stage: Any, kind: str, name: str, plugin: str) -> Any:
+    """Return ``stage`` if it keeps the contract of ``kind``, else raise PluginError.
+
+    Checks that it is callable, says the kind and name it was registered under, and
+    declares what its kind needs (``scale``, ``halo``, ``space``, ``prepare``, ...).
+    """
+    where = f"plugin {plugin!r}: {kind} stage {name!r}"
+    if not callable(stage):
+        raise PluginError(f"{where}: its factory returned {type(stage).__name__}, not a stage")
+    for attr, expected in (("kind", kind), ("name", name)):
+        value = getattr(stage, attr, None)
+        if value != expected:
+            raise PluginError(f"{where}: the stage says {attr} = {value!r}, not {expected!r}")
+    required = dict(_REQUIRED.get(kind, {}))
+    if kind == "translate":
+        space = getattr(stage, "space", None)
+        if space not in ("latent", "image"):
+            raise PluginError(f'{where}: space must be "latent" or "image", not {space!r}')
+        if space == "latent":
+            required |= _LATENT
+            if not callable(getattr(stage, "prepare", None)):
+                raise PluginError(f"{where}: a latent translator needs prepare(z, mask)")
+    for attr, (kind_type, meaning) in required.items():
+        value = getattr(stage, attr, None)
+        bad_int = kind_type is int and (isinstance(value, bool) or not isinstance(value, int)
+                                        or value < (1 if attr == "scale" else 0))  # fmt: skip
+        if value is None or bad_int or not isinstance(value, kind_type):
+            raise PluginError(
+                f"{where}: missing or invalid {attr} ({meaning}): {value!r}; see docs/plugins.md"
+            )
+    return stage

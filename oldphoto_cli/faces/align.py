@@ -1,0 +1,130 @@
+"""Face geometry: align a face to a canonical square crop and paste a changed crop back.
+
+A similarity transform ``M`` (2x3, image -> crop) maps the two eye centres (or, without
+eyes, points derived from the detection box) onto fixed template positions of a square
+crop. The inverse ``M_inv`` puts the crop back exactly; only the *change* made to the crop
+is warped back, so an unchanged crop leaves the image unchanged and faces never shift.
+Pixels outside the feathered elliptical face mask are bit-identical to the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from oldphoto_cli.contract import Face
+
+CROP_SIZE = 256
+# Eye centres in a unit crop (x, y): the whole face (forehead to chin) fits with a margin.
+EYE_TEMPLATE = np.array([[0.37, 0.42], [0.63, 0.42]], np.float64)
+# Eye centres relative to a Haar frontal box (x, y as fractions of w, h).
+BOX_EYES = np.array([[0.31, 0.38], [0.69, 0.38]], np.float64)
+
+
+@dataclass
+class AlignedFace:
+    crop: np.ndarray  # size x size x 3 float32
+    matrix: np.ndarray  # 2x3 image -> crop
+    inverse: np.ndarray  # 2x3 crop -> image
+    size: int
+    face: Face
+
+    @property
+    def scale(self) -> float:
+        """Crop pixels per image pixel."""
+        return float(np.hypot(self.matrix[0, 0], self.matrix[1, 0]))
+
+
+def similarity_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Exact 2-point (or least-squares n-point) similarity ``src -> dst`` as a 2x3 matrix."""
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    if len(src) > 2:
+        matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+        if matrix is not None:
+            return matrix
+    # z -> a z + b in complex form: a = (d1 - d0) / (s1 - s0).
+    s = src[:, 0] + 1j * src[:, 1]
+    d = dst[:, 0] + 1j * dst[:, 1]
+    a = (d[1] - d[0]) / (s[1] - s[0])
+    b = d[0] - a * s[0]
+    return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]], np.float64)
+
+
+def face_eye_points(face: Face) -> np.ndarray:
+    """Eye centres of a face: detected, else estimated from its box."""
+    if face.eyes is not None:
+        return np.asarray(face.eyes, np.float64)
+    x, y, w, h = face.box
+    return np.array([x, y]) + BOX_EYES * np.array([w, h])
+
+
+def crop_size_for(face: Face, base: int = CROP_SIZE, max_size: int = 1024) -> int:
+    """``base``, or a larger multiple of 64 when the face would otherwise be downsampled."""
+    eyes = face_eye_points(face)
+    eye_distance = float(np.linalg.norm(eyes[1] - eyes[0]))
+    template_distance = (EYE_TEMPLATE[1, 0] - EYE_TEMPLATE[0, 0]) * base
+    if eye_distance <= template_distance:
+        return base
+    needed = base * eye_distance / template_distance
+    return int(min(max_size, int(np.ceil(needed / 64)) * 64))
+
+
+def align_face(rgb: np.ndarray, face: Face, size: int = CROP_SIZE) -> AlignedFace:
+    """Warp the face to a canonical ``size`` x ``size`` crop (eyes on ``EYE_TEMPLATE``)."""
+    matrix = similarity_from_points(face_eye_points(face), EYE_TEMPLATE * size)
+    inverse = cv2.invertAffineTransform(matrix)
+    crop = warp(rgb, matrix, (size, size))
+    return AlignedFace(crop, matrix, inverse, size, face)
+
+
+def warp(image: np.ndarray, matrix: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """Bilinear affine warp (OpenCV pixel-centre convention, same as the inverse paste)."""
+    return cv2.warpAffine(
+        np.ascontiguousarray(image, dtype=np.float32),
+        matrix,
+        size_wh,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT101,
+    )
+
+
+def face_mask(size: int, feather: float = 0.08) -> np.ndarray:
+    """Feathered ellipse in crop space (1 inside the face, 0 well inside the crop border)."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    cx = size * (EYE_TEMPLATE[:, 0].mean())
+    cy = size * 0.52
+    rx, ry = 0.34 * size, 0.44 * size
+    r = np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)
+    # 1 for r <= 1 - feather, cosine ramp to 0 at r = 1 (smooth, no visible seam).
+    t = np.clip((r - (1 - feather)) / feather, 0, 1)
+    return (0.5 + 0.5 * np.cos(np.pi * t)).astype(np.float32) * (r < 1)
+
+
+def paste_face(
+    image: np.ndarray, aligned: AlignedFace, restored: np.ndarray, mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blend ``restored`` (crop space) into ``image``; returns (image, alpha in image space).
+
+    Only the change ``restored - aligned.crop`` is warped back, weighted by the feathered
+    mask, so unchanged crops and every pixel where the mask is 0 stay bit-identical.
+    """
+    height, width = image.shape[:2]
+    mask = face_mask(aligned.size) if mask is None else mask
+    delta = (restored.astype(np.float32) - aligned.crop) * mask[..., None]
+    packed = np.dstack([delta, mask]).astype(np.float32)
+    back = cv2.warpAffine(
+        packed,
+        aligned.inverse,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    alpha = back[..., 3]
+    inside = alpha > 0
+    out = image.copy()
+    out[inside] = np.clip(image[inside] + back[..., :3][inside], 0, 1)
+    return out, alpha

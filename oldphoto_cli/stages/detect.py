@@ -1,0 +1,41 @@
+"""Built-in ``detect`` stage ``unet``: the U-Net scratch detector, in overlapped tiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from oldphoto_cli.archs import unet_arch
+from oldphoto_cli.archs.unet_arch import UNet, UNetConfig, fuse_batchnorm
+from oldphoto_cli.archs.vae_arch import pad_to_multiple
+from oldphoto_cli.contract import Detector, TorchStage
+from oldphoto_cli.imageio import LUMA
+from oldphoto_cli.tiling import run_tiled
+
+
+class UNetDetector(TorchStage, Detector):
+    """Scratch/crack probabilities from the grayscale image, in overlapped tiles.
+
+    Call: rgb HxWx3 float32 [0, 1] -> HxW float32 probabilities.
+    """
+
+    name, weights_name, arch = "unet", "detector", unet_arch.ARCH
+    build, config_cls = UNet, UNetConfig
+    tile, halo, overlap = 1024, 64, 32  # ~0.3 GiB of activations per tile
+
+    def prepare_model(self, model):
+        return fuse_batchnorm(model)
+
+    @torch.inference_mode()
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        gray = (
+            torch.from_numpy((rgb[..., :3] @ np.array(LUMA, np.float32))[None, None]) * 2.0 - 1.0
+        )  # (1, 1, H, W) in [-1, 1] like training
+        multiple = 2**self.model.cfg.depth
+
+        def detect_tile(piece: torch.Tensor, _box) -> torch.Tensor:
+            padded, (h, w) = pad_to_multiple(self.to_device(piece), multiple)
+            return torch.sigmoid(self.model(padded)[..., :h, :w].float())
+
+        prob = run_tiled(detect_tile, gray, self.tile, self.halo, self.overlap, 1.0, self.device)
+        return prob[0, 0].numpy()
