@@ -7,35 +7,34 @@ from typing import Any
 import numpy as np
 
 from oldphoto_classical.core import blackhat_scratch_map, classical_restore
-from oldphoto_cli.hookspecs import hookimpl
+from oldphoto_cli import Detector, ImageTranslator, hookimpl
 
 
-class ClassicalDetector:
+class ClassicalDetector(Detector):
     """``detect`` stage: morphological line detector (see ``blackhat_scratch_map``)."""
 
-    kind = "detect"
     name = "classical"
 
-    def __init__(self, device: Any = None, **options: Any) -> None:
-        self.device = device
-        known = ("max_width", "threshold", "min_length", "min_elongation")
-        self.options = {k: options[k] for k in known if options.get(k) is not None}
+    def __init__(self, device: Any = None, weights_dir: str | None = None, fp16: bool = False,
+                 compile: bool = False, **options: Any) -> None:  # fmt: skip
+        """``options``: keyword arguments of :func:`blackhat_scratch_map` (None: its default)."""
+        super().__init__(device)
+        self.options = {k: v for k, v in options.items() if v is not None}
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         return blackhat_scratch_map(rgb, **self.options)
 
 
-class ClassicalTranslator:
+class ClassicalTranslator(ImageTranslator):
     """``translate`` stage in image space: Telea inpainting + non-local means denoising."""
 
-    kind = "translate"
     name = "classical"
-    space = "image"
 
-    def __init__(self, device: Any = None, **options: Any) -> None:
-        self.device = device
-        known = ("nlm_scale", "inpaint_radius", "sigma")
-        self.options = {k: options[k] for k in known if options.get(k) is not None}
+    def __init__(self, device: Any = None, weights_dir: str | None = None, fp16: bool = False,
+                 compile: bool = False, **options: Any) -> None:  # fmt: skip
+        """``options``: keyword arguments of :func:`classical_restore` (None: its default)."""
+        super().__init__(device)
+        self.options = {k: v for k, v in options.items() if v is not None}
 
     def __call__(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         return classical_restore(rgb, mask, **self.options)
