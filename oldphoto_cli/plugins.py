@@ -133,6 +133,7 @@ def plugin_info(provided: dict[str, dict[str, list[Any]]] | None = None) -> list
                 "version": version,
                 "distribution": dist_name,
                 "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
+                "stages": [],
                 **provided.get(name, {}),
             }
         )

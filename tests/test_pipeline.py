@@ -49,13 +49,17 @@ def test_run_tiled_identity_is_exact_and_scales():
     assert up.shape == (1, 2, 148, 212)
 
 
-def test_restore_keeps_size_and_range(pipeline):
-    rgb = photo(70, 90)
+def test_restore_is_the_core_then_keep_tone(pipeline):
+    from oldphoto_cli.pipeline import keep_tone
+
+    rgb = photo(70, 90)  # not a multiple of the encoder's scale: padded and cropped back
     result = pipeline.restore(rgb)
     assert result.image.shape == rgb.shape and result.image.dtype == np.float32
-    assert result.image.min() >= 0 and result.image.max() <= 1
-    assert result.info["stages"]["encode"] == "vae1"
-    assert "mask" in result.info
+    core = pipeline.restore_core(rgb, result.mask)
+    assert np.array_equal(result.image, np.clip(keep_tone(core, rgb), 0, 1))
+    assert not np.array_equal(result.image, rgb)  # the networks ran
+    stages_used = {"translate": "mapping", "encode": "vae1", "decode": "vae2", "detect": "unet"}
+    assert result.info["stages"] == stages_used  # with_scratch="on": the detector ran
 
 
 def test_tiled_restore_equals_whole_image(pipeline):

@@ -255,3 +255,17 @@ def test_plugins_module_knows_nothing_of_stages():
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not any(name and ("stages" in name or "registry" in name) for name in imported)
+
+
+def test_listing_stages_imports_no_torch():
+    """Built-ins register by "module:Class": collecting them imports no stage module."""
+    import subprocess
+    import sys
+
+    code = ("import sys, oldphoto_cli\nfrom oldphoto_cli import faces, stages\n"
+            "stages.all_stages(); faces.face_detectors()\n"
+            "assert stages.get('detect').plugin == 'builtin'\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or '.stages.' in m))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
