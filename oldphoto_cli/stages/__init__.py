@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oldphoto_cli.contract import KINDS, PluginError, check_stage
+from oldphoto_cli.plugins import BUILTIN_MODULES
 from oldphoto_cli.registry import Registry, resolve
 
 __all__ = ["KINDS", "StageSpec", "all_stages", "build", "default_name", "get", "reset",
@@ -88,9 +89,10 @@ def stages_of(kind: str) -> list[StageSpec]:
 
 
 def default_name(kind: str) -> str | None:
+    """The default of ``kind``: a built-in's over a plugin's claim, else the first."""
     specs = stages_of(kind)
     for spec in specs:
-        if spec.default and spec.plugin == "builtin":
+        if spec.default and spec.plugin in BUILTIN_MODULES:
             return spec.name
     for spec in specs:
         if spec.default:
