@@ -373,8 +373,8 @@ class RestorePipeline:
             restored, face_info = self.face_enhancer(
                 restored, lambda crop: self.restore_core(crop, None), faces, name
             )
-            info["faces"] = face_info.get("faces", 0)
-            if face_info.get("face_boxes"):
+            info["faces"] = face_info["faces"]
+            if face_info.get("face_boxes"):  # optional in the contract
                 info["face_boxes"] = face_info["face_boxes"]
             info["stages"]["face_enhance"] = self.face_enhancer.name
             info["seconds_faces"] = round(time.perf_counter() - started, 3)

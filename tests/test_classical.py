@@ -98,8 +98,8 @@ def test_stages_are_registered_through_the_entry_point():
     finally:
         stages.reset()
     assert detect.plugin == "classical" and translate.plugin == "classical"
-    detector = detect.factory(device=None)
-    translator = translate.factory(device=None)
+    detector = detect.build(device=None)  # checked against the contract
+    translator = translate.build(device=None)
     assert (detector.kind, detector.name) == ("detect", "classical")
     assert (translator.kind, translator.name, translator.space) == (
         "translate",
