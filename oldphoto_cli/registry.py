@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from oldphoto_cli.contract import PluginError
-from oldphoto_cli.plugins import call_register_hook
+from oldphoto_cli.plugins import BUILTIN_MODULES, call_register_hook
 
 S = TypeVar("S")
 
@@ -76,6 +76,14 @@ class Registry(Generic[S]):
         for spec in self.all():
             out.setdefault(spec.plugin, []).append(spec)
         return out
+
+
+def default_of(specs: list[S]) -> S | None:
+    """The default among ``specs``: a built-in's claim (``default=True``) over a plugin's,
+    else the first claim, else the first spec; None when there are none."""
+    claims = [spec for spec in specs if spec.default]
+    builtin = [spec for spec in claims if spec.plugin in BUILTIN_MODULES]
+    return (builtin or claims or specs or [None])[0]
 
 
 def reset_all() -> None:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oldphoto_cli.contract import Face, FaceDetector, PluginError
-from oldphoto_cli.plugins import BUILTIN_MODULES
-from oldphoto_cli.registry import Registry, resolve
+from oldphoto_cli.registry import Registry, default_of, resolve
 
 __all__ = ["Face", "FaceDetectorSpec", "face_detectors", "get_face_detector", "reset"]
 
@@ -69,9 +68,7 @@ def get_face_detector(name: str | None = None, **options: Any) -> FaceDetector:
     """Build a registered face detector (``None``: the default one, else Haar)."""
     specs = face_detectors()
     if name is None:
-        defaults = [s for s in specs if s.default]
-        builtin = [s for s in defaults if s.plugin in BUILTIN_MODULES]
-        chosen = (builtin or defaults or [None])[0]
+        chosen = default_of([s for s in specs if s.default])
         if chosen is None:
             from oldphoto_cli.faces.detect import HaarFaceDetector
 

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oldphoto_cli.contract import KINDS, PluginError, check_stage
-from oldphoto_cli.plugins import BUILTIN_MODULES
-from oldphoto_cli.registry import Registry, resolve
+from oldphoto_cli.registry import Registry, default_of, resolve
 
 __all__ = ["KINDS", "StageSpec", "all_stages", "build", "default_name", "get", "reset",
            "stages_of"]  # fmt: skip
@@ -90,14 +89,8 @@ def stages_of(kind: str) -> list[StageSpec]:
 
 def default_name(kind: str) -> str | None:
     """The default of ``kind``: a built-in's over a plugin's claim, else the first."""
-    specs = stages_of(kind)
-    for spec in specs:
-        if spec.default and spec.plugin in BUILTIN_MODULES:
-            return spec.name
-    for spec in specs:
-        if spec.default:
-            return spec.name
-    return specs[0].name if specs else None
+    spec = default_of(stages_of(kind))
+    return spec.name if spec is not None else None
 
 
 def get(kind: str, name: str | None = None) -> StageSpec:
