@@ -53,7 +53,7 @@ def textured_windows(rgb: np.ndarray, side: int, count: int) -> list[tuple[int, 
 
 
 def face_window(rgb: np.ndarray, side: int) -> tuple[int, int] | None:
-    from oldphoto_cli.face_detect import get_face_detector
+    from oldphoto_cli.faces import get_face_detector
 
     faces = get_face_detector()(rgb)
     if not faces:

@@ -48,14 +48,21 @@ def list_weights(override: str | None = None) -> list[dict[str, Any]]:
 
 def _known_weights() -> dict[str, Any]:
     """weights name -> the TorchStage class that loads it (built-in and plugin stages)."""
-    from oldphoto_cli import pipeline_stages
+    from oldphoto_cli import stages
+    from oldphoto_cli.contract import TorchStage
+    from oldphoto_cli.registry import resolve
 
+    for spec in stages.all_stages():  # import the stage classes registered by name
+        try:
+            resolve(spec.factory)
+        except Exception:  # noqa: S112 (a stage that cannot load has no weights to check)
+            continue
     known: dict[str, Any] = {}
-    todo = list(pipeline_stages.TorchStage.__subclasses__())
+    todo = list(TorchStage.__subclasses__())
     while todo:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
-        if cls.weights_name and cls.build is not None:
+        if all(hasattr(cls, attr) for attr in ("weights_name", "build", "config_cls")):
             known.setdefault(cls.weights_name, cls)
     return known
 

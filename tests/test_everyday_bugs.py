@@ -155,8 +155,8 @@ def test_detect_rerun_with_out_inside_in_resumes(run, photo_dir, sub):
 
 
 def test_save_faces_names_crops_after_each_image(tmp_path, tiny_weights, monkeypatch):
-    from oldphoto_cli import face_enhance
-    from oldphoto_cli.face_detect import Face
+    from oldphoto_cli.contract import Face
+    from oldphoto_cli.faces import enhance as face_enhance
 
     def finder(*args, **kwargs):
         return lambda rgb: [Face((4.0, 4.0, 16.0, 16.0), 30.0), Face((20.0, 4.0, 10.0, 10.0), 30.0)]
@@ -180,7 +180,7 @@ def test_save_faces_names_crops_after_each_image(tmp_path, tiny_weights, monkeyp
 
 
 def test_given_mask_uses_the_same_faces_as_detection(tiny_weights, monkeypatch):
-    from oldphoto_cli.face_detect import Face
+    from oldphoto_cli.contract import Face
     from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
 
     rng = np.random.default_rng(0)
