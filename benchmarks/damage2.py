@@ -18,8 +18,8 @@ code with :mod:`oldphoto_cli.degrade.structured` and draws differently on purpos
 Before the damage the clean crop gets film grain, a slight blur and sometimes a sepia or
 grey tone (all *not* damage: the mask stays empty there). The mask is exact on the saved
 8-bit images: a pixel is 1 iff its value differs from the undamaged one by at least
-:data:`MIN_LEVELS` (of 255) in some channel; smaller changes are reverted, so invisible
-halos are neither damage nor unmarked change.
+:data:`MIN_LEVELS` (of 255) in some channel; smaller changes are reverted, so faint
+halos that nobody would call damage are neither damage nor unmarked change.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 SS = 4  # supersampling factor of the stroke canvases
-MIN_LEVELS = 4  # a damaged pixel changed by at least this many 8-bit levels
+MIN_LEVELS = 10  # a damaged pixel changed by at least this many 8-bit levels (4 %)
 PAIR_SEED = 1606  # the fixed validation set's seed
 
 
@@ -116,8 +116,8 @@ def _scratch_alpha(rng, h: int, w: int) -> np.ndarray:
     cov = _discs((h, w), pts[keep], width[keep] / 2)
     if rng.random() < 0.5:  # soft edges
         cov = cv2.GaussianBlur(cov, (0, 0), rng.uniform(0.4, 1.2))
-    opacity = rng.uniform(0.3, 1.0) * (1 - 0.5 * (_field(rng, h, w, 5) * 0.5 + 0.5).clip(0, 1)
-                                       * rng.uniform(0, 1))  # fmt: skip
+    opacity = rng.uniform(0.45, 1.0) * (1 - 0.4 * (_field(rng, h, w, 5) * 0.5 + 0.5).clip(0, 1)
+                                        * rng.uniform(0, 1))  # fmt: skip
     texture = 1 - rng.uniform(0, 0.35) * np.abs(_field(rng, h, w, max(8, w // 3)))
     return (cov * opacity * texture.clip(0, 1)).astype(np.float32)
 
@@ -136,7 +136,7 @@ def _crack_alpha(rng, h: int, w: int) -> np.ndarray:
     region = _field(rng, h, w, 3) + rng.uniform(-0.3, 0.8)
     cov *= np.clip(region * 3, 0, 1)
     fibre = 0.6 + 0.4 * (_field(rng, h, w, max(10, w // 4)) > rng.uniform(-0.8, 0.3))
-    return (cov * fibre * rng.uniform(0.4, 0.95)).astype(np.float32)
+    return (cov * fibre * rng.uniform(0.5, 0.95)).astype(np.float32)
 
 
 def _dust_alpha(rng, h: int, w: int) -> np.ndarray:
@@ -221,14 +221,21 @@ def _prepare(rng, clean: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.clip(img, 0, 1) * 255), 0, 255).astype(np.uint8)
 
 
-def damage(clean: np.ndarray, rng: np.random.Generator) -> Damaged:
-    """Damage a clean uint8 HxWx3 photo; at least one kind of damage is drawn."""
+KINDS = ("scratch", "crack", "dust", "hair", "flake", "tear")
+
+
+def damage(clean: np.ndarray, rng: np.random.Generator,
+           only: tuple[str, ...] | None = None) -> Damaged:  # fmt: skip
+    """Damage a clean uint8 HxWx3 photo; at least one kind of damage is drawn (``only``:
+    those kinds, each for sure: per-kind scores)."""
     base = _prepare(rng, clean)
     h, w = base.shape[:2]
     img = base.astype(np.float32) / 255
     kinds: list[str] = []
     p = {"scratch": 0.75, "crack": 0.3, "dust": 0.5, "hair": 0.35, "flake": 0.2, "tear": 0.12}
     fire = {k: rng.random() < v for k, v in p.items()}
+    if only is not None:
+        fire = {k: k in only for k in p}
     if not any(fire.values()):
         fire["scratch"] = True
     order = [k for k in p if fire[k]]
