@@ -4,7 +4,7 @@ never used for training) and the hand-traced real old photos (``benchmarks/real_
 
     python benchmarks/eval_detector.py --clean ../shared/data/clean \\
         --real-old ../shared/data/real_old --work /tmp/detval [--weights-dir DIR] \\
-        [--threads 1] [--json out.json] [--sheet /tmp/real_sheet.jpg]
+        [--threads 1] [--json out.json] [--sheet /tmp/real_sheet.png]
 
 Both synthetic sets are made from the validation split of ``--clean`` (crc32 of the file
 name, :func:`oldphoto_cli.data.split`) into ``--work`` (kept and reused when present):
@@ -92,6 +92,7 @@ def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> di
     pred = {d: [] for d in dilations}
     widths = {d: [0.0, 0.0] for d in dilations}
     truth, true_width, count, seconds = [], [0.0, 0.0], 0, 0.0
+    per_image: dict[str, float] = {}
     for name, image, mask in items:
         started = time.perf_counter()
         prob = pipeline.detect(image)
@@ -107,8 +108,10 @@ def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> di
             a, s = stroke_width(m)
             widths[d][0] += a
             widths[d][1] += s
-            if keep is not None and d == 0:
-                keep.append((name, image, mask, m))
+            if d == 0:
+                per_image[name] = round(detection_scores(m.ravel(), mask.ravel())["f1"], 3)
+                if keep is not None:
+                    keep.append((name, image, mask, m))
     flat_truth = np.concatenate(truth)
     rows = {}
     for d in dilations:
@@ -122,6 +125,7 @@ def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> di
         "true_share": round(float(flat_truth.mean()), 5),
         "seconds_per_image": round(seconds / max(count, 1), 3),
         "rows": rows,
+        "f1_per_image": per_image if keep is not None else None,
     }
 
 
@@ -144,7 +148,7 @@ def overlay_sheet(kept: list, path: str, tile: int = 640) -> None:
         cv2.putText(pair, name, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 0), 2)
         rows.append(pair)
     sheet = np.vstack(rows)
-    cv2.imwrite(path, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    cv2.imwrite(path, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 
 def main() -> None:
@@ -157,7 +161,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="at most N images per set")
     parser.add_argument("--sets", default="val1,val2,real", help="which sets to score")
     parser.add_argument("--json", help="also write the report here")
-    parser.add_argument("--sheet", help="write the real set's overlay sheet here (JPEG)")
+    parser.add_argument("--sheet", help="write the real set's overlay sheet here (PNG or JPEG)")
     args = parser.parse_args()
 
     import itertools

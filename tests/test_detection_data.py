@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from oldphoto_cli.data import DataConfig, SyntheticPairs, draw_thin_content
-from oldphoto_cli.degrade import DegradeConfig, degrade_image, get_degradations, rng_for, wide_config
+from oldphoto_cli.degrade import (
+    DegradeConfig,
+    degrade_image,
+    get_degradations,
+    rng_for,
+    wide_config,
+)
 from oldphoto_cli.degrade import structured as st
 from oldphoto_cli.degrade.compose import WIDE_GROUP_P
 
@@ -177,3 +183,30 @@ def test_stroke_width_measure():
     area, length = stroke_width(mask)
     assert area == 180 and 2.7 < area / length < 3.3
     assert stroke_width(np.zeros((5, 5), np.uint8)) == (0.0, 0.0)
+
+
+def test_traced_masks_render_zones_lines_areas_and_erase():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from trace_real_masks import render
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rgb = np.full((80, 100, 3), 0.5, np.float32)
+    rgb[10, 10] = rgb[12, 60] = 1.0  # two white specks on a plain ground
+    rgb[40:43, 5:95] = 0.2  # a 3 px dark scratch across
+    rgb[60:75, 20:40] = 0.0  # a large dark object (content, too big for a zone)
+    spec = {
+        "zones": [[[0, 0], [100, 0], [100, 80], [0, 80]]],
+        "erase": [[[55, 5], [70, 5], [70, 20], [55, 20]]],
+        "lines": [{"points": [[0, 41], [99, 41]], "width": 9}],
+        "areas": [[[80, 60], [90, 60], [90, 70], [80, 70]]],
+    }
+    mask = render(rgb, spec)
+    assert mask[10, 10] == 1 and mask[12, 60] == 0  # zone speck kept; the erased one not
+    assert mask[40:43, 20:80].all() and not mask[36:39, 20:80].any()  # the scratch's width
+    assert not mask[62:73, 22:38].any()  # the large object is no candidate
+    assert mask[60:70, 80:90].all()
+    committed = sorted((ROOT / "benchmarks" / "real_masks").glob("*.png"))
+    assert len(committed) >= 10
+    spec_file = (ROOT / "benchmarks" / "real_masks" / "strokes.json").read_text()
+    assert all(f'"{p.stem}"' in spec_file for p in committed)
