@@ -476,6 +476,15 @@ def _make_pipeline(options: Any, detect_only: bool = False, eager_detector: bool
     help="Masks to use instead of detection: <stem>_mask.png or <stem>.png (0/255).",
 )
 @click.option(
+    "--dilate",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Grow the scratch mask by N pixels before inpainting, whether detected or from "
+    "--mask-dir: the margin inpainting needs around a defect's soft edge.",
+)
+@click.option(
     "--strength",
     type=click.FloatRange(0, 1),
     default=1.0,
@@ -542,6 +551,7 @@ def restore_command(
     spare_faces,
     with_scratch,
     mask_dir,
+    dilate,
     strength,
     keep_tone,
     tile,
@@ -613,6 +623,7 @@ def restore_command(
         face_enhancer=face_enhancer,
         with_scratch=with_scratch,
         spare_faces=spare_faces,
+        dilate=dilate,
         strength=strength,
         keep_tone=keep_tone,
         tile=tile,
@@ -628,6 +639,7 @@ def restore_command(
     job = jobs.RestoreJob(
         pipeline,
         mask_dir=Path(mask_dir) if mask_dir else None,
+        mask_dilate=dilate,
         intermediates_dir=Path(save_intermediates) if save_intermediates else None,
         max_megapixels=max_megapixels,
         max_memory=max_memory * 1e9 if max_memory else None,
@@ -677,10 +689,12 @@ def restore_command(
 @click.option(
     "--dilate",
     type=click.IntRange(min=0),
-    default=1,
+    default=0,
     show_default=True,
     metavar="N",
-    help="Grow the mask by N pixels (restore's auto-detection uses 1).",
+    help="Grow the saved mask by N pixels. 0: the detector's own mask, hugging the "
+    "damage. restore grows every mask by its own --dilate (1) before inpainting, so a "
+    "mask saved here and given to restore --mask-dir repairs what restore would detect.",
 )
 @click.option(
     "--min-area",

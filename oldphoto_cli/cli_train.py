@@ -162,15 +162,23 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
 @click.option("--graphics", default=0.3, show_default=True, type=click.FloatRange(0, 1),
               help="Share of training crops given printed text/frames/shapes (labelled "
                    "clean: hard negatives).")  # fmt: skip
+@click.option("--thin-content", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of training crops given thin-line content (wires, hair, fences, "
+                   "small text, lace; labelled clean: hard negatives).")  # fmt: skip
+@click.option("--wide-damage/--no-wide-damage", default=False, show_default=True,
+              help="Train on the wider damage mix: varied scratches (1-6 px, soft, faint, "
+                   "tinted), wider cracks, hairs, flaking, JPEG after damage.")  # fmt: skip
 @common_options
-def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, opts):
+def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, thin_content,
+             wide_damage, opts):  # fmt: skip
     """U-Net scratch detector on synthetic structured defects."""
     from oldphoto_cli.archs.unet_arch import UNetConfig
     from oldphoto_cli.train.detector import DetectorTrainer
 
     trainer = DetectorTrainer(opts, clean_dir, UNetConfig(width=width, depth=depth),
                               real_old_dir=real_old_dir, negative_weight=negative_weight,
-                              graphics=graphics)  # fmt: skip
+                              graphics=graphics, thin_content=thin_content,
+                              wide_damage=wide_damage)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

@@ -113,6 +113,8 @@ class DataConfig:
     seed: int = 0
     structured: bool = True  # synthesize scratches/cracks/dust (mapping, detector)
     graphics: float = 0.0  # share of crops that get printed content (draw_graphics) first
+    thin_content: float = 0.0  # share of crops that get thin-line content (draw_thin_content)
+    wide_damage: bool = False  # the wider damage mix (degrade.wide_config) for the full mix
     # The mapping's spectrum (what restore meets): clean crops whose target is themselves,
     # mild damage and the full default mix; the rest of the samples get the full mix.
     clean_share: float = 0.0
@@ -195,9 +197,10 @@ class SyntheticPairs(_Crops):
 
     graphics_salt = 7  # the graphics stream is separate from the crop and damage streams
     spectrum_salt = 11  # clean / mild / full choice
+    thin_salt = 13  # thin-line content, its own stream: the other draws stay as they were
 
     def item(self, crop, index):
-        from oldphoto_cli.degrade import DegradeConfig, degrade_image, rng_for
+        from oldphoto_cli.degrade import DegradeConfig, degrade_image, rng_for, wide_config
         from oldphoto_cli.degrade.unstructured import reapply_tone
 
         cfg = self.cfg
@@ -205,6 +208,10 @@ class SyntheticPairs(_Crops):
             rng = sample_rng(cfg.seed, index, self.graphics_salt)
             if rng.random() < cfg.graphics:
                 crop = draw_graphics(crop, rng)
+        if cfg.thin_content > 0:
+            rng = sample_rng(cfg.seed, index, self.thin_salt)
+            if rng.random() < cfg.thin_content:
+                crop = draw_thin_content(crop, rng)
         clean = crop.astype(np.float32) / 255.0
         rng = sample_rng(cfg.seed, index, self.spectrum_salt)
         u = rng.random()
@@ -216,6 +223,8 @@ class SyntheticPairs(_Crops):
                     "mask": torch.from_numpy(mask.astype(np.float32))[None]}  # fmt: skip
         if u < cfg.clean_share + cfg.mild_share:
             config = mild_config(cfg.structured)
+        elif cfg.wide_damage:
+            config = wide_config(cfg.structured)
         else:
             config = DegradeConfig(structured=cfg.structured)
         result = degrade_image(clean, rng_for(cfg.seed, index), config)
@@ -277,6 +286,89 @@ def draw_graphics(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             else:
                 points = rng.integers([-w // 4, -h // 4], [w + w // 4, h + h // 4], (5, 2))
                 cv2.fillPoly(out, [points.astype(np.int32)], shade(dark), cv2.LINE_AA)
+    return out
+
+
+def draw_thin_content(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Thin lines that are *content*, drawn into a clean uint8 HxWx3 crop before damage
+    (so labelled clean): hard negatives against taking a photo's own fine lines for
+    scratches. One to three of: overhead wires (long, smooth sagging curves, 1-2 px, often
+    in parallel), loose hair (bundles of fine curved strands), a fence or railing (evenly
+    spaced parallel bars), small handwritten or printed text (1 px Hershey strokes) and
+    lace (a regular mesh of small loops). Dark or light, opaque or soft. Returns a new
+    array.
+
+    What tells them apart from damage is what real photos show: wires sag smoothly and
+    come in parallel sets, fences and lace repeat regularly, hair comes in bundles, text
+    is text; scratches meander alone, cross everything and ignore the scene's geometry.
+    """
+    import cv2
+
+    out = np.ascontiguousarray(img.copy())
+    h, w = out.shape[:2]
+
+    def colour() -> tuple[float, float, float]:
+        base = rng.uniform(0, 60) if rng.random() < 0.65 else rng.uniform(190, 255)
+        return tuple(float(np.clip(base + rng.normal(0, 10), 0, 255)) for _ in range(3))
+
+    def pts(a: np.ndarray) -> np.ndarray:
+        return np.round(a * 4).astype(np.int32).reshape(-1, 1, 2)  # 2 fractional bits
+
+    kinds = ("wires", "hair", "fence", "text", "lace")
+    for _ in range(int(rng.integers(1, 4))):
+        kind = kinds[int(rng.integers(len(kinds)))]
+        c = colour()
+        if kind == "wires":  # a sagging catenary-like curve, 1-4 in parallel
+            y0, y1 = rng.uniform(-0.1, 1.1, 2) * h
+            sag = rng.uniform(0.02, 0.25) * h
+            x = np.linspace(-5, w + 5, 60)
+            t = (x + 5) / (w + 10)
+            gap = rng.uniform(3, 12)
+            for k in range(int(rng.integers(1, 5))):
+                y = y0 + (y1 - y0) * t + sag * 4 * t * (1 - t) + k * gap
+                cv2.polylines(out, [pts(np.stack([x, y], 1))], False, c,
+                              int(rng.choice((1, 1, 2))), cv2.LINE_AA, shift=2)  # fmt: skip
+        elif kind == "hair":  # a bundle of fine strands sharing one flow
+            start = np.array([rng.uniform(0, w), rng.uniform(0, h)])
+            angle = rng.uniform(0, 2 * np.pi)
+            bend = rng.normal(0, 0.05, 40).cumsum()
+            for _k in range(int(rng.integers(4, 15))):
+                a = angle + bend + rng.normal(0, 0.02)
+                d = np.stack([np.cos(a), np.sin(a)], 1) * rng.uniform(1.5, 3.0)
+                p = start + rng.normal(0, 4, 2) + np.vstack([[0, 0], d.cumsum(0)])
+                cv2.polylines(out, [pts(p)], False, c, 1, cv2.LINE_AA, shift=2)
+        elif kind == "fence":  # evenly spaced parallel bars, with one or two rails
+            spacing = rng.uniform(5, 20)
+            angle = rng.normal(0, 0.1)
+            top, bottom = rng.uniform(0, 0.5) * h, rng.uniform(0.5, 1.0) * h
+            x0 = rng.uniform(-w / 2, w / 2)
+            thick = int(rng.choice((1, 2, 2, 3)))
+            for k in range(int((w - x0) / spacing) + 1):
+                x = x0 + k * spacing
+                p = np.array([[x, top], [x + np.tan(angle) * (bottom - top), bottom]])
+                cv2.polylines(out, [pts(p)], False, c, thick, cv2.LINE_AA, shift=2)
+            for y in rng.uniform(top, bottom, int(rng.integers(1, 3))):
+                cv2.line(out, (0, int(y)), (w, int(y + rng.normal(0, 3))), c, thick, cv2.LINE_AA)
+        elif kind == "text":  # a few lines of small 1 px text (captions, handwriting)
+            font = int(rng.choice((0, 1, 5, 6, 7)))
+            scale = float(rng.uniform(0.3, 0.8))
+            x, y = int(rng.integers(-w // 4, w // 2)), int(rng.integers(10, h))
+            for line in range(int(rng.integers(1, 4))):
+                word = "".join(rng.choice(list(GLYPHS), int(rng.integers(4, 16))))
+                cv2.putText(out, word, (x, y + int(line * 30 * scale)), font, scale, c, 1,
+                            cv2.LINE_AA)  # fmt: skip
+        else:  # lace: a mesh of small loops on a grid
+            cell = rng.uniform(6, 14)
+            x0, y0 = rng.uniform(0, w / 2), rng.uniform(0, h / 2)
+            x1, y1 = x0 + rng.uniform(0.3, 0.8) * w, y0 + rng.uniform(0.3, 0.8) * h
+            for yy in np.arange(y0, y1, cell):
+                for xx in np.arange(x0, x1, cell):
+                    cv2.circle(out, (int(xx * 4), int(yy * 4)), int(cell * 4 * 0.4), c, 1,
+                               cv2.LINE_AA, 2)  # fmt: skip
+    if rng.random() < 0.4:  # soft: content seen through a lens, not drawn with a ruler
+        soft = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.4, 0.9)))
+        changed = np.any(out != img, axis=2)
+        out[changed] = soft[changed]
     return out
 
 

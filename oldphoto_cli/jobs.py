@@ -33,6 +33,7 @@ class RestoreJob:
 
     pipeline: Any
     mask_dir: Path | None = None
+    mask_dilate: int = 0  # grow --mask-dir masks by this (restore's --dilate), as detected ones
     intermediates_dir: Path | None = None
     max_megapixels: float | None = 300.0
     max_memory: float | None = None  # bytes; None: what is available when each is read
@@ -60,7 +61,12 @@ class RestoreJob:
         if self.mask_dir is not None:
             mask_path = inputs.find_mask(self.mask_dir, item)
             if mask_path is not None:
-                state["mask"] = imageio.read_mask(mask_path, image.size)
+                mask = imageio.read_mask(mask_path, image.size)
+                if self.mask_dilate > 0:
+                    from oldphoto_cli.pipeline import grow_mask
+
+                    mask = grow_mask(mask, self.mask_dilate)
+                state["mask"] = mask
                 state["info"]["mask_source"] = str(mask_path)
             else:
                 state["info"]["mask_source"] = "detected: no mask in --mask-dir"

@@ -105,7 +105,11 @@ def mask_from_probability(
     prob: np.ndarray, threshold: float, dilate: int, min_area: int = 0
 ) -> np.ndarray:
     """Binary HxW uint8 mask (:func:`binary_mask`) grown by ``dilate`` pixels (ellipse)."""
-    mask = binary_mask(prob, threshold, min_area)
+    return grow_mask(binary_mask(prob, threshold, min_area), dilate)
+
+
+def grow_mask(mask: np.ndarray, dilate: int) -> np.ndarray:
+    """An HxW {0, 1} mask grown by ``dilate`` pixels (elliptic kernel); 0: unchanged."""
     if dilate > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
         mask = cv2.dilate(mask, kernel)
@@ -278,14 +282,16 @@ class RestorePipeline:
             (H, W) uint8 mask, and the faces found while sparing them (None when faces were
             not searched), for the face enhancer to reuse.
         """
-        mask = self.mask_of(self.detect(rgb))
-        if not self.sparing_faces:
-            return mask, None
-        faces = self.face_detector(rgb)
-        mask, spared = spare_faces(mask, [face.box for face in faces])
-        if info is not None:
-            info["mask_spared_in_faces"] = {"faces": len(faces), "pixels": spared}
-        return mask, faces
+        mask = self.mask_of(self.detect(rgb), dilate=False)
+        faces = None
+        if self.sparing_faces:
+            faces = self.face_detector(rgb)
+            mask, spared = spare_faces(mask, [face.box for face in faces])
+            if info is not None:
+                info["mask_spared_in_faces"] = {"faces": len(faces), "pixels": spared}
+        # grown last, so restore --mask-dir (which grows a given mask the same way) repairs
+        # exactly this from detect's undilated mask
+        return grow_mask(mask, self.options.dilate), faces
 
     def _choose_mask(self, rgb, mask, info) -> tuple[np.ndarray | None, list | None]:
         """(mask for the scratch path or None, faces found on the way or None)."""

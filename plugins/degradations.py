@@ -42,6 +42,11 @@ def oldphoto_register_degradations(register):
         ("stains", s.stains, "stain"),
         ("worn_edges", s.worn_edges, "edge"),
         ("fold_lines", s.fold_lines, "fold"),
+        # wider distributions; their groups are off (p = 0) in the default config
+        ("scratches_varied", s.scratches_varied, "scratch_varied"),
+        ("cracks_varied", s.cracks_varied, "crack_varied"),
+        ("hairs", s.hairs, "hair"),
+        ("flaking", s.flaking, "flake"),
     ]
     for name, fn, group in structured:
         register(name, fn, group=group, structured=True, p=1.0)

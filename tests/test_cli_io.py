@@ -241,8 +241,29 @@ def test_detect_masks_overlay_and_mask_dir_roundtrip(run, tmp_path):
     restored = run("restore", src, tmp_path / "out", "--mask-dir", masks, "--json")
     assert restored.exit_code == 0
     by_name = {r["input"].rsplit("/", 1)[1]: r for r in json_lines(restored)}
-    assert by_name["with space.png"]["mask"] == {"defect_share": round(9 / 768, 6), "components": 1}
+    # restore grows a given mask by its --dilate (1) as it grows its own detection: the
+    # 3x3 corner block becomes 15 px (3x3 kernel ellipse = a cross)
+    assert by_name["with space.png"]["mask"] == {"defect_share": round(15 / 768, 6),
+                                                 "components": 1}  # fmt: skip
     assert by_name["with space.png"]["mask_source"].endswith("with space_mask.png")
+    exact = run("restore", src, tmp_path / "out0", "--mask-dir", masks, "--json", "--dilate", "0")
+    by_name = {r["input"].rsplit("/", 1)[1]: r for r in json_lines(exact)}
+    assert by_name["with space.png"]["mask"] == {"defect_share": round(9 / 768, 6), "components": 1}
+
+
+def test_detect_saves_the_detectors_own_mask_by_default(run, tmp_path):
+    """detect writes the undilated mask (the 18 px dark line exactly); --dilate grows it."""
+    img = np.full((24, 32, 3), 200, np.uint8)
+    img[5, 2:20] = 0
+    src = save_pil(tmp_path / "a.png", Image.fromarray(img))
+    assert run("detect", src, tmp_path / "d0").exit_code == 0
+    assert run("detect", src, tmp_path / "d1", "--dilate", "1").exit_code == 0
+    own = np.asarray(Image.open(tmp_path / "d0" / "a_mask.png")) > 0
+    grown = np.asarray(Image.open(tmp_path / "d1" / "a_mask.png")) > 0
+    assert own.sum() == 18 and own[5, 2:20].all()
+    assert grown.sum() > own.sum() and grown[4, 10] and grown[6, 10]
+    text = CliRunner().invoke(cli, ["detect", "--help"]).output
+    assert "--dilate" in text and "detector's own mask" in text
 
 
 def test_detect_threshold_dilate_min_area(run, tmp_path):

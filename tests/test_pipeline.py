@@ -193,3 +193,23 @@ def test_faces_found_while_sparing_are_reused_by_the_face_enhancer(tiny_weights,
     assert len(calls) == 1  # one face search for both the mask and the enhancer
     assert result.info["mask_spared_in_faces"] == {"faces": 1, "pixels": 16}
     assert result.info["faces"] == 1
+
+
+def test_detected_mask_is_grown_last_so_a_saved_mask_restores_alike(tiny_weights):
+    """restore's own detection == detect's undilated mask grown by restore's --dilate."""
+    from oldphoto_cli.pipeline import grow_mask
+
+    rgb = photo(64, 80, seed=3)
+    opts = RestoreOptions(device="cpu", weights_dir=str(tiny_weights), face_enhancer="none",
+                          threshold=0.5, min_area=0)  # fmt: skip
+    prob = np.zeros((64, 80), np.float32)
+    prob[10, 5:60] = prob[30:34, 40:44] = 0.9  # a scratch and a speck
+    masks = []
+    for dilate in (0, 1):
+        pipe = RestorePipeline(dataclasses.replace(opts, dilate=dilate))
+        pipe.detect = lambda rgb: prob
+        masks.append(pipe.detected_mask(rgb)[0])
+    own, restore_mask = masks
+    assert np.array_equal(restore_mask, grow_mask(own, 1))
+    assert 0 < own.sum() < restore_mask.sum() < own.size  # not a vacuous comparison
+    assert grow_mask(own, 0) is own

@@ -15,6 +15,7 @@ from oldphoto_cli.degrade.compose import (
     check_only,
     degrade_image,
     rng_for,
+    wide_config,
 )
 from oldphoto_cli.degrade.dataset import (
     PairRecord,
@@ -36,4 +37,5 @@ __all__ = [
     "make_pairs",
     "reset",
     "rng_for",
+    "wide_config",
 ]

@@ -37,7 +37,22 @@ def _default_group_p() -> dict[str, float]:
         "stain": 0.25,
         "edge": 0.2,  # worn edges / torn corner
         "fold": 0.15,
+        # wider distributions (issue 16), off by default: a group at p = 0 takes no draw
+        # from the random stream, so the default data (and validation pairs) are unchanged
+        "scratch_varied": 0.0,
+        "crack_varied": 0.0,
+        "hair": 0.0,
+        "flake": 0.0,
     }
+
+
+WIDE_GROUP_P = {
+    "scratch_varied": 0.5,
+    "crack_varied": 0.2,
+    "hair": 0.25,
+    "flake": 0.15,
+}
+"""The extra structured groups of :func:`wide_config` (on top of the default ones)."""
 
 
 @dataclass(frozen=True)
@@ -55,13 +70,18 @@ class DegradeConfig:
       it (e.g. a plugin's) fires with the largest registered ``p`` of its ops. Within a
       fired group one op is chosen with probability proportional to its registered ``p``.
     - ``always`` (False): every selected group fires (probability 1), e.g. for
-      ``only=("scratch",)`` previews.
+      ``only=("scratch",)`` previews. A group at p = 0 is left out of the plan (no random
+      draw), also under ``always`` unless ``only`` names it or one of its ops.
+    - ``jpeg_after`` (0): probability of a JPEG round trip (quality 30-90) of the final
+      image, after the damage, as a scan saved as JPEG; the mask stays where the damage
+      changed the image. 0 takes no random draw.
     """
 
     structured: bool = True
     only: tuple[str, ...] | None = None
     group_p: dict[str, float] = field(default_factory=_default_group_p)
     always: bool = False
+    jpeg_after: float = 0.0
 
 
 @dataclass
@@ -139,7 +159,12 @@ def _plan(
         groups.setdefault(spec.group, []).append(spec)
     chosen = []
     for group, members in groups.items():
-        p = 1.0 if config.always else config.group_p.get(group, max(m.p for m in members))
+        p = config.group_p.get(group, max(m.p for m in members))
+        named = config.only is not None and (
+            group in config.only or any(m.name in config.only for m in members))
+        if p <= 0 and not (config.always and named):
+            continue  # switched off: no draw, so other groups' draws stay where they were
+        p = 1.0 if config.always else p
         fire = rng.random() < p
         weights = np.array([m.p for m in members], np.float64)
         weights = weights / weights.sum() if weights.sum() > 0 else None
@@ -207,4 +232,29 @@ def degrade_image(
         mask = np.zeros(base.shape[:2], np.uint8)
     else:
         final_o, mask = finalize(base_o, final_o)
+    if config.jpeg_after > 0 and s_rng.random() < config.jpeg_after:
+        final_o, quality = _jpeg_round_trip(final_o, int(s_rng.integers(30, 91)))
+        ops.append({"name": "jpeg_after", "group": "jpeg_after",
+                    "params": {"quality": quality}})  # fmt: skip
     return DegradeResult(np.ascontiguousarray(final_o, dtype=np.float32), mask, ops)
+
+
+def _jpeg_round_trip(img: np.ndarray, quality: int) -> tuple[np.ndarray, int]:
+    import cv2
+
+    u8 = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", u8, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover
+        raise RuntimeError("cv2.imencode failed")
+    out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED).astype(np.float32) / np.float32(255)
+    return out.reshape(img.shape), quality
+
+
+def wide_config(structured: bool = True, jpeg_after: float = 0.3,
+                base: DegradeConfig | None = None) -> DegradeConfig:  # fmt: skip
+    """``base`` (default: the default config) with the wider damage groups of
+    :data:`WIDE_GROUP_P` switched on and a JPEG round trip after the damage."""
+    base = base or DegradeConfig(structured=structured)
+    return DegradeConfig(structured=structured, only=base.only,
+                         group_p={**base.group_p, **WIDE_GROUP_P}, always=base.always,
+                         jpeg_after=jpeg_after)  # fmt: skip

@@ -1,0 +1,208 @@
+"""Scratch detection on three test sets: the project's validation pairs (its own renderer,
+``oldphoto_cli.degrade``), pairs from an independent renderer (``benchmarks/damage2.py``,
+never used for training) and the hand-traced real old photos (``benchmarks/real_masks``).
+
+    python benchmarks/eval_detector.py --clean ../shared/data/clean \\
+        --real-old ../shared/data/real_old --work /tmp/detval [--weights-dir DIR] \\
+        [--threads 1] [--json out.json] [--sheet /tmp/real_sheet.png]
+
+Both synthetic sets are made from the validation split of ``--clean`` (crc32 of the file
+name, :func:`oldphoto_cli.data.split`) into ``--work`` (kept and reused when present):
+``val1`` is exactly ``oldphoto eval --make-validation`` (seed 20201, one 256 px crop per
+photo), ``val2`` is two 256 px crops per photo damaged by ``damage2`` (seed 1606).
+
+The detector is the shipped one through the pipeline (``RestorePipeline.detect``) with
+the default ``detect`` mask rule (threshold, ``min_area``; ``--dilate`` 0, face sparing
+off as in ``oldphoto eval``); rows with ``dilate 1`` show what restore's inpainting margin
+does to the scores. Pixel counts are pooled over each set (``metrics.detection_scores``).
+``width`` is the mean stroke width of a mask, total area over total skeleton length of
+its connected components, for the predicted and the true masks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REAL_MASKS = HERE / "real_masks"
+
+
+def stroke_width(mask: np.ndarray) -> tuple[float, float]:
+    """(area, skeleton length) of a binary mask: their ratio is its mean stroke width."""
+    from skimage.morphology import skeletonize
+
+    mask = np.asarray(mask) > 0
+    if not mask.any():
+        return 0.0, 0.0
+    skeleton = skeletonize(mask)
+    return float(mask.sum()), float(skeleton.sum())
+
+
+def build_sets(clean: str, work: Path) -> tuple[Path, Path]:
+    from oldphoto_cli.data import list_images, split
+    from oldphoto_cli.evaluate import make_validation_pairs
+
+    sys.path.insert(0, str(HERE))
+    import damage2
+
+    val1, val2 = work / "val1", work / "val2"
+    if not (val1 / "mask").is_dir():
+        make_validation_pairs(clean, val1)
+    if not (val2 / "mask").is_dir():
+        _, validation = split(list_images(clean))
+        damage2.make_pairs(validation, val2)
+    return val1, val2
+
+
+def synthetic_items(pairs_dir: Path):
+    from oldphoto_cli.evaluate import list_pairs, load_pair
+
+    for name in list_pairs(pairs_dir):
+        degraded, _, mask = load_pair(pairs_dir, name)
+        yield name, degraded, mask
+
+
+def real_items(real_old: Path, masks_dir: Path = REAL_MASKS):
+    """(name, photo float RGB, traced mask) for every ``<stem>.png`` mask with a photo."""
+    from oldphoto_cli.degrade import load_image
+
+    for mask_path in sorted(masks_dir.glob("*.png")):
+        photos = [p for p in real_old.glob(mask_path.stem + ".*") if p.suffix != ".png"]
+        if not photos:
+            print(f"note: no photo for {mask_path.name} in {real_old}", file=sys.stderr)
+            continue
+        photo = load_image(photos[0])
+        mask = (load_image(mask_path).max(axis=2) > 0.5).astype(np.uint8)
+        if mask.shape != photo.shape[:2]:
+            raise ValueError(f"{mask_path}: mask size {mask.shape} != photo {photo.shape[:2]}")
+        yield mask_path.stem, photo, mask
+
+
+def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> dict:
+    from oldphoto_cli.metrics import detection_scores
+    from oldphoto_cli.pipeline import mask_from_probability
+
+    opts = pipeline.options
+    pred = {d: [] for d in dilations}
+    widths = {d: [0.0, 0.0] for d in dilations}
+    truth, true_width, count, seconds = [], [0.0, 0.0], 0, 0.0
+    per_image: dict[str, float] = {}
+    for name, image, mask in items:
+        started = time.perf_counter()
+        prob = pipeline.detect(image)
+        seconds += time.perf_counter() - started
+        count += 1
+        truth.append(mask.ravel() > 0)
+        a, s = stroke_width(mask)
+        true_width[0] += a
+        true_width[1] += s
+        for d in dilations:
+            m = mask_from_probability(prob, opts.threshold, d, opts.min_area)
+            pred[d].append(m.ravel() > 0)
+            a, s = stroke_width(m)
+            widths[d][0] += a
+            widths[d][1] += s
+            if d == 0:
+                per_image[name] = round(detection_scores(m.ravel(), mask.ravel())["f1"], 3)
+                if keep is not None:
+                    keep.append((name, image, mask, m))
+    flat_truth = np.concatenate(truth)
+    rows = {}
+    for d in dilations:
+        scores = detection_scores(np.concatenate(pred[d]), flat_truth)
+        rows[f"dilate {d}"] = {k: round(v, 4) for k, v in scores.items()} | {
+            "width_pred": round(widths[d][0] / max(widths[d][1], 1), 2),
+        }
+    return {
+        "images": count,
+        "true_width": round(true_width[0] / max(true_width[1], 1), 2),
+        "true_share": round(float(flat_truth.mean()), 5),
+        "seconds_per_image": round(seconds / max(count, 1), 3),
+        "rows": rows,
+        "f1_per_image": per_image if keep is not None else None,
+    }
+
+
+def overlay_sheet(kept: list, path: str, tile: int = 640) -> None:
+    """Photo with true-positive green, false-positive red, missed blue, one row each."""
+    import cv2
+
+    rows = []
+    for name, image, truth, pred in kept:
+        rgb = (np.clip(image, 0, 1) * 255).astype(np.uint8)
+        over = rgb.copy()
+        t, p = truth > 0, pred > 0
+        over[t & p] = (0, 220, 0)
+        over[~t & p] = (255, 0, 0)
+        over[t & ~p] = (0, 80, 255)
+        pair = np.hstack([rgb, over])
+        scale = tile * 2 / pair.shape[1]
+        pair = cv2.resize(pair, (tile * 2, round(pair.shape[0] * scale)),
+                          interpolation=cv2.INTER_AREA)  # fmt: skip
+        cv2.putText(pair, name, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 0), 2)
+        rows.append(pair)
+    sheet = np.vstack(rows)
+    cv2.imwrite(path, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clean", required=True, help="clean photos (validation split used)")
+    parser.add_argument("--real-old", help="real old photos for benchmarks/real_masks")
+    parser.add_argument("--work", default="/tmp/detval", help="where the pair sets are made")
+    parser.add_argument("--weights-dir", default=None)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--limit", type=int, default=0, help="at most N images per set")
+    parser.add_argument("--sets", default="val1,val2,real", help="which sets to score")
+    parser.add_argument("--json", help="also write the report here")
+    parser.add_argument("--sheet", help="write the real set's overlay sheet here (PNG or JPEG)")
+    args = parser.parse_args()
+
+    import itertools
+
+    import torch
+
+    from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    wanted = args.sets.split(",")
+    work = Path(args.work)
+    val1, val2 = build_sets(args.clean, work)
+    pipeline = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="none",
+                                              weights_dir=args.weights_dir))  # fmt: skip
+    limit = args.limit or None
+    report: dict = {"weights_dir": args.weights_dir, "threshold": pipeline.options.threshold,
+                    "min_area": pipeline.options.min_area, "sets": {}}  # fmt: skip
+    with torch.inference_mode():
+        for key, items in (("val1", lambda: synthetic_items(val1)),
+                           ("val2", lambda: synthetic_items(val2))):  # fmt: skip
+            if key in wanted:
+                report["sets"][key] = score_set(pipeline, itertools.islice(items(), limit))
+        if "real" in wanted and args.real_old:
+            kept: list = []
+            report["sets"]["real"] = score_set(pipeline, real_items(Path(args.real_old)),
+                                               keep=kept)  # fmt: skip
+            if args.sheet and kept:
+                overlay_sheet(kept, args.sheet)
+    names = {"val1": "own renderer (validation pairs)", "val2": "independent renderer (damage2)",
+             "real": "real old photos, hand-traced"}  # fmt: skip
+    print(f"{'set':34} {'dilate':>6} {'F1':>6} {'IoU':>6} {'prec':>6} {'recall':>6} "
+          f"{'w pred':>6} {'w true':>6} {'n':>4}")  # fmt: skip
+    for key, res in report["sets"].items():
+        for row, s in res["rows"].items():
+            print(f"{names[key]:34} {row[-1]:>6} {s['f1']:6.3f} {s['iou']:6.3f} "
+                  f"{s['precision']:6.3f} {s['recall']:6.3f} {s['width_pred']:6.2f} "
+                  f"{res['true_width']:6.2f} {res['images']:4d}")  # fmt: skip
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""Issue 16: the wider training damage, thin-line hard negatives, the independent
+validation renderer (benchmarks/damage2.py) and the detector benchmark's width measure."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from oldphoto_cli.data import DataConfig, SyntheticPairs, draw_thin_content
+from oldphoto_cli.degrade import (
+    DegradeConfig,
+    degrade_image,
+    get_degradations,
+    rng_for,
+    wide_config,
+)
+from oldphoto_cli.degrade import structured as st
+from oldphoto_cli.degrade.compose import WIDE_GROUP_P
+
+ROOT = Path(__file__).resolve().parents[1]
+NEW_OPS = ("scratches_varied", "cracks_varied", "hairs", "flaking")
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    from skimage import data
+
+    return cv2.resize(data.astronaut(), (96, 96), interpolation=cv2.INTER_AREA).astype(
+        np.float32
+    ) / np.float32(255)
+
+
+@pytest.fixture(scope="module")
+def damage2():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import damage2
+
+        yield damage2
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_wider_groups_are_off_by_default_and_take_no_draw(img):
+    """The default stream (and so the validation pairs) is what it was before the new
+    ops existed: leaving them out by name gives bit-identical results."""
+    specs = get_degradations()
+    for name in NEW_OPS:
+        assert specs[name].structured and DegradeConfig().group_p[specs[name].group] == 0
+    old = tuple(n for n in specs if n not in NEW_OPS)
+    for i in range(12):
+        for always in (False, True):
+            a = degrade_image(img, rng_for(4, i), DegradeConfig(always=always))
+            b = degrade_image(img, rng_for(4, i), DegradeConfig(always=always, only=old))
+            assert a.ops == b.ops and np.array_equal(a.image, b.image)
+            assert not {o["name"] for o in a.ops} & set(NEW_OPS)
+
+
+def test_wide_config_draws_the_new_ops_with_exact_masks(img):
+    seen = set()
+    for i in range(40):
+        cfg = wide_config(jpeg_after=0.0)
+        full = degrade_image(img, rng_for(8, i), cfg)
+        base = degrade_image(img, rng_for(8, i), wide_config(structured=False, jpeg_after=0.0))
+        seen |= {o["name"] for o in full.ops}
+        changed = np.abs(full.image - base.image).max(axis=2) > 0
+        assert np.array_equal(changed, full.mask.astype(bool))
+    assert set(NEW_OPS) <= seen
+    assert set(WIDE_GROUP_P) <= set(wide_config().group_p)
+
+
+def test_new_ops_can_be_previewed_by_name(img):
+    res = degrade_image(img, rng_for(1, 0), DegradeConfig(only=("scratch_varied",), always=True))
+    assert [o["name"] for o in res.ops] == ["scratches_varied"] and res.mask.any()
+
+
+def test_jpeg_after_damage_keeps_the_damage_mask(img):
+    for i in range(6):
+        plain = degrade_image(img, rng_for(2, i), wide_config(jpeg_after=0.0))
+        jpeg = degrade_image(img, rng_for(2, i), wide_config(jpeg_after=1.0))
+        assert jpeg.ops[-1]["name"] == "jpeg_after" and 30 <= jpeg.ops[-1]["params"]["quality"] <= 90
+        assert np.array_equal(plain.mask, jpeg.mask)
+        assert not np.array_equal(plain.image, jpeg.image)  # compressed everywhere
+
+
+def _widths(mask: np.ndarray) -> float:
+    """Mean stroke width of a mask: its area over its skeleton's length."""
+    from skimage.morphology import skeletonize
+
+    mask = np.asarray(mask) > 0
+    return float(mask.sum()) / max(1, int(skeletonize(mask).sum()))
+
+
+def test_varied_scratches_span_thin_to_wide_and_soft_and_faint(img):
+    widths, mean_change = [], []
+    for i in range(24):
+        out, mask, params = st.scratches_varied(img, rng_for(6, i))
+        assert mask.any()
+        widths.append(_widths(mask))
+        mean_change.append(float(np.abs(out - img).max(axis=2)[mask > 0].mean()))
+    assert min(widths) <= 2.5 and max(widths) >= 4.5  # 1-6 px drawn (anti-aliased: +1)
+    assert min(mean_change) < 0.2 < max(mean_change)  # faint ones and strong ones
+
+
+def test_thin_content_is_drawn_as_content_never_as_damage(img):
+    u8 = (img * 255).astype(np.uint8)
+    a = draw_thin_content(u8, np.random.default_rng(3))
+    b = draw_thin_content(u8, np.random.default_rng(3))
+    assert np.array_equal(a, b) and not np.array_equal(a, u8)
+    assert np.array_equal(u8, (img * 255).astype(np.uint8))  # input untouched
+    changed = np.any(a != u8, axis=2)
+    assert 0.002 < changed.mean() < 0.9
+    paths = [Path("unused.png")]
+    cfg = DataConfig(crop=48, seed=1, structured=False, thin_content=1.0)
+    pairs = SyntheticPairs(paths, cfg)
+    pairs.images._images[0] = u8
+    plain = SyntheticPairs(paths, DataConfig(crop=48, seed=1, structured=False))
+    plain.images._images[0] = u8
+    drawn = 0
+    for index in range(6):
+        item, ref = pairs[index], plain[index]
+        assert not item["mask"].any()  # labelled clean: a hard negative
+        drawn += int(not np.array_equal(item["clean"].numpy(), ref["clean"].numpy()))
+    assert drawn >= 4
+
+
+def test_wide_damage_data_config_uses_the_wide_mix(img):
+    u8 = (img * 255).astype(np.uint8)
+    pairs = SyntheticPairs([Path("unused.png")], DataConfig(crop=64, seed=2, wide_damage=True))
+    pairs.images._images[0] = u8
+    masks = [pairs[i]["mask"] for i in range(8)]
+    assert any(m.any() for m in masks)
+
+
+def test_nothing_in_the_package_imports_the_validation_renderer():
+    """damage2 validates the detector; training on it would make its figures meaningless."""
+    for root in (ROOT / "oldphoto_cli", ROOT / "plugins"):
+        for path in root.rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""] + [a.name for a in node.names]
+                assert not any("damage2" in n for n in names), path
+            assert "damage2" not in path.read_text(encoding="utf-8"), path
+
+
+def test_damage2_masks_are_exact_and_every_kind_draws(damage2):
+    from skimage import data
+
+    clean = cv2.resize(data.astronaut(), (128, 128), interpolation=cv2.INTER_AREA)
+    for kind in damage2.KINDS:
+        d = damage2.damage(clean, np.random.default_rng(5), only=(kind,))
+        assert d.kinds == [kind] and d.mask.any(), kind
+        diff = np.abs(d.image.astype(int) - d.base.astype(int)).max(axis=2)
+        assert np.array_equal(diff >= damage2.MIN_LEVELS, d.mask > 0)
+        assert np.all(diff[d.mask == 0] == 0)  # no unmarked change at all
+    again = damage2.damage(clean, np.random.default_rng(9))
+    assert np.array_equal(again.image, damage2.damage(clean, np.random.default_rng(9)).image)
+
+
+def test_damage2_scratches_vary_in_width(damage2):
+    widths = [_widths(damage2._scratch_alpha(np.random.default_rng(i), 96, 96) > 0.5)
+              for i in range(30)]  # fmt: skip
+    assert min(widths) <= 2.0 and max(widths) >= 4.0
+
+
+def test_stroke_width_measure():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from eval_detector import stroke_width
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    mask = np.zeros((60, 80), np.uint8)
+    mask[20:23, 10:70] = 1  # a 3 px wide, 60 px long stroke
+    area, length = stroke_width(mask)
+    assert area == 180 and 2.7 < area / length < 3.3
+    assert stroke_width(np.zeros((5, 5), np.uint8)) == (0.0, 0.0)
+
+
+def test_traced_masks_render_zones_lines_areas_and_erase():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from trace_real_masks import render
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rgb = np.full((80, 100, 3), 0.5, np.float32)
+    rgb[10, 10] = rgb[12, 60] = 1.0  # two white specks on a plain ground
+    rgb[40:43, 5:95] = 0.2  # a 3 px dark scratch across
+    rgb[60:75, 20:40] = 0.0  # a large dark object (content, too big for a zone)
+    spec = {
+        "zones": [[[0, 0], [100, 0], [100, 80], [0, 80]]],
+        "erase": [[[55, 5], [70, 5], [70, 20], [55, 20]]],
+        "lines": [{"points": [[0, 41], [99, 41]], "width": 9}],
+        "areas": [[[80, 60], [90, 60], [90, 70], [80, 70]]],
+    }
+    mask = render(rgb, spec)
+    assert mask[10, 10] == 1 and mask[12, 60] == 0  # zone speck kept; the erased one not
+    assert mask[40:43, 20:80].all() and not mask[36:39, 20:80].any()  # the scratch's width
+    assert not mask[62:73, 22:38].any()  # the large object is no candidate
+    assert mask[60:70, 80:90].all()
+    committed = sorted((ROOT / "benchmarks" / "real_masks").glob("*.png"))
+    assert len(committed) >= 10
+    spec_file = (ROOT / "benchmarks" / "real_masks" / "strokes.json").read_text()
+    assert all(f'"{p.stem}"' in spec_file for p in committed)
