@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+if TYPE_CHECKING:  # torch is imported where tensors are read or written, not to list files
+    import torch
 
 FORMAT_VERSION = "1"
 MANIFEST = "manifest.json"
@@ -35,6 +35,8 @@ def save_weights(
     metrics: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``tensors`` atomically with metadata; ``config`` may be a dataclass or dict."""
+    from safetensors.torch import save_file
+
     path = Path(path)
     config_dict = asdict(config) if is_dataclass(config) else dict(config)
     metadata = {
@@ -64,11 +66,11 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            raw = handle.metadata() or {}
-            n_params = sum(_numel(handle.get_slice(k).get_shape()) for k in handle.keys())
-    except (SafetensorError, OSError, ValueError) as error:
+        header = read_header(path)
+    except (OSError, ValueError) as error:
         raise WeightsError(f"{path}: not a valid safetensors file ({error})") from error
+    raw = header.pop("__metadata__", None) or {}
+    n_params = sum(_numel(entry["shape"]) for entry in header.values())
     meta: dict[str, Any] = dict(raw)
     for key in ("config", "training", "metrics"):
         if key in meta:
@@ -78,6 +80,50 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
                 raise WeightsError(f"{path}: metadata field {key!r} is not JSON") from error
     meta["parameters"] = n_params
     return meta
+
+
+MAX_HEADER_BYTES = 100 << 20  # as the safetensors library
+
+
+def read_header(path: str | Path) -> dict[str, Any]:
+    """The JSON header of a safetensors file, read without torch (or numpy).
+
+    ``oldphoto weights list`` needs only names, shapes and metadata; torch costs more
+    than a second to import. The header is checked as far as listing needs: its length,
+    JSON, one entry per tensor with dtype, shape and offsets, and the data ending exactly
+    at the end of the file (a truncated file is refused). Raises ValueError.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            raise ValueError("file shorter than the 8-byte header length")
+        (length,) = struct.unpack("<Q", prefix)
+        if length > min(MAX_HEADER_BYTES, size - 8):
+            raise ValueError(f"header length {length} does not fit a {size}-byte file")
+        try:
+            header = json.loads(handle.read(length))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"header is not JSON: {error}") from None
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    end = 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            if entry is not None and not isinstance(entry, dict):
+                raise ValueError("__metadata__ is not an object")
+            continue
+        try:
+            shape, (start, stop) = entry["shape"], entry["data_offsets"]
+            entry["dtype"]  # noqa: B018 (must be present)
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"tensor {key!r}: missing dtype, shape or data_offsets") from None
+        if not all(isinstance(d, int) and d >= 0 for d in shape) or not 0 <= start <= stop:
+            raise ValueError(f"tensor {key!r}: bad shape or offsets")
+        end = max(end, stop)
+    if 8 + length + end != size:
+        raise ValueError(f"data ends at byte {8 + length + end}, the file has {size} bytes")
+    return header
 
 
 def _numel(shape: list[int]) -> int:
@@ -102,6 +148,8 @@ def load_weights(
         expected = asdict(config) if is_dataclass(config) else dict(config)
         if meta.get("config") != expected:
             raise WeightsError(f"{path}: config {meta.get('config')} does not match {expected}")
+    from safetensors import SafetensorError, safe_open
+
     tensors: dict[str, torch.Tensor] = {}
     try:
         with safe_open(str(path), framework="pt", device=str(device)) as handle:

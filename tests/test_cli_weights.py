@@ -62,3 +62,31 @@ def test_verify_without_manifest_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(weights, "shipped_dir", lambda: tmp_path)
     monkeypatch.delenv("OLDPHOTO_WEIGHTS", raising=False)
     assert invoke("weights", "verify").exit_code == 1
+
+
+def test_list_reads_headers_and_flags_broken_files(wdir):
+    """``weights list`` parses safetensors headers itself (no torch): same figures as the
+    safetensors library, and an error row for files it would refuse."""
+    from safetensors import safe_open
+
+    good = wdir / "tiny.safetensors"
+    header = weights.read_header(good)
+    with safe_open(str(good), framework="pt") as handle:
+        assert set(header) - {"__metadata__"} == set(handle.keys())
+        assert header["__metadata__"] == handle.metadata()
+        assert [header[k]["shape"] for k in handle.keys()] == [
+            list(handle.get_slice(k).get_shape()) for k in handle.keys()
+        ]
+    data = good.read_bytes()
+    (wdir / "cut.safetensors").write_bytes(data[:-4])  # header intact, data short
+    (wdir / "junk.safetensors").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{bad}")
+    (wdir / "tiny2.safetensors").write_bytes(b"\xff" * 8)  # absurd header length
+    rows = {r["name"]: r for r in json.loads(invoke("weights", "list", "--weights-dir", wdir,
+                                                    "--json").stdout)}  # fmt: skip
+    assert "error" not in rows["tiny"]
+    assert "data ends at byte" in rows["cut"]["error"]
+    assert "not JSON" in rows["junk"]["error"]
+    assert "header length" in rows["tiny2"]["error"]
+    for name in ("cut", "junk", "tiny2"):
+        with pytest.raises(weights.WeightsError, match=f"{name}.safetensors"):
+            weights.read_metadata(wdir / f"{name}.safetensors")
