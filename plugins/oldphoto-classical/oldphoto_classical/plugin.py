@@ -1,13 +1,17 @@
-"""oldphoto plugin: registers the classical detect and translate stages."""
+"""oldphoto plugin: registers the classical detect and translate stages.
+
+OpenCV and numpy are imported when a stage runs, not when the plugin is loaded: every
+``oldphoto`` command loads the plugins (``--help`` too), and they should start fast.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from oldphoto_classical.core import blackhat_scratch_map, classical_restore
 from oldphoto_cli import Detector, ImageTranslator, hookimpl
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class ClassicalDetector(Detector):
@@ -22,6 +26,8 @@ class ClassicalDetector(Detector):
         self.options = {k: v for k, v in options.items() if v is not None}
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        from oldphoto_classical.core import blackhat_scratch_map
+
         return blackhat_scratch_map(rgb, **self.options)
 
 
@@ -37,6 +43,8 @@ class ClassicalTranslator(ImageTranslator):
         self.options = {k: v for k, v in options.items() if v is not None}
 
     def __call__(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        from oldphoto_classical.core import classical_restore
+
         return classical_restore(rgb, mask, **self.options)
 
 
