@@ -66,7 +66,9 @@ def eval_command(
     """
     from rich.console import Console
 
-    from oldphoto_cli import evaluate
+    from oldphoto_cli import evaluate, hostmem
+
+    hostmem.keep_freed_memory()
 
     if threads:
         import cv2
