@@ -7,8 +7,6 @@ import json
 
 import click
 
-from oldphoto_cli.train.common import TrainOptions
-
 
 def common_options(func):
     """Options every trainer shares; they fill :class:`TrainOptions`."""
@@ -33,6 +31,8 @@ def common_options(func):
     @click.option("--export", default=None, help="Where to write the safetensors export.")
     @functools.wraps(func)
     def wrapper(*args, out_dir, export, **kwargs):
+        from oldphoto_cli.train.common import TrainOptions  # imports torch: only when training
+
         names = ("device", "batch_size", "crop", "steps", "max_minutes", "lr", "seed", "resume",
                  "val_every", "checkpoint_every", "threads")  # fmt: skip
         values = {k: kwargs.pop(k) for k in names}

@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from oldphoto_cli.defaults import DEFAULT_MAX_MEGAPIXELS
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif")
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 luma weights of R, G, B (Pillow's convert("L"))
 FORMAT_BY_EXT = {
@@ -47,7 +49,6 @@ SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
 EXIF_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
 ICC_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
-DEFAULT_MAX_MEGAPIXELS = 300.0
 # Peak memory per pixel, to refuse what would not fit before decoding. restore: README's
 # figures, 0.83 GiB at 0.79 MP and 2.4 GiB at 24 MP peak RSS, give ~73 B per pixel above
 # the models and tile buffers (those add up to ~1 GiB more, whatever the size). detect

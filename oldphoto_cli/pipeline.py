@@ -21,15 +21,15 @@ from oldphoto_cli import stages
 from oldphoto_cli.archs.mapping_arch import latent_mask
 from oldphoto_cli.archs.vae_arch import pad_to_multiple
 from oldphoto_cli.contract import PluginError
-from oldphoto_cli.device import resolve_device
+from oldphoto_cli.defaults import (  # noqa: F401 (DEFAULT_*: re-exported)
+    DEFAULT_MIN_AREA,
+    DEFAULT_THRESHOLD,
+    PRECISIONS,
+)
+from oldphoto_cli.device import resolve_device, resolve_precision
 from oldphoto_cli.tiling import run_tiled
 
 MIN_DEFECT_SHARE = 1e-4  # with_scratch=auto takes the scratch path above this mask share
-# The mask rule, chosen by benchmarks/tune_detector.py on a tuning set synthesized from
-# *training-split* photos (best pixel F1 there, 0.840; every threshold from 0.5 to 0.8
-# scores within 0.003), then measured once on the validation split: F1 0.823.
-DEFAULT_THRESHOLD = 0.6
-DEFAULT_MIN_AREA = 8
 # Smaller sides are edge-padded up to this before a network sees them and cropped after:
 # the detector's deepest level and the VAE's reflect padding need a few pixels there
 # (shipped weights: the detector fails below 20 px, the VAE below 8).
@@ -67,7 +67,10 @@ class RestoreOptions:
     strength: float = 1.0  # blend restored with input (1 = fully restored)
     keep_tone: bool = True  # keep the input's colour/sepia/grayscale tone
     tile: int | None = None  # latent tile side; None: chosen from free memory
-    fp16: bool = False
+    # Network precision: fp32, bf16, fp16, or auto (bf16 on CPUs with native bf16, fp16 on
+    # CUDA, else fp32: device.resolve_precision). None: fp16 if ``fp16`` else fp32.
+    precision: str | None = None
+    fp16: bool = False  # older spelling of precision="fp16"
     compile: bool = False  # torch.compile the networks (slow first image, faster after)
     only_center_face: bool = False
     save_faces_dir: str | None = None
@@ -203,8 +206,17 @@ class RestorePipeline:
         """
         self.options = opts = options or RestoreOptions()
         self.device = resolve_device(opts.device)
+        # An explicit precision is used as given (the CLI has resolved it for the device);
+        # auto and the older fp16 flag are resolved here.
+        self.precision = opts.precision or ("fp16" if opts.fp16 else "fp32")
+        if self.precision == "auto" or (opts.precision is None and opts.fp16):
+            self.precision = resolve_precision(self.device, self.precision)[0]
+        if self.precision not in PRECISIONS[1:]:
+            raise ValueError(f"precision {self.precision!r}: expected one of "
+                             f"{', '.join(PRECISIONS)}")  # fmt: skip
         self._common = {"device": self.device, "weights_dir": opts.weights_dir,
-                        "fp16": opts.fp16, "compile": opts.compile}  # fmt: skip
+                        "precision": self.precision, "fp16": self.precision == "fp16",
+                        "compile": opts.compile}  # fmt: skip
         self._detector = self._face_detector = None
         self.face_enhancer = None
         self.tile = opts.tile or auto_tile(self.device)
@@ -283,6 +295,8 @@ class RestorePipeline:
             not searched), for the face enhancer to reuse.
         """
         mask = self.mask_of(self.detect(rgb), dilate=False)
+        if info is not None:
+            info["precision"] = self.precision
         faces = None
         if self.sparing_faces:
             faces = self.face_detector(rgb)
@@ -366,7 +380,7 @@ class RestorePipeline:
         """
         opts = self.options
         rgb = np.ascontiguousarray(rgb[..., :3], np.float32)
-        info: dict[str, Any] = {"stages": self.stage_names()}
+        info: dict[str, Any] = {"stages": self.stage_names(), "precision": self.precision}
         intermediates: dict[str, np.ndarray] = {}
         used_mask, faces = self._choose_mask(rgb, mask, info)
         info["scratch_path"] = used_mask is not None

@@ -340,3 +340,29 @@ def test_pipeline_setup_failure_is_one_line_exit_1(photo_dir, tmp_path, monkeypa
     result = CliRunner().invoke(cli, ["restore", str(photo_dir), str(tmp_path / "o")])
     assert result.exit_code == 1 and "cannot set up the pipeline" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_precision_option_falls_back_with_a_note_and_reaches_the_pipeline(
+    run, fake_pipeline, photo_dir, tmp_path, monkeypatch
+):
+    from oldphoto_cli import device
+
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx2"}))
+    args = ("restore", photo_dir / "a.png", tmp_path / "o", "--device", "cpu", "--overwrite")
+    result = run(*args, "--precision", "bf16")
+    assert result.exit_code == 0, result.output
+    assert fake_pipeline.created[-1].precision == "fp32"
+    assert "--precision bf16 ignored" in result.stderr
+    result = run(*args)  # auto on a CPU without bf16: fp32, nothing to say
+    assert fake_pipeline.created[-1].precision == "fp32" and "ignored" not in result.stderr
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    assert run(*args).exit_code == 0
+    assert fake_pipeline.created[-1].precision == "bf16"  # auto picks native bf16
+    assert run(*args, "--precision", "FP32").exit_code == 0
+    assert fake_pipeline.created[-1].precision == "fp32"
+    result = run(*args, "--fp16", "--precision", "bf16")
+    assert result.exit_code == 2 and "--fp16 contradicts --precision bf16" in result.output
+    result = run("detect", photo_dir / "a.png", tmp_path / "m", "--device", "cpu",
+                 "--precision", "bf16")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert fake_pipeline.created[-1].precision == "bf16"

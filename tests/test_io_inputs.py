@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -199,5 +200,30 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(device.DeviceError, match="CUDA is not available"):
             device.resolve_device("cuda:1")
-    assert device.resolve_precision(torch.device("cpu"), True)[0] is False
-    assert device.resolve_precision(torch.device("cuda"), True) == (True, None)
+    assert device.resolve_device(" CPU ").type == "cpu"
+    assert device.resolve_precision(torch.device("cuda"), True) == ("fp16", None)
+
+
+def test_precision_auto_follows_the_cpu_flags():
+    cpu, none, bf16 = torch.device("cpu"), frozenset({"avx2", "fma"}), frozenset({"avx512_bf16"})
+    assert device.resolve_precision(cpu, "auto", flags=none) == ("fp32", None)
+    assert device.resolve_precision(cpu, "auto", flags=bf16) == ("bf16", None)
+    assert device.resolve_precision(cpu, "auto", flags=frozenset({"amx_bf16"}))[0] == "bf16"
+    assert device.resolve_precision(torch.device("cuda"), "auto") == ("fp16", None)
+    assert device.resolve_precision(torch.device("mps"), "auto") == ("fp32", None)
+    # An explicit precision the CPU has no native arithmetic for: fp32 and a note saying so.
+    used, note = device.resolve_precision(cpu, "bf16", flags=none)
+    assert used == "fp32" and "--precision bf16 ignored" in note
+    assert device.resolve_precision(cpu, "bf16", flags=bf16) == ("bf16", None)
+    used, note = device.resolve_precision(cpu, True, flags=bf16)  # --fp16: no avx512_fp16
+    assert used == "fp32" and "fp16" in note
+    assert device.resolve_precision(cpu, "FP32", flags=none) == ("fp32", None)
+    with pytest.raises(ValueError, match="expected auto"):
+        device.resolve_precision(cpu, "fp8", flags=none)
+
+
+def test_cpu_flags_are_read_from_proc_cpuinfo():
+    flags = device.cpu_flags()
+    assert isinstance(flags, frozenset)
+    if os.path.exists("/proc/cpuinfo") and os.uname().machine == "x86_64":
+        assert "sse2" in flags  # every x86-64 CPU has it

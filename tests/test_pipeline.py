@@ -213,3 +213,112 @@ def test_detected_mask_is_grown_last_so_a_saved_mask_restores_alike(tiny_weights
     assert np.array_equal(restore_mask, grow_mask(own, 1))
     assert 0 < own.sum() < restore_mask.sum() < own.size  # not a vacuous comparison
     assert grow_mask(own, 0) is own
+
+
+# --------------------------------------------------------------------------- speed paths
+
+
+def test_mapping_features_are_computed_once_per_image(tiny_weights, monkeypatch):
+    """prepare() pools the whole latent and hands its features to the translate call;
+    the result is the one computed without that shortcut."""
+    from oldphoto_cli.archs import mapping_arch
+
+    rgb = photo(96, 128)
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    mask[40:44, :] = 1
+    pipe = RestorePipeline(RestoreOptions(device="cpu", weights_dir=str(tiny_weights),
+                                          face_enhancer="none"))  # fmt: skip
+    calls = []
+    features = mapping_arch.LatentMapping.features
+
+    def counting(self, z):
+        calls.append(tuple(z.shape))
+        return features(self, z)
+
+    monkeypatch.setattr(mapping_arch.LatentMapping, "features", counting)
+    shortcut = pipe.restore(rgb, mask).image
+    assert calls == [(1, 8, 24, 32)]
+    assert "features" not in vars(pipe.translator.model)  # the override is removed again
+    calls.clear()
+    pipe.translator.whole = 0  # pool in 128-tiles: nothing kept
+    plain = pipe.restore(rgb, mask).image
+    assert len(calls) == 2
+    assert np.abs(shortcut - plain).max() < 1e-5
+    calls.clear()
+    pipe.translator.whole = 256 * 256
+    pipe.tile = 8  # translate in tiles: the kept features do not fit a tile and go unused
+    tiled = pipe.restore(rgb, mask).image
+    assert calls[0] == (1, 8, 24, 32) and len(calls) > 2
+    assert pipe.translator._features is None
+    assert np.abs(shortcut - tiled).max() < 1e-4
+
+
+def test_channels_last_on_cpu_gives_the_same_image(tiny_weights):
+    rgb = photo(96, 128)
+    pipe = RestorePipeline(RestoreOptions(device="cpu", weights_dir=str(tiny_weights),
+                                          face_enhancer="none", with_scratch="on"))  # fmt: skip
+    stages = (pipe.detector, pipe.encoder, pipe.decoder)
+    assert all(stage.memory_format is torch.channels_last for stage in stages)
+    fast = pipe.restore(rgb)
+    for stage in stages:
+        stage.memory_format = torch.contiguous_format
+        stage.model.to(memory_format=torch.contiguous_format)
+    plain = pipe.restore(rgb)
+    assert np.array_equal(fast.mask, plain.mask)
+    assert np.abs(fast.image - plain.image).max() < 1e-4
+
+
+def test_precision_is_applied_and_reported(tiny_weights):
+    rgb = photo(64, 64)
+    common = dict(device="cpu", weights_dir=str(tiny_weights), face_enhancer="none",
+                  with_scratch="on")  # fmt: skip
+    fp32 = RestorePipeline(RestoreOptions(**common))
+    assert fp32.precision == "fp32" and fp32.encoder.dtype == torch.float32
+    reference = fp32.restore(rgb)
+    assert reference.info["precision"] == "fp32"
+    bf16 = RestorePipeline(RestoreOptions(**common, precision="bf16"))
+    assert {s.dtype for s in (bf16.detector, bf16.encoder, bf16.translator, bf16.decoder)} == {
+        torch.bfloat16
+    }
+    result = bf16.restore(rgb, mask=reference.mask)
+    assert result.info["precision"] == "bf16" and result.image.dtype == np.float32
+    assert np.abs(result.image - reference.image).mean() < 0.02  # bf16: ~3 significant digits
+    from oldphoto_cli.device import resolve_precision
+
+    # the older fp16 flag is resolved for the device (half only where it is native)
+    fp16 = RestorePipeline(RestoreOptions(**common, fp16=True)).precision
+    assert fp16 == resolve_precision(torch.device("cpu"), "fp16")[0]
+    auto = RestorePipeline(RestoreOptions(**common, precision="auto")).precision
+    assert auto == resolve_precision(torch.device("cpu"), "auto")[0]
+    with pytest.raises(ValueError, match="precision 'fp8'"):
+        RestorePipeline(RestoreOptions(**common, precision="fp8"))
+
+
+def test_precision_goes_only_to_stages_that_declare_it():
+    """A third-party stage with the fixed __init__(device, weights_dir, fp16, compile) still
+    builds when --precision is given; one declaring supports_precision receives it."""
+    from oldphoto_cli.contract import Detector
+    from oldphoto_cli.stages import StageSpec
+
+    class Fixed(Detector):
+        name = "fixed"
+
+        def __init__(self, device="cpu", weights_dir=None, fp16=False, compile=False):
+            super().__init__(device, weights_dir, fp16, compile)
+            self.fp16 = fp16
+
+        def __call__(self, rgb):
+            return rgb[..., 0]
+
+    class Takes(Fixed):
+        supports_precision = True
+
+        def __init__(self, precision=None, **options):
+            super().__init__(**options)
+            self.precision = precision
+
+    common = dict(device="cpu", weights_dir=None, fp16=False, compile=False, precision="bf16")
+    fixed = StageSpec.from_registration("detect", "fixed", Fixed, plugin="p").build(**common)
+    assert not hasattr(fixed, "precision") and fixed.fp16 is False
+    takes = StageSpec.from_registration("detect", "fixed", Takes, plugin="p").build(**common)
+    assert takes.precision == "bf16"

@@ -71,10 +71,14 @@ class StageSpec:
     def label(self) -> str:
         return f"stage {self.kind}:{self.name}"
 
-    def build(self, **options: Any) -> Any:
+    def build(self, *, precision: str | None = None, **options: Any) -> Any:
         """Build the stage (``options``: see :mod:`oldphoto_cli.contract`) and check it
-        keeps its kind's contract."""
-        stage = resolve(self.factory)(**options)
+        keeps its kind's contract. ``precision`` is passed on only to a factory that
+        declares ``supports_precision`` (every TorchStage); others get ``fp16`` alone."""
+        factory = resolve(self.factory)
+        if precision is not None and getattr(factory, "supports_precision", False) is True:
+            options["precision"] = precision
+        stage = factory(**options)
         return check_stage(stage, self.kind, self.name, self.plugin)
 
 

@@ -21,6 +21,7 @@ class UNetDetector(TorchStage, Detector):
 
     name, weights_name, arch = "unet", "detector", unet_arch.ARCH
     build, config_cls = UNet, UNetConfig
+    channels_last = ("cpu",)  # 18 % less CPU time at 768x1024 (benchmarks/RESULTS.md)
     tile, halo, overlap = 1024, 64, 32  # ~0.3 GiB of activations per tile
 
     def prepare_model(self, model):
