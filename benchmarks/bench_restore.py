@@ -2,6 +2,7 @@
 
     python benchmarks/bench_restore.py [--sizes 0.25,768x1024,1,4,16] [--threads 2]
         [--mode both|restore|detect] [--weights-dir DIR] [--out benchmarks/RESULTS.md]
+        [--precision fp32|bf16|fp16|auto] [--contiguous] [--system-malloc]
 
 Full pipeline = the shipped default stages with faces off and ``with_scratch="on"``:
 detection, encode, partial non-local translation (holes attend to pooled context of the
@@ -10,6 +11,12 @@ whole image) and decode, tiled. Every size runs in a fresh subprocess, so its pe
 loading (reported separately) and follow one small warm-up call; per-stage times come from
 ``result.info``. Input: a smooth photo-like image (skimage astronaut/chelsea, mirrored
 tiles) with long thin scratches drawn in, so the scratch path really runs.
+
+The children run as ``oldphoto restore`` does: freed host memory kept for reuse
+(``hostmem``; ``--system-malloc`` measures without), channels-last where the stages use
+it (``--contiguous`` turns it off), ``--precision`` forced through the library (bf16/fp16
+run even where the CPU only emulates them: slow). The section's header names the
+configuration; write the default one to RESULTS.md, print the others to compare.
 
 Sizes are megapixels (3:4 portrait) or WxH. 768x1024 is the headline size; targets:
 <= 4.4 s and <= 1.5 GiB RSS there, < 4 GiB RSS at 24 MP. ``--out`` rewrites this script's
@@ -69,8 +76,18 @@ def child(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
+    from oldphoto_cli import hostmem
+
+    if not args.system_malloc:
+        hostmem.keep_freed_memory()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
+
+    def contiguous(*stage_objects) -> None:
+        for stage in stage_objects:
+            if args.contiguous and hasattr(stage, "memory_format"):
+                stage.memory_format = torch.contiguous_format
+                stage.model.to(memory_format=torch.contiguous_format)
     width, height = args.width, args.height
     img = synthetic_photo(width, height)
     started = time.perf_counter()
@@ -83,9 +100,12 @@ def child(args: argparse.Namespace) -> None:
             face_enhancer="none",
             with_scratch="on",
             weights_dir=args.weights_dir,
+            precision=args.precision,
         )
         pipeline = RestorePipeline(options)
         _ = pipeline.detector  # built lazily: load it now, outside the timing
+        contiguous(pipeline.detector, pipeline.encoder, pipeline.translator, pipeline.decoder)
+        out["precision"] = pipeline.precision
         out["seconds_load"] = round(time.perf_counter() - started, 3)
         pipeline.restore(synthetic_photo(128, 128, seed=1))  # warm-up
         started = time.perf_counter()
@@ -101,9 +121,17 @@ def child(args: argparse.Namespace) -> None:
     else:
         from oldphoto_cli import stages
 
+        precision = args.precision
+        if precision == "auto":
+            from oldphoto_cli.device import resolve_precision
+
+            precision = resolve_precision(torch.device(args.device), "auto")[0]
         detector = stages.build(
-            "detect", None, device=torch.device(args.device), weights_dir=args.weights_dir
+            "detect", None, device=torch.device(args.device), weights_dir=args.weights_dir,
+            precision=precision,
         )
+        contiguous(detector)
+        out["precision"] = precision
         out["seconds_load"] = round(time.perf_counter() - started, 3)
         detector(synthetic_photo(128, 128, seed=1))  # warm-up
         started = time.perf_counter()
@@ -131,7 +159,9 @@ def parse_size(token: str) -> tuple[int, int]:
 def run_child(mode: str, size: tuple[int, int], args: argparse.Namespace) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--mode", mode,
            "--width", str(size[0]), "--height", str(size[1]), "--threads", str(args.threads),
-           "--device", args.device]  # fmt: skip
+           "--device", args.device, "--precision", args.precision]  # fmt: skip
+    cmd += ["--contiguous"] if args.contiguous else []
+    cmd += ["--system-malloc"] if args.system_malloc else []
     if args.weights_dir:
         cmd += ["--weights-dir", args.weights_dir]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
@@ -229,6 +259,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per size")
     parser.add_argument("--out", type=Path, default=None,
                         help="rewrite this script's section of a markdown file")  # fmt: skip
+    parser.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16", "fp16"])
+    parser.add_argument("--contiguous", action="store_true",
+                        help="no channels-last memory format (for comparison)")  # fmt: skip
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="leave glibc malloc as it is (for comparison)")  # fmt: skip
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--height", type=int, help=argparse.SUPPRESS)
@@ -253,6 +288,9 @@ def main() -> None:
         f"- weights: {describe_weights(args.weights_dir)}\n"
         "- full pipeline: default stages, faces off, with_scratch=on; times exclude model "
         "load, after one warm-up; peak RSS is the whole child process\n"
+        f"- precision {args.precision}; "
+        f"{'contiguous' if args.contiguous else 'channels-last where the stages use it'}; "
+        f"{'system malloc' if args.system_malloc else 'freed host memory kept (hostmem)'}\n"
         f"- command: `python benchmarks/bench_restore.py {' '.join(sys.argv[1:])}`\n"
     )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

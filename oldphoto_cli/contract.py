@@ -313,8 +313,10 @@ class TorchStage(Stage):
         return model
 
     def to_device(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
         x = x.to(self.device, self.dtype)
-        if x.dim() == 4 and self.device.type in type(self).channels_last:
+        if x.dim() == 4 and self.memory_format is torch.channels_last:
             x = x.contiguous(memory_format=self.memory_format)
         return x
 
