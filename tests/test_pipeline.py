@@ -322,3 +322,19 @@ def test_precision_goes_only_to_stages_that_declare_it():
     assert not hasattr(fixed, "precision") and fixed.fp16 is False
     takes = StageSpec.from_registration("detect", "fixed", Takes, plugin="p").build(**common)
     assert takes.precision == "bf16"
+
+
+def test_run_tiled_single_tile_is_the_core_and_safe_to_update():
+    x = torch.rand(1, 2, 37, 53)
+    same = run_tiled(lambda t, box: t, x, tile=64, halo=4, overlap=4)
+    assert torch.equal(same, x) and same.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
+    same.add_(1)  # the caller's input is untouched
+    assert torch.equal(same, x + 1) and not torch.equal(same, x)
+
+    @torch.inference_mode()
+    def double(t, box):
+        return torch.nn.functional.interpolate(t, scale_factor=2.0) * 2
+
+    up = run_tiled(double, x, tile=64, halo=4, overlap=4, scale=2.0)
+    up.mul_(0.5)  # made under inference mode, updated outside it
+    assert torch.allclose(up, torch.nn.functional.interpolate(x, scale_factor=2.0))
