@@ -11,7 +11,9 @@ the same (measured 0.82 -> 0.84 GiB at 768x1024); memory is not returned to the 
 between images, which a CLI run does not need.
 
 The commands that run the networks call it (``restore``, ``detect``, ``eval``); library
-users choose for themselves. ``OLDPHOTO_KEEP_FREED_MEMORY=0`` turns it off.
+users choose for themselves. ``OLDPHOTO_KEEP_FREED_MEMORY=0`` turns it off. The memory kept
+is free for this process, so :func:`reusable_bytes` counts it as available when an image's
+memory need is checked (``imageio.available_memory``).
 """
 
 from __future__ import annotations
@@ -52,3 +54,22 @@ def keep_freed_memory() -> bool:
     # Order matters little: both are plain settings read by later allocations.
     _done = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, KEEP_BYTES))
     return _done
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]  # fmt: skip
+
+
+def reusable_bytes() -> int:
+    """Freed heap memory this process keeps for reuse (0 unless :func:`keep_freed_memory`
+    took effect): the system counts it as used, but the next image gets it first."""
+    if not _done:
+        return 0
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2  # glibc >= 2.33
+    except (OSError, AttributeError):
+        return 0
+    mallinfo2.argtypes, mallinfo2.restype = [], _MallInfo2
+    return int(mallinfo2().fordblks)

@@ -196,7 +196,14 @@ def memory_needed(width: int, height: int, bytes_per_pixel: int = RESTORE_BYTES_
 
 
 def available_memory() -> int:
-    """Bytes this process can still use: MemAvailable, capped by a cgroup v2 limit."""
+    """Bytes this process can still use: MemAvailable, capped by a cgroup v2 limit, plus
+    the freed memory it keeps for reuse (``hostmem``)."""
+    from oldphoto_cli.hostmem import reusable_bytes
+
+    return _system_available_memory() + reusable_bytes()
+
+
+def _system_available_memory() -> int:
     available = None
     try:
         with open("/proc/meminfo") as handle:

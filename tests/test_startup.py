@@ -135,3 +135,26 @@ def test_keep_freed_memory_once_and_opt_out():
     off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, env=env)  # fmt: skip
     assert off.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc tuning")
+def test_memory_kept_for_reuse_counts_as_available():
+    """Freed buffers stay in the process (the system counts them as used): the check of an
+    image's memory need must count them as available, or a long batch would start
+    refusing images that fit."""
+    code = """
+import numpy as np
+from oldphoto_cli import hostmem, imageio
+if not hostmem.keep_freed_memory():
+    print("skip"); raise SystemExit
+block = np.ones((256 << 20) // 8)
+block.sum(); del block
+print(hostmem.reusable_bytes() >> 20, imageio.available_memory() - imageio._system_available_memory() >> 20)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    if run.stdout.strip() == "skip":
+        pytest.skip("no glibc malloc here")
+    kept, counted = map(int, run.stdout.split())
+    assert kept >= 256 and counted >= 192  # two reads of MemAvailable: other processes move it
