@@ -1,5 +1,8 @@
 """Built-in face stages: Haar face detector and the ``general`` face enhancer.
 
+Haar does not claim the default: it is the fallback when no installed plugin claims it (a
+better detector plugin such as ``oldphoto-yunet`` then wins; built-in claims would win).
+
 Registered by ``"module:Class"`` name: nothing is imported until one is built.
 """
 
@@ -10,8 +13,9 @@ from oldphoto_cli.hookspecs import hookimpl
 
 @hookimpl
 def oldphoto_register_face_detectors(register):
-    register("haar", "oldphoto_cli.faces.detect:HaarFaceDetector", default=True,
-             description="OpenCV Haar cascades (frontal + profile), verified by eyes")  # fmt: skip
+    register("haar", "oldphoto_cli.faces.detect:HaarFaceDetector",
+             description="OpenCV Haar cascades (frontal + profile), verified by eyes;"
+             " the fallback when no plugin claims the default")  # fmt: skip
 
 
 @hookimpl

@@ -65,7 +65,8 @@ face_detectors = registry.all
 
 
 def get_face_detector(name: str | None = None, **options: Any) -> FaceDetector:
-    """Build a registered face detector (``None``: the default one, else Haar)."""
+    """Build a registered face detector (``None``: the one a plugin claims as default, else
+    the built-in Haar fallback)."""
     specs = face_detectors()
     if name is None:
         chosen = default_of([s for s in specs if s.default])
