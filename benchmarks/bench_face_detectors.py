@@ -6,7 +6,7 @@
 Runs both registered face detectors (``faces.get_face_detector("haar")`` and
 ``("yunet")``) with their defaults on each photo (a fixed list of portraits and street
 scenes unless names are given) and prints the number of faces each found and the time. With
-``--sheets`` it writes, per photo, ``NAME.jpg``: the photo twice side by side, Haar boxes
+``--sheets`` it writes, per photo, ``NAME.png``: the photo twice side by side, Haar boxes
 (left, red) and YuNet boxes with landmarks (right, green), each box numbered, so that
 true and false detections can be counted by eye (the counts in benchmarks/RESULTS.md were
 made that way: a box is false when it does not contain a human face).
@@ -92,7 +92,7 @@ def main() -> None:
                                draw(bgr, found["yunet"], (0, 200, 0))])  # fmt: skip
             scale = min(1.0, 2400 / sheet.shape[1])
             sheet = cv2.resize(sheet, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            cv2.imwrite(str(Path(args.sheets) / f"{name}.jpg"), sheet)
+            cv2.imwrite(str(Path(args.sheets) / f"{name}.png"), sheet)
         if not args.json:
             print(f"{name:22s} {row['size']:>10s}  haar {row['haar']:3d} ({row['haar_s']}s)"
                   f"  yunet {row['yunet']:3d} ({row['yunet_s']}s)", flush=True)  # fmt: skip
