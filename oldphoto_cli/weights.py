@@ -33,8 +33,10 @@ def save_weights(
     config: Any,
     training: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    extra: dict[str, str] | None = None,
 ) -> Path:
-    """Write ``tensors`` atomically with metadata; ``config`` may be a dataclass or dict."""
+    """Write ``tensors`` atomically with metadata; ``config`` may be a dataclass or dict;
+    ``extra`` adds string metadata entries (e.g. ``licence``)."""
     path = Path(path)
     config_dict = asdict(config) if is_dataclass(config) else dict(config)
     metadata = {
@@ -43,6 +45,7 @@ def save_weights(
         "config": json.dumps(config_dict, sort_keys=True),
         "training": json.dumps(training or {}, sort_keys=True),
         "metrics": json.dumps(metrics or {}, sort_keys=True),
+        **(extra or {}),
     }
     contiguous = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

@@ -20,10 +20,23 @@ def oldphoto_register_face_detectors(register):
 
 @hookimpl
 def oldphoto_register_stages(register):
+    from oldphoto_cli.faces import face_weights_available
+
+    # The face network is the default when its (research-use, separately distributed)
+    # weights are installed; otherwise ``general`` is.
+    trained = face_weights_available()
+    register(
+        "face_enhance",
+        "face",
+        "oldphoto_cli.faces.network:FaceNetEnhancer",
+        default=trained,
+        description="face refinement network (SPADE, paper 3.4) on aligned crops; needs "
+        "face.safetensors (research use), else falls back to general",
+    )
     register(
         "face_enhance",
         "general",
         "oldphoto_cli.faces.enhance:GeneralFaceEnhancer",
-        default=True,
+        default=not trained,
         description="aligned face crops restored by the general pipeline, blended back",
     )
