@@ -125,3 +125,23 @@ def test_general_stays_default_without_face_weights(monkeypatch, tmp_path):
         assert stages.default_name("face_enhance") == "face"
     finally:
         stages.reset()
+
+
+def test_help_lists_face_enhancers_and_stages_shows_face_stages():
+    import json
+
+    from click.testing import CliRunner
+
+    from oldphoto_cli import faces, stages
+    from oldphoto_cli.cli import cli
+
+    stages.reset()
+    faces.reset()
+    help_text = " ".join(CliRunner().invoke(cli, ["restore", "--help"]).stdout.split())
+    assert "Choices:" in help_text
+    listed = help_text.split("Choices:")[1].split(".")[0]
+    assert "general" in listed and "face" in listed and "none" in listed
+    rows = json.loads(CliRunner().invoke(cli, ["stages", "--json"]).stdout)
+    assert {"face", "general"} <= {s["name"] for s in rows["face_enhance"]}
+    detectors = {s["name"]: s for s in rows["face_detector"]}
+    assert "haar" in detectors and sum(s["default"] for s in detectors.values()) == 1
