@@ -29,7 +29,7 @@ class FaceConfig:
     base_width: int = 32  # channels at full resolution
     max_width: int = 192  # channels at the coarsest scales
     n_up: int = 4  # SPADE blocks, each doubling the resolution (256 px: start at 16 px)
-    hidden: int = 64  # SPADE's shared hidden channels (computed from the degraded face)
+    hidden: int = 64  # SPADE's shared hidden channels (at most the block's width)
     residual: bool = True
 
 
@@ -82,10 +82,13 @@ class FaceGenerator(nn.Module):
             nn.Conv2d(3, top, 3, 1, 1), nn.LeakyReLU(0.2, True), nn.Conv2d(top, top, 3, 1, 1)
         )
         self.bottom = SPADEResBlock(top, top, cfg.hidden)
+        # SPADE's hidden width is capped by the block's output width: the full-resolution
+        # blocks dominate the cost on a CPU.
         self.ups = nn.ModuleList(
-            SPADEResBlock(_width(cfg, level), _width(cfg, level - 1), cfg.hidden)
+            SPADEResBlock(_width(cfg, level), _width(cfg, level - 1),
+                          min(cfg.hidden, _width(cfg, level - 1)))
             for level in range(cfg.n_up, 0, -1)
-        )
+        )  # fmt: skip
         self.out = nn.Conv2d(cfg.base_width, 3, 3, 1, 1)
         if cfg.residual:
             nn.init.zeros_(self.out.weight)

@@ -16,30 +16,36 @@ from oldphoto_cli.contract import RestoreFn, TorchStage
 from oldphoto_cli.faces import FACE_WEIGHTS
 from oldphoto_cli.faces.enhance import AlignedFaceEnhancer
 
-NET_SIZE = 256  # the crop the network was trained on
+NET_SIZE = 256  # the crop the network runs at when its weights do not say (training crop)
 
 
 class FaceNetEnhancer(AlignedFaceEnhancer, TorchStage):
-    """Aligned crop -> face network at 256 px; larger crops get the network's *change*
-    upsampled (their own detail stays), then the usual harmonised paste-back."""
+    """Aligned crop -> face network at its training size (256 px by default); other crops
+    get the network's *change* resized (their own detail stays), then the usual harmonised
+    paste-back."""
 
     name = "face"
     weights_name = FACE_WEIGHTS
     arch, config_cls = face_arch.ARCH, face_arch.FaceConfig
     build = staticmethod(face_arch.build)
 
+    @property
+    def net_size(self) -> int:
+        """The face size the network was trained at (``--crop``, in its metadata)."""
+        crop = int((self.meta.get("training") or {}).get("crop") or NET_SIZE)
+        factor = 2**self.model.cfg.n_up
+        return max(factor, crop // factor * factor)
+
     def enhance_crop(self, crop: np.ndarray, restore_fn: RestoreFn | None = None) -> np.ndarray:
         import torch
 
-        size = crop.shape[0]
-        small = crop if size == NET_SIZE else cv2.resize(
-            crop, (NET_SIZE, NET_SIZE), interpolation=cv2.INTER_AREA
-        )  # fmt: skip
+        size, net = crop.shape[0], self.net_size
+        small = crop if size == net else cv2.resize(crop, (net, net), interpolation=cv2.INTER_AREA)
         x = torch.from_numpy(np.ascontiguousarray(small.transpose(2, 0, 1)))[None] * 2 - 1
         with torch.inference_mode():
             y = self.model(self.to_device(x)).float().cpu()[0]
         out = ((y.numpy().transpose(1, 2, 0) + 1) / 2).astype(np.float32)
-        if size == NET_SIZE:
+        if size == net:
             return np.clip(out, 0, 1)
         change = cv2.resize(out - small, (size, size), interpolation=cv2.INTER_CUBIC)
         return np.clip(crop + change, 0, 1)

@@ -103,7 +103,9 @@ class FaceTrainer(Trainer):
     def build(self):
         gen = FaceGenerator(self.cfg).to(self.device)
         models = {"generator": wrap_ddp(gen, self.ddp, self.device)}
-        optimizers = {"generator": torch.optim.Adam(gen.parameters(), self.opts.lr, betas=(0.5, 0.999))}
+        optimizers = {
+            "generator": torch.optim.Adam(gen.parameters(), self.opts.lr, betas=(0.5, 0.999))
+        }
         if self.gan_weight > 0 or self.fm_weight > 0:
             disc = MultiscalePatchGAN(self.d_cfg).to(self.device)
             models["discriminator"] = wrap_ddp(disc, self.ddp, self.device)
@@ -172,4 +174,3 @@ class FaceTrainer(Trainer):
         save_weights(path, unwrap(self.models["generator"]).state_dict(), face_arch.ARCH,
                      self.cfg, summary, metrics, extra={"licence": LICENCE})  # fmt: skip
         return [path]
-
