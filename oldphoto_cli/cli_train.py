@@ -191,8 +191,10 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
 @click.option("--l1", "l1_weight", default=10.0, show_default=True)
 @click.option("--gan-weight", default=1.0, show_default=True)
 @click.option("--fm-weight", default=10.0, show_default=True, help="Feature matching.")
+@click.option("--bf16/--no-bf16", default=False, show_default=True,
+              help="bfloat16 autocast (worth it on CPUs with AVX512-BF16/AMX, and GPUs).")  # fmt: skip
 @common_options
-def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, opts):
+def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, bf16, opts):
     """Face refinement network (SPADE) on degraded aligned faces; use --crop 256.
 
     The weights are for research use (trained on faces derived from FFHQ); their metadata
@@ -203,7 +205,7 @@ def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, op
 
     cfg = FaceConfig(base_width=width, max_width=max_width, n_up=n_up)
     trainer = FaceTrainer(opts, faces_dir, cfg, l1_weight=l1_weight, gan_weight=gan_weight,
-                          fm_weight=fm_weight)  # fmt: skip
+                          fm_weight=fm_weight, bf16=bf16)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

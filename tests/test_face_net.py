@@ -53,13 +53,13 @@ def test_face_degradation_keeps_scratches_only_among_structured():
     assert all(cfg.group_p[g] == 0 for g in STRUCTURED_OFF)
 
 
-def _trainer(tmp_path, faces_dir, steps, gan=1.0, resume=False):
+def _trainer(tmp_path, faces_dir, steps, gan=1.0, resume=False, bf16=False):
     from oldphoto_cli.train.face import FaceTrainer
 
     opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=4, crop=32, steps=steps,
                         lr=2e-3, resume=resume, log_every=1, val_every=0,
                         checkpoint_every=1000, threads=1)  # fmt: skip
-    return FaceTrainer(opts, str(faces_dir), TINY, gan_weight=gan, fm_weight=gan)
+    return FaceTrainer(opts, str(faces_dir), TINY, gan_weight=gan, fm_weight=gan, bf16=bf16)
 
 
 def test_loss_goes_down_on_a_fixed_batch(tmp_path, faces_dir):
@@ -70,6 +70,13 @@ def test_loss_goes_down_on_a_fixed_batch(tmp_path, faces_dir):
     for step in range(1, 40):
         last = trainer.train_step(step, batch)["l1"]
     assert last < 0.7 * first
+
+
+def test_bf16_autocast_step_runs(tmp_path, faces_dir):
+    trainer = _trainer(tmp_path, faces_dir, steps=1, bf16=True)
+    losses = trainer.train_step(0, trainer.make_batch(0, 4))
+    assert all(np.isfinite(v) for v in losses.values())
+    assert all(p.dtype == torch.float32 for p in trainer.models["generator"].parameters())
 
 
 def test_train_export_licence_resume_and_stage(tmp_path, faces_dir, monkeypatch):

@@ -88,8 +88,8 @@ class FaceTrainer(Trainer):
 
     def __init__(self, opts: TrainOptions, faces_dir: str, cfg: FaceConfig | None = None,
                  l1_weight: float = 10.0, gan_weight: float = 1.0, fm_weight: float = 10.0,
-                 d_cfg: PatchGANConfig | None = None) -> None:  # fmt: skip
-        self.cfg, self.faces_dir = cfg or FaceConfig(), faces_dir
+                 d_cfg: PatchGANConfig | None = None, bf16: bool = False) -> None:  # fmt: skip
+        self.cfg, self.faces_dir, self.bf16 = cfg or FaceConfig(), faces_dir, bf16
         self.l1_weight, self.gan_weight, self.fm_weight = l1_weight, gan_weight, fm_weight
         self.d_cfg = d_cfg or PatchGANConfig(in_channels=6)
         train, val = training_split(faces_dir)
@@ -117,9 +117,13 @@ class FaceTrainer(Trainer):
         return batch_of(self.pairs, start, count)
 
     def train_step(self, step, batch):
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
+            return self._train_step(batch)
+
+    def _train_step(self, batch):
         gen = self.models["generator"]
         degraded, clean = batch["degraded"], batch["clean"]
-        fake = gen(degraded)
+        fake = gen(degraded).float()
         out: dict[str, float] = {}
         loss = self.l1_weight * F.l1_loss(fake, clean)
         out["l1"] = F.l1_loss(fake, clean).item()
@@ -169,6 +173,7 @@ class FaceTrainer(Trainer):
             "edges, folds)",
             "loss": f"{self.l1_weight} x L1 + {self.gan_weight} x LSGAN (multiscale PatchGAN, "
             f"conditional) + {self.fm_weight} x feature matching",
+            "bf16": self.bf16,
             "licence": LICENCE,
         }
         save_weights(path, unwrap(self.models["generator"]).state_dict(), face_arch.ARCH,
