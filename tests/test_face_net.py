@@ -108,8 +108,13 @@ def test_train_export_licence_resume_and_stage(tmp_path, faces_dir, monkeypatch)
     assert big.shape == (320, 320, 3)
 
 
-def test_restore_falls_back_to_general_without_face_weights(tmp_path, capsys):
+def test_restore_falls_back_to_general_without_face_weights(tmp_path, capsys, monkeypatch):
+    from oldphoto_cli import faces
     from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
+
+    monkeypatch.delenv("OLDPHOTO_WEIGHTS", raising=False)
+    if faces.face_weights_available():
+        pytest.skip("face.safetensors is installed with the shipped weights")
 
     pipeline = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="face",
                                               weights_dir=str(tmp_path)))  # fmt: skip
