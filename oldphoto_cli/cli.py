@@ -36,7 +36,8 @@ def plugins_command() -> None:
 @cli.command(name="stages")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def stages_command(as_json: bool) -> None:
-    """Show, per kind, the available stage implementations and the default."""
+    """Show, per kind, the available stage implementations and the default (face
+    enhancers and face detectors included)."""
     rows: dict[str, list[dict]] = {}
     for kind in stages.KINDS:
         default = stages.default_name(kind)
@@ -49,6 +50,17 @@ def stages_command(as_json: bool) -> None:
             }
             for spec in stages.stages_of(kind)
         ]
+    from oldphoto_cli import faces
+    from oldphoto_cli.registry import default_of
+
+    detectors = faces.face_detectors()
+    chosen = default_of([s for s in detectors if s.default])
+    default = chosen.name if chosen else "haar"  # the built-in fallback
+    rows["face_detector"] = [
+        {"name": spec.name, "plugin": spec.plugin, "default": spec.name == default,
+         "description": spec.description}
+        for spec in detectors
+    ]  # fmt: skip
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -496,11 +496,43 @@ def _make_pipeline(options: Any, detect_only: bool = False, eager_detector: bool
         sys.exit(runner.EXIT_FAILED)
 
 
+class StageChoiceOption(click.Option):
+    """An option naming a stage of ``kind``: ``--help`` lists the registered choices (read
+    when the help is shown, so installed plugins appear) and marks the default."""
+
+    def __init__(self, *args: Any, kind: str, extra_choices: tuple[str, ...] = (),
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.kind, self.extra_choices = kind, extra_choices
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        if record is None:
+            return None
+        from oldphoto_cli import stages
+
+        try:
+            default = stages.default_name(self.kind)
+            names = [s.name + (" (default)" if s.name == default else "")
+                     for s in stages.stages_of(self.kind)]  # fmt: skip
+        except Exception:  # a broken plugin must not break --help
+            return record
+        choices = ", ".join(names + list(self.extra_choices))
+        return record[0], f"{record[1]} Choices: {choices}."
+
+
 @click.command(name="restore", epilog=EXIT_CODES)
 @_common_options
 @click.option("--detector", metavar="NAME", help="Scratch detector stage (see `oldphoto stages`).")
 @click.option("--translator", metavar="NAME", help="Translate stage (see `oldphoto stages`).")
-@click.option("--face-enhancer", metavar="NAME|none", help="Face enhancement stage, or none.")
+@click.option(
+    "--face-enhancer",
+    cls=StageChoiceOption,
+    kind="face_enhance",
+    extra_choices=("none",),
+    metavar="NAME|none",
+    help="Face enhancement stage, or none ('face' needs face.safetensors, else 'general').",
+)
 @click.option(
     "--face-enhance/--no-face-enhance",
     default=True,

@@ -1,4 +1,4 @@
-"""``oldphoto train vae1|vae2|mapping|detector``: thin wrappers over oldphoto_cli.train."""
+"""``oldphoto train vae1|vae2|mapping|detector|face``: thin wrappers over oldphoto_cli.train."""
 
 from __future__ import annotations
 
@@ -179,6 +179,33 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                               real_old_dir=real_old_dir, negative_weight=negative_weight,
                               graphics=graphics, thin_content=thin_content,
                               wide_damage=wide_damage)  # fmt: skip
+    click.echo(json.dumps(trainer.run()))
+
+
+@train.command()
+@click.option("--faces", "faces_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Aligned face portraits (e.g. ../shared/data/faces; research use).")  # fmt: skip
+@click.option("--width", default=32, show_default=True, help="Channels at full resolution.")
+@click.option("--max-width", default=192, show_default=True, help="Channels at coarse scales.")
+@click.option("--n-up", default=4, show_default=True, help="SPADE blocks (each doubles the size).")
+@click.option("--l1", "l1_weight", default=10.0, show_default=True)
+@click.option("--gan-weight", default=1.0, show_default=True)
+@click.option("--fm-weight", default=10.0, show_default=True, help="Feature matching.")
+@click.option("--bf16/--no-bf16", default=False, show_default=True,
+              help="bfloat16 autocast (worth it on CPUs with AVX512-BF16/AMX, and GPUs).")  # fmt: skip
+@common_options
+def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, bf16, opts):
+    """Face refinement network (SPADE) on degraded aligned faces; use --crop 256.
+
+    The weights are for research use (trained on faces derived from FFHQ); their metadata
+    says so. Export: <out>/face.safetensors; put it in --weights-dir or $OLDPHOTO_WEIGHTS.
+    """
+    from oldphoto_cli.archs.face_arch import FaceConfig
+    from oldphoto_cli.train.face import FaceTrainer
+
+    cfg = FaceConfig(base_width=width, max_width=max_width, n_up=n_up)
+    trainer = FaceTrainer(opts, faces_dir, cfg, l1_weight=l1_weight, gan_weight=gan_weight,
+                          fm_weight=fm_weight, bf16=bf16)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

@@ -204,6 +204,8 @@ class Face:
 
     ``eyes`` is ``[[x, y] of the eye on the image left, [x, y] of the eye on the image
     right]`` when both were found, else None (alignment then falls back to the box).
+    ``landmarks`` (optional, 5x2) are the two eyes, the nose tip and the two mouth corners
+    (eyes and mouth corners left to right on the image); alignment then uses all five.
     """
 
     box: tuple[float, float, float, float]  # x, y, w, h
@@ -211,6 +213,7 @@ class Face:
     eyes: np.ndarray | None = None
     kind: str = "frontal"  # frontal | profile
     extra: dict[str, Any] = field(default_factory=dict)
+    landmarks: np.ndarray | None = None
 
     @property
     def center(self) -> tuple[float, float]:

@@ -9,6 +9,7 @@ built once, and reused for every image.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -219,6 +220,7 @@ class RestorePipeline:
                         "compile": opts.compile}  # fmt: skip
         self._detector = self._face_detector = None
         self.face_enhancer = None
+        self.notes: list[str] = []  # said once on stderr (e.g. a stage's fallback)
         self.tile = opts.tile or auto_tile(self.device)
         if detect_only:
             self.detector  # noqa: B018 (builds it)
@@ -233,13 +235,29 @@ class RestorePipeline:
                 f"{self.decoder.name!r} (scale {self.decoder.scale}) do not fit together"
             )
         if opts.face_enhancer != "none" and stages.stages_of("face_enhance"):
-            self.face_enhancer = self._build(
-                "face_enhance", opts.face_enhancer,
+            self.face_enhancer = self._build_face_enhancer(
+                opts.face_enhancer,
                 only_center_face=opts.only_center_face, save_faces_dir=opts.save_faces_dir,
             )  # fmt: skip
 
     def _build(self, kind: str, name: str | None, **extra: Any) -> Any:
         return stages.build(kind, name, **self._common, **extra)
+
+    def _build_face_enhancer(self, name: str | None, **extra: Any) -> Any:
+        """The face enhancer; the ``face`` network without its weights (research-use, not
+        shipped) falls back to ``general`` with a note on stderr (``self.notes``)."""
+        from oldphoto_cli.weights import WeightsError
+
+        try:
+            return self._build("face_enhance", name, **extra)
+        except WeightsError as error:
+            if stages.get("face_enhance", name).name != "face":
+                raise
+            note = (f"face network weights not found ({error}); faces are restored by "
+                    "'general' instead (train them with `oldphoto train face`)")  # fmt: skip
+            self.notes.append(note)
+            print(f"oldphoto: note: {note}", file=sys.stderr)
+            return self._build("face_enhance", "general", **extra)
 
     @property
     def face_detector(self):

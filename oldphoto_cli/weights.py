@@ -35,8 +35,10 @@ def save_weights(
     config: Any,
     training: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    extra: dict[str, str] | None = None,
 ) -> Path:
-    """Write ``tensors`` atomically with metadata; ``config`` may be a dataclass or dict."""
+    """Write ``tensors`` atomically with metadata; ``config`` may be a dataclass or dict;
+    ``extra`` adds string metadata entries (e.g. ``licence``)."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -47,6 +49,7 @@ def save_weights(
         "config": json.dumps(config_dict, sort_keys=True),
         "training": json.dumps(training or {}, sort_keys=True),
         "metrics": json.dumps(metrics or {}, sort_keys=True),
+        **(extra or {}),
     }
     contiguous = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

@@ -1,5 +1,8 @@
 """Built-in face stages: Haar face detector and the ``general`` face enhancer.
 
+Haar does not claim the default: it is the fallback when no installed plugin claims it (a
+better detector plugin such as ``oldphoto-yunet`` then wins; built-in claims would win).
+
 Registered by ``"module:Class"`` name: nothing is imported until one is built.
 """
 
@@ -10,16 +13,30 @@ from oldphoto_cli.hookspecs import hookimpl
 
 @hookimpl
 def oldphoto_register_face_detectors(register):
-    register("haar", "oldphoto_cli.faces.detect:HaarFaceDetector", default=True,
-             description="OpenCV Haar cascades (frontal + profile), verified by eyes")  # fmt: skip
+    register("haar", "oldphoto_cli.faces.detect:HaarFaceDetector",
+             description="OpenCV Haar cascades (frontal + profile), verified by eyes;"
+             " the fallback when no plugin claims the default")  # fmt: skip
 
 
 @hookimpl
 def oldphoto_register_stages(register):
+    from oldphoto_cli.faces import face_weights_available
+
+    # The face network is the default when its (research-use, separately distributed)
+    # weights are installed; otherwise ``general`` is.
+    trained = face_weights_available()
+    register(
+        "face_enhance",
+        "face",
+        "oldphoto_cli.faces.network:FaceNetEnhancer",
+        default=trained,
+        description="face refinement network (SPADE, paper 3.4) on aligned crops; needs "
+        "face.safetensors (research use), else falls back to general",
+    )
     register(
         "face_enhance",
         "general",
         "oldphoto_cli.faces.enhance:GeneralFaceEnhancer",
-        default=True,
+        default=not trained,
         description="aligned face crops restored by the general pipeline, blended back",
     )

@@ -175,7 +175,8 @@ def test_registered_as_default_stage_and_detector():
         spec = stages.get("face_enhance")
         assert (spec.name, spec.plugin, spec.default) == ("general", "faces", True)
         names = {s.name: s for s in faces.face_detectors()}
-        assert names["haar"].default and names["haar"].plugin == "faces"
+        # Haar is the fallback: it does not claim the default, so a detector plugin can.
+        assert not names["haar"].default and names["haar"].plugin == "faces"
         stage = spec.build(device=None, only_center_face=False, save_faces_dir=None)
         assert (stage.kind, stage.name) == ("face_enhance", "general")
     finally:

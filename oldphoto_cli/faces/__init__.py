@@ -8,14 +8,30 @@ returns a :class:`oldphoto_cli.contract.FaceDetector`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 from oldphoto_cli.contract import Face, FaceDetector, PluginError
 from oldphoto_cli.registry import Registry, default_of, resolve
 
-__all__ = ["Face", "FaceDetectorSpec", "face_detectors", "get_face_detector", "reset"]
+__all__ = ["Face", "FaceDetectorSpec", "face_detectors", "face_weights_available",
+           "get_face_detector", "reset"]  # fmt: skip
+
+FACE_WEIGHTS = "face"  # face.safetensors: the ``face`` enhancer's network (not shipped)
+
+
+def face_weights_available(weights_dir: str | None = None) -> bool:
+    """Cheap check (no torch import) that ``face.safetensors`` is where the ``face`` stage
+    looks: ``weights_dir``, ``$OLDPHOTO_WEIGHTS``, the shipped weights folder."""
+    dirs = [weights_dir, os.environ.get("OLDPHOTO_WEIGHTS")]
+    spec = find_spec("oldphoto_weights")
+    if spec is not None and spec.submodule_search_locations:
+        dirs += list(spec.submodule_search_locations)
+    return any(d and (Path(d) / f"{FACE_WEIGHTS}.safetensors").is_file() for d in dirs)
 
 
 @dataclass(frozen=True)
@@ -65,7 +81,8 @@ face_detectors = registry.all
 
 
 def get_face_detector(name: str | None = None, **options: Any) -> FaceDetector:
-    """Build a registered face detector (``None``: the default one, else Haar)."""
+    """Build a registered face detector (``None``: the one a plugin claims as default, else
+    the built-in Haar fallback)."""
     specs = face_detectors()
     if name is None:
         chosen = default_of([s for s in specs if s.default])

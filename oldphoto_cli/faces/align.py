@@ -19,6 +19,13 @@ from oldphoto_cli.contract import Face
 CROP_SIZE = 256
 # Eye centres in a unit crop (x, y): the whole face (forehead to chin) fits with a margin.
 EYE_TEMPLATE = np.array([[0.37, 0.42], [0.63, 0.42]], np.float64)
+# Five landmarks (eyes, nose tip, mouth corners) of the common 112 px ArcFace template,
+# moved by the similarity that puts its eyes on ``EYE_TEMPLATE``: the same canonical crop,
+# with nose and mouth where an average face has them.
+_ARCFACE_5 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655],
+     [70.7299, 92.2041]], np.float64,
+) / 112.0  # fmt: skip
 # Eye centres relative to a Haar frontal box (x, y as fractions of w, h).
 BOX_EYES = np.array([[0.31, 0.38], [0.69, 0.38]], np.float64)
 
@@ -38,19 +45,31 @@ class AlignedFace:
 
 
 def similarity_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Exact 2-point (or least-squares n-point) similarity ``src -> dst`` as a 2x3 matrix."""
+    """Exact 2-point (least-squares n-point) similarity ``src -> dst`` as a 2x3 matrix."""
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
-    if len(src) > 2:
-        matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
-        if matrix is not None:
-            return matrix
-    # z -> a z + b in complex form: a = (d1 - d0) / (s1 - s0).
+    # z -> a z + b in complex form; least squares: a = <s - s_mean, d - d_mean> / |s - s_mean|^2
+    # (for two points exactly (d1 - d0) / (s1 - s0)).
     s = src[:, 0] + 1j * src[:, 1]
     d = dst[:, 0] + 1j * dst[:, 1]
-    a = (d[1] - d[0]) / (s[1] - s[0])
-    b = d[0] - a * s[0]
+    s_mean, d_mean = s.mean(), d.mean()
+    a = np.sum(np.conj(s - s_mean) * (d - d_mean)) / np.sum(np.abs(s - s_mean) ** 2)
+    b = d_mean - a * s_mean
     return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]], np.float64)
+
+
+LANDMARK_TEMPLATE = cv2.transform(
+    _ARCFACE_5[None], similarity_from_points(_ARCFACE_5[:2], EYE_TEMPLATE)
+)[0]
+
+
+def face_points(face: Face) -> tuple[np.ndarray, np.ndarray]:
+    """(points in the image, their template positions in a unit crop): the 5 landmarks
+    when the detector gave them, else the two eyes (detected or estimated from the box)."""
+    marks = face.landmarks
+    if marks is not None and np.shape(marks) == (5, 2) and np.all(np.isfinite(marks)):
+        return np.asarray(marks, np.float64), LANDMARK_TEMPLATE
+    return face_eye_points(face), EYE_TEMPLATE
 
 
 def face_eye_points(face: Face) -> np.ndarray:
@@ -73,8 +92,10 @@ def crop_size_for(face: Face, base: int = CROP_SIZE, max_size: int = 1024) -> in
 
 
 def align_face(rgb: np.ndarray, face: Face, size: int = CROP_SIZE) -> AlignedFace:
-    """Warp the face to a canonical ``size`` x ``size`` crop (eyes on ``EYE_TEMPLATE``)."""
-    matrix = similarity_from_points(face_eye_points(face), EYE_TEMPLATE * size)
+    """Warp the face to a canonical ``size`` x ``size`` crop (eyes on ``EYE_TEMPLATE``; with
+    5 landmarks, the least-squares fit of all five to ``LANDMARK_TEMPLATE``)."""
+    points, template = face_points(face)
+    matrix = similarity_from_points(points, template * size)
     inverse = cv2.invertAffineTransform(matrix)
     crop = warp(rgb, matrix, (size, size))
     return AlignedFace(crop, matrix, inverse, size, face)
@@ -91,12 +112,13 @@ def warp(image: np.ndarray, matrix: np.ndarray, size_wh: tuple[int, int]) -> np.
     )
 
 
-def face_mask(size: int, feather: float = 0.08) -> np.ndarray:
-    """Feathered ellipse in crop space (1 inside the face, 0 well inside the crop border)."""
+def face_mask(size: int, feather: float = 0.08, shrink: float = 1.0) -> np.ndarray:
+    """Feathered ellipse in crop space (1 inside the face, 0 well inside the crop border);
+    ``shrink`` < 1 gives a smaller concentric ellipse."""
     y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     cx = size * (EYE_TEMPLATE[:, 0].mean())
     cy = size * 0.52
-    rx, ry = 0.34 * size, 0.44 * size
+    rx, ry = 0.34 * size * shrink, 0.44 * size * shrink
     r = np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)
     # 1 for r <= 1 - feather, cosine ramp to 0 at r = 1 (smooth, no visible seam).
     t = np.clip((r - (1 - feather)) / feather, 0, 1)

@@ -39,6 +39,64 @@ def match_color(source: np.ndarray, reference: np.ndarray, weight: np.ndarray) -
     return np.clip(cv2.cvtColor(out.astype(np.float32), cv2.COLOR_Lab2RGB), 0, 1)
 
 
+MONO_CHROMA_STD = 4.0  # Lab a/b spread below which a crop counts as monochrome (toned)
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return (rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114).astype(np.float32)
+
+
+def _match_gray(source: np.ndarray, reference: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Mean/std of one channel matched (weighted), as :func:`match_color` does in Lab."""
+    w = weight.astype(np.float64)
+    total = max(float(w.sum()), 1e-6)
+    s_mean, r_mean = (source * w).sum() / total, (reference * w).sum() / total
+    s_std = np.sqrt(((source - s_mean) ** 2 * w).sum() / total)
+    r_std = np.sqrt(((reference - r_mean) ** 2 * w).sum() / total)
+    gain = float(np.clip(r_std / max(s_std, 1e-4), 0.5, 2.0))
+    return ((source - s_mean) * gain + r_mean).astype(np.float32)
+
+
+def harmonize(restored: np.ndarray, crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Make a restored face crop sit naturally in the photo it came from.
+
+    1. Colour and tone: Lab mean/std of ``restored`` matched to ``crop`` over the face mask.
+       A grey crop (R = G = B) gives a grey result (its luminance, matched); a toned
+       monochrome one (sepia, cyanotype: little spread in Lab a/b) keeps the photo's own
+       chroma (``crop``'s a/b, smoothed) under the restored lightness.
+    2. No halo: towards the feathered edge, the low frequencies (Gaussian, sigma size/40) of
+       the result are pulled to those of ``crop``, so the paste-back ramp blends two images
+       of the same local brightness and colour, while the face's core keeps the restoration.
+
+    An unchanged crop comes back unchanged (bit for bit).
+    """
+    restored = np.asarray(restored, np.float32)
+    crop = np.asarray(crop, np.float32)
+    if np.array_equal(restored, crop):
+        return restored
+    size = crop.shape[0]
+    weight = mask > 0.5
+    if np.abs(crop - crop[..., :1]).max() < 0.5 / 255:  # grey photo
+        gray = _match_gray(_gray(restored), crop[..., 0], weight)
+        out = np.repeat(gray[..., None], 3, axis=2)
+    else:
+        out = match_color(restored, crop, weight.astype(np.float32))
+        crop_lab = cv2.cvtColor(np.clip(crop, 0, 1), cv2.COLOR_RGB2Lab)
+        if crop_lab[..., 1:][weight].std(0).max() < MONO_CHROMA_STD:  # toned monochrome
+            out_lab = cv2.cvtColor(np.clip(out, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab)
+            sigma = max(1.0, size / 64)
+            for channel in (1, 2):
+                out_lab[..., channel] = cv2.GaussianBlur(crop_lab[..., channel], (0, 0), sigma)
+            out = cv2.cvtColor(out_lab, cv2.COLOR_Lab2RGB)
+    # Low-frequency correction in the ring between the face core and the paste's edge.
+    sigma = max(1.0, size / 40)
+    ring = 1.0 - face_mask(size, feather=0.25, shrink=0.92)
+    low_crop = cv2.GaussianBlur(crop, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    low_out = cv2.GaussianBlur(out, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    out = out + ring[..., None] * (low_crop - low_out)
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
 def _save_png(path: str, rgb: np.ndarray) -> None:
     u8 = np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
     cv2.imwrite(path, cv2.cvtColor(u8, cv2.COLOR_RGB2BGR))
@@ -50,7 +108,8 @@ class AlignedFaceEnhancer(FaceEnhancer):
     Options: ``only_center_face`` (enhance only the face nearest the image centre),
     ``save_faces_dir`` (write ``face_XX_before.png`` / ``face_XX_after.png`` aligned crops),
     ``face_detector`` (registered detector name, None: default) and detector options such
-    as ``min_face``; ``crop_size`` (canonical crop, 256) and ``color_match``.
+    as ``min_face``; ``crop_size`` (canonical crop, 256) and ``color_match`` (:func:`harmonize`: colour,
+    tone and edges matched to the photo).
     """
 
     def __init__(
@@ -114,7 +173,7 @@ class AlignedFaceEnhancer(FaceEnhancer):
             if restored.shape != aligned.crop.shape:
                 restored = cv2.resize(restored, (size, size), interpolation=cv2.INTER_CUBIC)
             if self.color_match:
-                restored = match_color(restored, aligned.crop, mask)
+                restored = harmonize(restored, aligned.crop, mask)
             out, _ = paste_face(out, aligned, restored, mask)
             if self.save_faces_dir:
                 stem = f"{prefix}_{index:02d}"

@@ -1,0 +1,159 @@
+"""The face refinement network: arch, trainer (tiny config), export with licence, the
+``face`` enhancer stage and restore's fallback to ``general`` without its weights."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from oldphoto_cli.archs.face_arch import FaceConfig, FaceGenerator
+from oldphoto_cli.data import is_validation
+from oldphoto_cli.train.common import TrainOptions
+
+TINY = FaceConfig(base_width=8, max_width=16, n_up=2, hidden=8)
+
+
+@pytest.fixture(scope="module")
+def faces_dir(tmp_path_factory):
+    """40 small synthetic 'faces' (ellipse, eyes, mouth on a gradient); both splits filled."""
+    root = tmp_path_factory.mktemp("faces")
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        img = np.zeros((64, 64, 3), np.uint8)
+        img[:] = rng.integers(60, 200, 3)
+        skin = tuple(int(v) for v in rng.integers(120, 240, 3))
+        cv2.ellipse(img, (32, 34), (18, 24), 0, 0, 360, skin, -1)
+        for x in (25, 39):
+            cv2.circle(img, (x, 28), 3, (30, 30, 30), -1)
+        cv2.ellipse(img, (32, 45), (7, 3), 0, 0, 180, (80, 40, 40), 2)
+        cv2.imwrite(str(root / f"face_{i:05d}.png"), img)
+    names = [p.name for p in root.iterdir()]
+    assert any(is_validation(n) for n in names) and not all(is_validation(n) for n in names)
+    return root
+
+
+def test_generator_shapes_params_and_identity_start():
+    gen = FaceGenerator(FaceConfig())
+    n = sum(p.numel() for p in gen.parameters())
+    assert 1e6 < n < 8e6  # "a few million" (the official one is 92 M)
+    tiny = FaceGenerator(TINY)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.equal(tiny(x), x)  # residual head starts at zero: the identity
+    with pytest.raises(ValueError, match="divisible"):
+        tiny(torch.zeros(1, 3, 30, 30))
+
+
+def test_face_degradation_keeps_scratches_only_among_structured():
+    from oldphoto_cli.train.face import STRUCTURED_OFF, face_degrade_config
+
+    cfg = face_degrade_config()
+    assert cfg.structured and cfg.group_p["scratch"] > 0
+    assert all(cfg.group_p[g] == 0 for g in STRUCTURED_OFF)
+
+
+def _trainer(tmp_path, faces_dir, steps, gan=1.0, resume=False, bf16=False):
+    from oldphoto_cli.train.face import FaceTrainer
+
+    opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=4, crop=32, steps=steps,
+                        lr=2e-3, resume=resume, log_every=1, val_every=0,
+                        checkpoint_every=1000, threads=1)  # fmt: skip
+    return FaceTrainer(opts, str(faces_dir), TINY, gan_weight=gan, fm_weight=gan, bf16=bf16)
+
+
+def test_loss_goes_down_on_a_fixed_batch(tmp_path, faces_dir):
+    trainer = _trainer(tmp_path, faces_dir, steps=1, gan=0.0)
+    assert set(trainer.models) == {"generator"}  # no GAN: no discriminator built
+    batch = trainer.make_batch(0, 4)
+    first = trainer.train_step(0, batch)["l1"]
+    for step in range(1, 40):
+        last = trainer.train_step(step, batch)["l1"]
+    assert last < 0.7 * first
+
+
+def test_bf16_autocast_step_runs(tmp_path, faces_dir):
+    trainer = _trainer(tmp_path, faces_dir, steps=1, bf16=True)
+    losses = trainer.train_step(0, trainer.make_batch(0, 4))
+    assert all(np.isfinite(v) for v in losses.values())
+    assert all(p.dtype == torch.float32 for p in trainer.models["generator"].parameters())
+
+
+def test_train_export_licence_resume_and_stage(tmp_path, faces_dir, monkeypatch):
+    from oldphoto_cli import stages
+    from oldphoto_cli.weights import read_metadata
+
+    trainer = _trainer(tmp_path, faces_dir, steps=3)
+    assert {"generator", "discriminator"} <= set(trainer.models)
+    metrics = trainer.run()
+    assert {"psnr", "psnr_input", "l1"} <= set(metrics)
+    path = tmp_path / "run" / "face.safetensors"
+    meta = read_metadata(path)
+    assert meta["arch"] == "face-spade-v1" and meta["config"]["n_up"] == 2
+    assert "research use" in meta["licence"] and "FFHQ" in meta["licence"]
+    assert "FFHQ" in meta["training"]["licence"] and meta["training"]["steps"] == 3
+    # Resume from the export alone (a fresh clone has no checkpoint).
+    (tmp_path / "run" / "checkpoint.safetensors").unlink()
+    resumed = _trainer(tmp_path, faces_dir, steps=5, resume=True)
+    assert resumed.step == 3
+    # The stage loads the export and changes a crop only as the network says.
+    stages.reset()
+    stage = stages.build("face_enhance", "face", device="cpu", weights_dir=str(tmp_path / "run"),
+                         only_center_face=False, save_faces_dir=None)  # fmt: skip
+    assert (stage.kind, stage.name) == ("face_enhance", "face")
+    crop = np.random.default_rng(1).random((256, 256, 3)).astype(np.float32)
+    out = stage.enhance_crop(crop)
+    assert out.shape == crop.shape and out.dtype == np.float32
+    big = stage.enhance_crop(np.random.default_rng(2).random((320, 320, 3)).astype(np.float32))
+    assert big.shape == (320, 320, 3)
+
+
+def test_restore_falls_back_to_general_without_face_weights(tmp_path, capsys, monkeypatch):
+    from oldphoto_cli import faces
+    from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
+
+    monkeypatch.delenv("OLDPHOTO_WEIGHTS", raising=False)
+    if faces.face_weights_available():
+        pytest.skip("face.safetensors is installed with the shipped weights")
+
+    pipeline = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="face",
+                                              weights_dir=str(tmp_path)))  # fmt: skip
+    assert pipeline.face_enhancer.name == "general"
+    assert pipeline.notes and "face network weights not found" in pipeline.notes[0]
+    assert "note: face network weights not found" in capsys.readouterr().err
+
+
+def test_general_stays_default_without_face_weights(monkeypatch, tmp_path):
+    from oldphoto_cli import faces, stages
+
+    monkeypatch.setenv("OLDPHOTO_WEIGHTS", str(tmp_path))
+    assert not faces.face_weights_available()
+    stages.reset()
+    try:
+        assert stages.default_name("face_enhance") == "general"
+        (tmp_path / "face.safetensors").write_bytes(b"x")
+        assert faces.face_weights_available()
+        stages.reset()
+        assert stages.default_name("face_enhance") == "face"
+    finally:
+        stages.reset()
+
+
+def test_help_lists_face_enhancers_and_stages_shows_face_stages():
+    import json
+
+    from click.testing import CliRunner
+
+    from oldphoto_cli import faces, stages
+    from oldphoto_cli.cli import cli
+
+    stages.reset()
+    faces.reset()
+    help_text = " ".join(CliRunner().invoke(cli, ["restore", "--help"]).stdout.split())
+    assert "Choices:" in help_text
+    listed = help_text.split("Choices:")[1].split(".")[0]
+    assert "general" in listed and "face" in listed and "none" in listed
+    rows = json.loads(CliRunner().invoke(cli, ["stages", "--json"]).stdout)
+    assert {"face", "general"} <= {s["name"] for s in rows["face_enhance"]}
+    detectors = {s["name"]: s for s in rows["face_detector"]}
+    assert "haar" in detectors and sum(s["default"] for s in detectors.values()) == 1
