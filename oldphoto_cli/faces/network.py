@@ -25,6 +25,9 @@ class FaceNetEnhancer(AlignedFaceEnhancer, TorchStage):
     paste-back."""
 
     name = "face"
+    # AlignedFaceEnhancer.__init__ comes first in the MRO and takes no ``precision``:
+    # the face network runs in fp32 (fp16 on CUDA with --fp16) until it does.
+    supports_precision = False
     weights_name = FACE_WEIGHTS
     arch, config_cls = face_arch.ARCH, face_arch.FaceConfig
     build = staticmethod(face_arch.build)
