@@ -8,11 +8,8 @@ returns a :class:`oldphoto_cli.contract.FaceDetector`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.util import find_spec
-from pathlib import Path
 from typing import Any
 
 from oldphoto_cli.contract import Face, FaceDetector, PluginError
@@ -27,11 +24,9 @@ FACE_WEIGHTS = "face"  # face.safetensors: the ``face`` enhancer's network (not 
 def face_weights_available(weights_dir: str | None = None) -> bool:
     """Cheap check (no torch import) that ``face.safetensors`` is where the ``face`` stage
     looks: ``weights_dir``, ``$OLDPHOTO_WEIGHTS``, the shipped weights folder."""
-    dirs = [weights_dir, os.environ.get("OLDPHOTO_WEIGHTS")]
-    spec = find_spec("oldphoto_weights")
-    if spec is not None and spec.submodule_search_locations:
-        dirs += list(spec.submodule_search_locations)
-    return any(d and (Path(d) / f"{FACE_WEIGHTS}.safetensors").is_file() for d in dirs)
+    from oldphoto_cli.weights import weights_dirs
+
+    return any((d / f"{FACE_WEIGHTS}.safetensors").is_file() for d in weights_dirs(weights_dir))
 
 
 @dataclass(frozen=True)
