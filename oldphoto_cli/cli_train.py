@@ -193,9 +193,13 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
 @click.option("--fm-weight", default=10.0, show_default=True, help="Feature matching.")
 @click.option("--bf16/--no-bf16", default=False, show_default=True,
               help="bfloat16 autocast (worth it on CPUs with AVX512-BF16/AMX, and GPUs).")  # fmt: skip
+@click.option("--face-size", default=256, show_default=True,
+              help="Faces are resized to this (the face stage aligns to 256) and degraded; "
+              "--crop takes a random window of that, validation scores whole faces.")  # fmt: skip
 @common_options
-def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, bf16, opts):
-    """Face refinement network (SPADE) on degraded aligned faces; use --crop 256.
+def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, bf16, face_size,
+         opts):  # fmt: skip
+    """Face refinement network (SPADE) on degraded aligned faces.
 
     The weights are for research use (trained on faces derived from FFHQ); their metadata
     says so. Export: <out>/face.safetensors; put it in --weights-dir or $OLDPHOTO_WEIGHTS.
@@ -205,7 +209,7 @@ def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, bf
 
     cfg = FaceConfig(base_width=width, max_width=max_width, n_up=n_up)
     trainer = FaceTrainer(opts, faces_dir, cfg, l1_weight=l1_weight, gan_weight=gan_weight,
-                          fm_weight=fm_weight, bf16=bf16)  # fmt: skip
+                          fm_weight=fm_weight, bf16=bf16, face_size=face_size)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

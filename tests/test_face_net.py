@@ -53,13 +53,34 @@ def test_face_degradation_keeps_scratches_only_among_structured():
     assert all(cfg.group_p[g] == 0 for g in STRUCTURED_OFF)
 
 
+def test_training_windows_keep_the_scale_of_whole_faces(faces_dir):
+    """A training sample is a window of the degraded whole face, not a downscaled face."""
+    from oldphoto_cli.train.face import FacePairs
+
+    paths = sorted(faces_dir.iterdir())
+    whole = FacePairs(paths, face_size=64, seed=3)[5]
+    window = FacePairs(paths, face_size=64, seed=3, crop=24)[5]
+    assert whole["clean"].shape == (3, 64, 64) and window["clean"].shape == (3, 24, 24)
+    found = [
+        (y, x)
+        for y in range(64 - 24 + 1)
+        for x in range(64 - 24 + 1)
+        if torch.equal(whole["degraded"][:, y : y + 24, x : x + 24], window["degraded"])
+        and torch.equal(whole["clean"][:, y : y + 24, x : x + 24], window["clean"])
+    ]
+    assert len(found) >= 1
+    with pytest.raises(ValueError, match="crop"):
+        FacePairs(paths, face_size=64, seed=3, crop=65)
+
+
 def _trainer(tmp_path, faces_dir, steps, gan=1.0, resume=False, bf16=False):
     from oldphoto_cli.train.face import FaceTrainer
 
     opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=4, crop=32, steps=steps,
                         lr=2e-3, resume=resume, log_every=1, val_every=0,
                         checkpoint_every=1000, threads=1)  # fmt: skip
-    return FaceTrainer(opts, str(faces_dir), TINY, gan_weight=gan, fm_weight=gan, bf16=bf16)
+    return FaceTrainer(opts, str(faces_dir), TINY, gan_weight=gan, fm_weight=gan, bf16=bf16,
+                       face_size=64)
 
 
 def test_loss_goes_down_on_a_fixed_batch(tmp_path, faces_dir):

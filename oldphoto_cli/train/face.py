@@ -2,11 +2,14 @@
 
 Data: the 256 px aligned face portraits of ``faces_dir`` (``../shared/data/faces``,
 synthetic, research use: see :data:`LICENCE`), split by ``oldphoto_cli.data.is_validation``
-(crc32 of the file name). Each sample is the whole face resized to ``--crop`` (default
-crop of the face trainer: 256), flipped at random, degraded by
+(crc32 of the file name). Each sample is the whole face resized to ``face_size`` (256, the
+size the face stage aligns to), flipped at random, degraded by
 ``oldphoto_cli.degrade.degrade_image`` with the unstructured groups plus scratches
 (:func:`face_degrade_config`; the other structured defects are left out), target = the
-clean face (keeping its grey/tint when the degradation only changed the tone).
+clean face (keeping its grey/tint when the degradation only changed the tone). Training
+takes a random ``--crop`` window of that pair: the damage and the features keep the scale
+they have at inference while a step costs (crop/face_size)^2 of a whole face. Validation
+scores whole faces.
 
 Losses: ``l1 * L1 + gan * LSGAN(multiscale PatchGAN, conditioned on the degraded face) +
 fm * feature matching`` (pix2pixHD), the discriminator of ``archs/discriminator_arch.py``.
@@ -57,11 +60,16 @@ class FacePairs(torch.utils.data.Dataset):
 
     salt = 17
 
-    def __init__(self, paths: list[Path], size: int, seed: int, length: int = 10**9) -> None:
+    def __init__(self, paths: list[Path], face_size: int, seed: int, length: int = 10**9,
+                 crop: int | None = None) -> None:  # fmt: skip
         if not paths:
             raise ValueError("no face images")
+        crop = face_size if crop is None else crop
+        if not 0 < crop <= face_size:
+            raise ValueError(f"crop {crop} must be in 1..face_size ({face_size})")
         self.images = ImageCache(paths, max_side=None)
-        self.size, self.seed, self.length, self.config = size, seed, length, face_degrade_config()
+        self.size, self.crop, self.seed, self.length = face_size, crop, seed, length
+        self.config = face_degrade_config()
 
     def __len__(self) -> int:
         return self.length
@@ -78,8 +86,12 @@ class FacePairs(torch.utils.data.Dataset):
             face = face[:, ::-1]
         clean = np.ascontiguousarray(face, np.float32) / 255.0
         result = degrade_image(clean, rng_for(self.seed, index), self.config)
-        target = reapply_tone(clean, result.ops)
-        return {"degraded": to_tensor(np.clip(result.image, 0, 1)), "clean": to_tensor(target)}
+        degraded, target = np.clip(result.image, 0, 1), reapply_tone(clean, result.ops)
+        if self.crop < self.size:
+            y, x = (int(v) for v in rng.integers(0, self.size - self.crop + 1, 2))
+            window = np.s_[y : y + self.crop, x : x + self.crop]
+            degraded, target = degraded[window], target[window]
+        return {"degraded": to_tensor(degraded), "clean": to_tensor(target)}
 
 
 class FaceTrainer(Trainer):
@@ -88,16 +100,18 @@ class FaceTrainer(Trainer):
 
     def __init__(self, opts: TrainOptions, faces_dir: str, cfg: FaceConfig | None = None,
                  l1_weight: float = 10.0, gan_weight: float = 1.0, fm_weight: float = 10.0,
-                 d_cfg: PatchGANConfig | None = None, bf16: bool = False) -> None:  # fmt: skip
+                 d_cfg: PatchGANConfig | None = None, bf16: bool = False,
+                 face_size: int = 256) -> None:  # fmt: skip
         self.cfg, self.faces_dir, self.bf16 = cfg or FaceConfig(), faces_dir, bf16
+        self.face_size = face_size
         self.l1_weight, self.gan_weight, self.fm_weight = l1_weight, gan_weight, fm_weight
         self.d_cfg = d_cfg or PatchGANConfig(in_channels=6)
         train, val = training_split(faces_dir)
         if not train or not val:
             raise ValueError(f"{faces_dir}: need faces in both the training and validation split")
         self.n_train, self.n_val = len(train), len(val)
-        self.pairs = FacePairs(train, opts.crop, opts.seed)
-        self.val_pairs = FacePairs(val, opts.crop, VAL_SEED, length=len(val))
+        self.pairs = FacePairs(train, face_size, opts.seed, crop=min(opts.crop, face_size))
+        self.val_pairs = FacePairs(val, face_size, VAL_SEED, length=len(val))
         super().__init__(opts)
 
     def build(self):
@@ -167,7 +181,8 @@ class FaceTrainer(Trainer):
         path = self.export_path()
         summary = {
             **self.training_summary(),
-            "data": {"faces": self.faces_dir, "train": self.n_train, "validation": self.n_val},
+            "data": {"faces": self.faces_dir, "train": self.n_train, "validation": self.n_val,
+                     "face_size": self.face_size},
             "split": "crc32(name) % 10 == 0 is validation (oldphoto_cli.data.is_validation)",
             "degradation": "default unstructured groups + scratches (no dust, cracks, stains, "
             "edges, folds)",
