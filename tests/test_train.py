@@ -164,3 +164,44 @@ def test_two_process_ddp_matches_one_process(tmp_path, photo_dirs):
     assert len(one) == len(two) == 4
     # Same data stream and same init; only the sampling noise differs per rank.
     assert np.allclose(one, two, rtol=0.15)
+
+
+def test_trainer_exports_at_every_validation(tmp_path):
+    """A run stopped between validations still leaves its last validated weights."""
+    from torch import nn
+
+    from oldphoto_cli.train.common import Trainer
+
+    class Toy(Trainer):
+        name, exported_model = "toy", "net"
+
+        def __init__(self, opts):
+            self.exports = []
+            super().__init__(opts)
+
+        def build(self):
+            net = nn.Linear(2, 1)
+            return {"net": net}, {"net": torch.optim.SGD(net.parameters(), 0.1)}
+
+        def make_batch(self, start, count):
+            return {"x": torch.ones(count, 2)}
+
+        def train_step(self, step, batch):
+            loss = self.models["net"](batch["x"]).pow(2).mean()
+            self.optimizers["net"].zero_grad()
+            loss.backward()
+            self.optimizers["net"].step()
+            return {"loss": loss.item()}
+
+        def validate(self):
+            return {"step_seen": float(self.step)}
+
+        def export(self, metrics):
+            self.exports.append(metrics["step_seen"])
+            return []
+
+    opts = TrainOptions(out_dir=str(tmp_path / "toy"), batch_size=2, crop=8, steps=5,
+                        val_every=2, checkpoint_every=100, threads=1)  # fmt: skip
+    toy = Toy(opts)
+    toy.run()
+    assert toy.exports == [2.0, 4.0, 5.0]

@@ -275,7 +275,11 @@ class Trainer:
             if self.step % opts.checkpoint_every == 0:
                 self.checkpoint()
             if opts.val_every and self.step % opts.val_every == 0 and self.ddp.main:
-                self.log.write({"step": self.step, "val": self.validate()})
+                metrics = self.validate()
+                self.log.write({"step": self.step, "val": metrics})
+                # Export as we go: a run killed later (or a session ending) still leaves
+                # weights that --resume and the stages can use.
+                self.export(metrics)
         self.checkpoint()
         metrics: dict[str, float] = {}
         if self.ddp.main:
