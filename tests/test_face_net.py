@@ -129,6 +129,18 @@ def test_train_export_licence_resume_and_stage(tmp_path, faces_dir, monkeypatch)
     assert big.shape == (320, 320, 3)
 
 
+def test_gan_phase_resumes_an_l1_checkpoint_with_a_fresh_discriminator(tmp_path, faces_dir):
+    l1_only = _trainer(tmp_path, faces_dir, steps=2, gan=0.0)
+    l1_only.run()
+    weights = {k: v.clone() for k, v in l1_only.models["generator"].state_dict().items()}
+    gan = _trainer(tmp_path, faces_dir, steps=3, gan=1.0, resume=True)
+    assert gan.step == 2 and "discriminator" in gan.models
+    for key, value in gan.models["generator"].state_dict().items():
+        assert torch.equal(value, weights[key])
+    losses = gan.train_step(2, gan.make_batch(0, 4))
+    assert {"d", "g_gan", "fm"} <= set(losses)
+
+
 def test_restore_falls_back_to_general_without_face_weights(tmp_path, capsys, monkeypatch):
     from oldphoto_cli import faces
     from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline

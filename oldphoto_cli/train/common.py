@@ -129,11 +129,18 @@ def load_checkpoint(
     with safe_open(str(path), framework="pt") as handle:
         meta = json.loads(handle.metadata()["meta"])
         tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    for name, model in models.items():
+    fresh = []  # networks the checkpoint lacks: the discriminator of a GAN phase started
+    for name, model in models.items():  # on a checkpoint of an L1-only phase
         prefix = f"model.{name}."
         state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if not state:
+            fresh.append(name)
+            continue
         unwrap(model).load_state_dict(state, strict=True)
+    meta["fresh"] = fresh
     for name, opt in optimizers.items():
+        if name in fresh:
+            continue
         prefix = f"optim.{name}."
         per_param: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
