@@ -34,6 +34,11 @@ COMMANDS: list[click.Command] = []
 @click.option("--faces", is_flag=True, help="Also run the face enhancer (off: pairs are crops).")
 @click.option("--keep-tone/--no-keep-tone", default=False, show_default=True,
               help="Keep the input's tone as restore does (off: pairs have colour truth).")  # fmt: skip
+@click.option("--truth", type=click.Choice(["colour", "tone"]), default="colour",
+              show_default=True,
+              help="Score damaged inputs against the colour original, or against it in the "
+              "pair's own grey/sepia tone (restoration without colourisation; with "
+              "--keep-tone this is what restore delivers).")  # fmt: skip
 @click.option("--no-baselines", is_flag=True, help="Skip the input and classical rows.")
 @click.option("--identity/--no-identity", default=True, show_default=True,
               help="Add a do-no-harm row per pipeline row: the clean image in (detection "
@@ -53,7 +58,7 @@ COMMANDS: list[click.Command] = []
 @click.option("--quiet", "-q", is_flag=True, help="No progress (and no table with --json).")
 def eval_command(
     pairs_dir, configs, translators, detectors, limit, weights_dir, device, faces, keep_tone,
-    no_baselines, identity, clean_dir, threads, as_json, quiet,
+    truth, no_baselines, identity, clean_dir, threads, as_json, quiet,
 ):  # fmt: skip
     """Restore every pair of PAIRS_DIR (degraded/, clean/, mask/ from `oldphoto degrade`)
     and tabulate PSNR, SSIM, sharpness (gradient energy of the output over the clean
@@ -97,7 +102,8 @@ def eval_command(
             pairs_dir, rows or None, limit=limit, weights_dir=weights_dir, device=device,
             face_enhancer="general" if faces else "none", keep_tone=keep_tone,
             include_input=not no_baselines,
-            include_classical=not no_baselines, identity=identity, on_image=progress,
+            include_classical=not no_baselines, identity=identity, truth=truth,
+            on_image=progress,
         )  # fmt: skip
     except FileNotFoundError as error:
         raise click.UsageError(str(error)) from None

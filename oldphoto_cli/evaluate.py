@@ -20,6 +20,7 @@ on it is the project's validation table.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -168,6 +169,26 @@ def make_validation_pairs(
                       on_progress=on_progress)  # fmt: skip
 
 
+TRUTHS = ("colour", "tone")
+
+
+def tone_truths(pairs_dir: str | Path) -> dict[str, list[dict]]:
+    """name -> the ``grayscale``/``tint`` steps the pair's degradation applied, read from
+    ``manifest.jsonl`` (written by ``make_pairs``). No network can know the colours a grey
+    or sepia print lost, and the mapping is trained to keep a photo's tone, so scoring it
+    against the colour original measures colourisation as much as restoration."""
+    manifest = Path(pairs_dir) / "manifest.jsonl"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest}: needed for --truth tone (made by make-validation)")
+    steps = {}
+    for line in manifest.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            steps[record["name"]] = [op for op in record["ops"]
+                                     if op["name"] in ("grayscale", "tint")]  # fmt: skip
+    return steps
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -265,6 +286,7 @@ def evaluate(
     include_input: bool = True,
     include_classical: bool = True,
     identity: bool = False,
+    truth: str = "colour",
     pipeline_factory: Callable[[Any], Any] | None = None,
     on_image: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
@@ -275,12 +297,19 @@ def evaluate(
     is off by default: synthetic pairs have a colour ground truth, and keeping the
     degraded input's sepia or gray tone would score the tint, not the restoration.
     ``identity`` adds a do-no-harm row per pipeline row (:func:`identity_config`).
+    ``truth="tone"`` scores damaged inputs against the clean image in the pair's own tone
+    (:func:`tone_truths`): restoration without colourisation; ``"colour"`` against the
+    colour original.
     """
     if pipeline_factory is None:
         from oldphoto_cli.pipeline import RestorePipeline as pipeline_factory
     names = list_pairs(pairs_dir, limit)
     if not names:
         raise FileNotFoundError(f"{pairs_dir}: no pairs")
+    if truth not in TRUTHS:
+        raise ValueError(f"truth must be one of {TRUTHS}, not {truth!r}")
+    tone_ops = tone_truths(pairs_dir) if truth == "tone" else {}
+    from oldphoto_cli.degrade.unstructured import reapply_tone
     rows: list[EvalConfig] = []
     if include_input:
         rows.append(INPUT)
@@ -308,6 +337,10 @@ def evaluate(
         if on_image is not None:
             on_image(index, len(names), name)
         degraded, clean, mask = load_pair(pairs_dir, name)
+        if truth == "tone":
+            if name not in tone_ops:
+                raise ValueError(f"{pairs_dir}: manifest.jsonl has no record of {name}")
+            toned = reapply_tone(clean, tone_ops[name])
         megapixels = degraded.shape[0] * degraded.shape[1] / 1e6
         for config in rows:
             pipeline = None
@@ -316,6 +349,7 @@ def evaluate(
                 pipeline = pipelines[(options.translator, options.detector, options.with_scratch)]
             source, true_mask = (clean, np.zeros_like(mask)) if config.clean_input else (
                 degraded, mask)  # fmt: skip
+            target = toned if truth == "tone" and not config.clean_input else clean
             started = time.perf_counter()
             restored, detected, scratch = run_config(config, pipeline, source, true_mask)
             elapsed = time.perf_counter() - started
@@ -323,9 +357,9 @@ def evaluate(
             row.seconds += elapsed
             row.megapixels += megapixels
             row.scratch_path += int(scratch)
-            row.psnr.append(psnr(restored, clean))
-            row.ssim.append(ssim(np.asarray(restored, np.float32), clean))
-            row.sharpness.append(sharpness(restored, clean))
+            row.psnr.append(psnr(restored, target))
+            row.ssim.append(ssim(np.asarray(restored, np.float32), target))
+            row.sharpness.append(sharpness(restored, target))
             if detected is not None:
                 row.pred.append(detected.ravel().astype(bool))
                 row.truth.append(true_mask.ravel().astype(bool))
@@ -335,6 +369,7 @@ def evaluate(
         "weights_dir": weights_dir,
         "device": device,
         "face_enhancer": face_enhancer,
+        "truth": truth,
         "rows": [stats[config.name].summary() for config in rows],
     }
 

@@ -180,3 +180,37 @@ def test_make_validation_pairs_uses_exactly_the_validation_split(tmp_path, monke
     expected = sorted(n for n in names if data.is_validation(n))
     assert expected and seen["sources"] == expected
     assert seen["count"] == len(expected) and seen["seed"] == 20201 and seen["size"] == 256
+
+
+def test_tone_truth_scores_against_the_pairs_own_tone(pairs_dir, tmp_path):
+    """--truth tone: a pair whose degradation made it grey is scored against the grey
+    original; the colour truth stays the default."""
+    import shutil
+
+    from oldphoto_cli.degrade.unstructured import reapply_tone
+    from oldphoto_cli.metrics import psnr
+
+    pairs = tmp_path / "pairs"
+    shutil.copytree(pairs_dir, pairs)
+    records = [json.loads(line) for line in (pairs / "manifest.jsonl").read_text().splitlines()]
+    records[0]["ops"] = [{"name": "grayscale", "group": "color", "params": {}}]
+    for record in records[1:]:
+        record["ops"] = [op for op in record["ops"] if op["name"] not in ("grayscale", "tint")]
+    (pairs / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert evaluate.tone_truths(pairs)[records[0]["name"]][0]["name"] == "grayscale"
+
+    def input_psnr(truth):
+        report = evaluate.evaluate(pairs, [], include_classical=False, truth=truth, limit=1)
+        assert report["truth"] == truth
+        return report["rows"][0]["psnr"]
+
+    degraded, clean, _ = evaluate.load_pair(pairs, records[0]["name"])
+    grey = reapply_tone(clean, records[0]["ops"])
+    assert not np.allclose(grey, clean)
+    assert input_psnr("tone") == pytest.approx(psnr(degraded, grey), abs=1e-3)
+    assert input_psnr("colour") == pytest.approx(psnr(degraded, clean), abs=1e-3)
+    with pytest.raises(ValueError, match="truth"):
+        evaluate.evaluate(pairs, [], include_classical=False, truth="sepia")
+    (pairs / "manifest.jsonl").unlink()
+    with pytest.raises(FileNotFoundError, match="manifest"):
+        evaluate.evaluate(pairs, [], include_classical=False, truth="tone")
