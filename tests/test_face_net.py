@@ -113,6 +113,7 @@ def test_train_export_licence_resume_and_stage(tmp_path, faces_dir, monkeypatch)
     assert meta["arch"] == "face-spade-v1" and meta["config"]["n_up"] == 2
     assert "research use" in meta["licence"] and "FFHQ" in meta["licence"]
     assert "FFHQ" in meta["training"]["licence"] and meta["training"]["steps"] == 3
+    assert meta["training"]["crop"] == 32 and meta["training"]["data"]["face_size"] == 64
     # Resume from the export alone (a fresh clone has no checkpoint).
     (tmp_path / "run" / "checkpoint.safetensors").unlink()
     resumed = _trainer(tmp_path, faces_dir, steps=5, resume=True)
@@ -122,6 +123,7 @@ def test_train_export_licence_resume_and_stage(tmp_path, faces_dir, monkeypatch)
     stage = stages.build("face_enhance", "face", device="cpu", weights_dir=str(tmp_path / "run"),
                          only_center_face=False, save_faces_dir=None)  # fmt: skip
     assert (stage.kind, stage.name) == ("face_enhance", "face")
+    assert stage.net_size == 64  # the face size it trained at, not its 32 px windows
     crop = np.random.default_rng(1).random((256, 256, 3)).astype(np.float32)
     out = stage.enhance_crop(crop)
     assert out.shape == crop.shape and out.dtype == np.float32

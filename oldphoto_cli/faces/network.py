@@ -34,10 +34,13 @@ class FaceNetEnhancer(AlignedFaceEnhancer, TorchStage):
 
     @property
     def net_size(self) -> int:
-        """The face size the network was trained at (``--crop``, in its metadata)."""
-        crop = int((self.meta.get("training") or {}).get("crop") or NET_SIZE)
+        """The face size the network was trained at: ``--face-size`` in its metadata (it
+        trained on ``--crop`` windows of faces that size), or ``--crop`` for exports made
+        before windows, when a training sample was the whole face."""
+        training = self.meta.get("training") or {}
+        size = (training.get("data") or {}).get("face_size") or training.get("crop") or NET_SIZE
         factor = 2**self.model.cfg.n_up
-        return max(factor, crop // factor * factor)
+        return max(factor, int(size) // factor * factor)
 
     def enhance_crop(self, crop: np.ndarray, restore_fn: RestoreFn | None = None) -> np.ndarray:
         import torch
