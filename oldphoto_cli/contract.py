@@ -121,8 +121,12 @@ class LatentTranslator(Stage):
     - ``prepare(z, mask) -> context`` runs once per image on the whole latent (host
       tensors; ``mask`` is (1, 1, h, w) in {0, 1} or None) and returns whatever the tiles
       need from the whole image, e.g. pooled non-local tokens. Default: None.
+    - ``tile_context(context, box) -> context`` (optional) gives one tile its part of
+      ``prepare``'s result; ``box`` = (top, left, height, width) of the tile, halo
+      included, in the latent ``prepare`` saw (e.g. a piece of whole-image features that
+      ``prepare`` computed anyway). Default: ``context`` as it is.
     - ``__call__(z, mask, context)``: a latent tile (1, C, h, w), its mask tile or None
-      (no scratch path) and ``prepare``'s result -> latent tile of the same shape.
+      (no scratch path) and that tile's context -> latent tile of the same shape.
     """
 
     kind = "translate"
@@ -131,6 +135,9 @@ class LatentTranslator(Stage):
 
     def prepare(self, z: torch.Tensor, mask: torch.Tensor | None) -> Any:
         return None
+
+    def tile_context(self, context: Any, box: tuple[int, int, int, int]) -> Any:
+        return context
 
     @abstractmethod
     def __call__(

@@ -67,7 +67,7 @@ class RestoreOptions:
     spare_faces: bool | None = None
     strength: float = 1.0  # blend restored with input (1 = fully restored)
     keep_tone: bool = True  # keep the input's colour/sepia/grayscale tone
-    tile: int | None = None  # latent tile side; None: chosen from free memory
+    tile: int | None = None  # latent decode tile side (translate: 2x); None: from free memory
     # Network precision: fp32, bf16, fp16, or auto (bf16 on CPUs with native bf16, fp16 on
     # CUDA, else fp32: device.resolve_precision). None: fp16 if ``fp16`` else fp32.
     precision: str | None = None
@@ -182,7 +182,8 @@ def keep_tone(restored: np.ndarray, original: np.ndarray) -> np.ndarray:
 
 
 def auto_tile(device: torch.device) -> int:
-    """Latent tile side from free memory: ~8 KiB of activations per latent pixel."""
+    """Decoder tile side (latent pixels) from free memory: ~8 KiB of activations per
+    latent pixel. The translator's tiles are twice as wide (~1/4 of that per pixel)."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         budget = free // 4
@@ -370,18 +371,28 @@ class RestorePipeline:
             m_lat = latent_mask(pad_to_multiple(m, scale)[0], scale)
             del m
         context = self.translator.prepare(z, m_lat)
+        tile_context = getattr(self.translator, "tile_context", None)
         both = torch.cat([z, m_lat if m_lat is not None else torch.zeros_like(z[:, :1])], 1)
         has_mask = m_lat is not None
         del z, m_lat
-
-        def translate_decode(piece: torch.Tensor, _box) -> torch.Tensor:
-            z_tile, m_tile = piece[:, :-1], piece[:, -1:]
-            z_out = self.translator(z_tile, m_tile if has_mask else None, context)
-            return self.decoder(z_out)
-
         halo = self.translator.halo + self.decoder.halo
         overlap = 8
-        out = run_tiled(translate_decode, both, self.tile, halo, overlap, float(scale), "cpu")
+
+        def translate_decode(piece: torch.Tensor, box) -> torch.Tensor:
+            z_tile, m_tile = piece[:, :-1], piece[:, -1:]
+            tile_ctx = context
+            if tile_context is not None:  # e.g. the features prepare() kept for this tile
+                top, left = max(0, box[0] - halo), max(0, box[1] - halo)
+                tile_ctx = tile_context(context, (top, left, *piece.shape[2:]))
+            z_out = self.translator(z_tile, m_tile if has_mask else None, tile_ctx)
+            # The decoder in smaller tiles of its own: its activations (full resolution)
+            # take ~20x the translator's per latent pixel, and its halo is small.
+            return run_tiled(lambda t, _box: self.decoder(t), z_out, self.tile,
+                             self.decoder.halo, overlap, float(scale), z_out.device)  # fmt: skip
+
+        # Translate tiles twice the decode tile's side: fewer, so less of the translator's
+        # larger halo is computed twice (benchmarks/RESULTS.md, issue 12).
+        out = run_tiled(translate_decode, both, 2 * self.tile, halo, overlap, float(scale), "cpu")
         del both
         info["seconds_translate_decode"] = round(time.perf_counter() - started, 3)
         restored = out[0, :, :h, :w].add_(1).mul_(0.5).clamp_(0, 1)  # (3, h, w) in [0, 1]

@@ -13,14 +13,29 @@ from collections.abc import Callable
 import torch
 
 
-def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
-    """Starts of tiles of length ``tile`` covering [0, size) with at least ``overlap``."""
+def tile_spans(size: int, tile: int, overlap: int, align: int = 1) -> list[tuple[int, int]]:
+    """(start, length) of the fewest tiles of at most ``tile`` covering [0, size), each
+    consecutive pair overlapping by at least ``overlap``, all of one length.
+
+    Equal lengths matter for cost: a size just over one tile becomes two half tiles (plus
+    their halos), not a full tile and a second one almost wholly inside it. Starts and
+    lengths are multiples of ``align`` (an encoder's stride) when ``size`` is one.
+    """
     if size <= tile:
-        return [0]
-    stride = tile - overlap
-    starts = list(range(0, size - tile, stride))
-    starts.append(size - tile)
-    return starts
+        return [(0, size)]
+    units, step = size // align, max(1, tile // align)
+    over = min(-(-overlap // align), step // 2)  # overlap in align units, < a tile step
+    if size % align or step <= over:
+        units, step, over, align = size, tile, min(overlap, tile // 2), 1
+    count = -(-(units - over) // (step - over))
+    length = -(-(units + (count - 1) * over) // count)
+    starts = [i * (units - length) // (count - 1) for i in range(count)]
+    return [(start * align, length * align) for start in starts]
+
+
+def tile_starts(size: int, tile: int, overlap: int, align: int = 1) -> list[int]:
+    """Starts of :func:`tile_spans`."""
+    return [start for start, _ in tile_spans(size, tile, overlap, align)]
 
 
 def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> torch.Tensor:
@@ -44,6 +59,7 @@ def run_tiled(
     scale: float = 1.0,
     device: torch.device | str = "cpu",
     out_channels: int | None = None,
+    align: int = 1,
 ) -> torch.Tensor:
     """Apply ``fn`` over tiles of ``inputs`` and stitch the results.
 
@@ -57,6 +73,8 @@ def run_tiled(
         overlap: width of the blended band between neighbouring cores.
         scale: output/input spatial ratio (e.g. 0.25 for an encoder, 4 for a decoder);
             ``tile``, ``halo`` and ``overlap`` times ``scale`` must be integers.
+        align: tile starts and lengths are multiples of this (see :func:`tile_spans`),
+            e.g. an encoder's total stride, so every tile sees the whole image's grid.
 
     Returns:
         (1, C_out, H * scale, W * scale) on the host.
@@ -64,14 +82,14 @@ def run_tiled(
     _, _, h, w = inputs.shape
     overlap = min(overlap, tile // 2)  # a tile must advance
     out = weight_sum = None
-    ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
-    for y in ys:
-        for x in xs:
-            th, tw = min(tile, h - y), min(tile, w - x)
+    ys, xs = tile_spans(h, tile, overlap, align), tile_spans(w, tile, overlap, align)
+    for y, th in ys:
+        for x, tw in xs:
             y0, x0 = max(0, y - halo), max(0, x - halo)
             y1, x1 = min(h, y + th + halo), min(w, x + tw + halo)
             piece = inputs[:, :, y0:y1, x0:x1]
-            if torch.device(device).type == "cuda":  # pinned host memory: async copy
+            if piece.device.type == "cpu" and torch.device(device).type == "cuda":
+                # pinned host memory: async copy
                 piece = piece.contiguous().pin_memory().to(device, non_blocking=True)
             else:
                 piece = piece.to(device)

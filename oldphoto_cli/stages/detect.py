@@ -22,7 +22,9 @@ class UNetDetector(TorchStage, Detector):
     name, weights_name, arch = "unet", "detector", unet_arch.ARCH
     build, config_cls = UNet, UNetConfig
     channels_last = ("cpu",)  # 18 % less CPU time at 768x1024 (benchmarks/RESULTS.md)
-    tile, halo, overlap = 1024, 64, 32  # ~0.3 GiB of activations per tile
+    # ~0.7 GiB of activations per tile: a photo of up to 1536 px is one tile, and larger
+    # ones compute less halo twice (issue 12: cost per megapixel above one tile)
+    tile, halo, overlap = 1536, 64, 32
 
     def prepare_model(self, model):
         return fuse_batchnorm(model)

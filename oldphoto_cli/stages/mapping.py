@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 
@@ -14,90 +14,112 @@ from oldphoto_cli.archs.nonlocal_arch import context_tokens, grid_shape, pool_co
 from oldphoto_cli.contract import LatentTranslator, TorchStage
 
 
+@dataclass
+class MappingContext:
+    """What :meth:`LatentMapping.prepare` hands the tiles: the pooled context tokens and,
+    when they were kept, the features of the whole latent (``tile_context`` cuts each
+    tile's piece out of them, so no tile computes them again)."""
+
+    tokens: tuple[torch.Tensor, torch.Tensor]  # ((1, N, C), (1, N)) pooled, valid
+    features: torch.Tensor | None = None  # (1, width, h, w) on the host, or a tile's piece
+
+
 class LatentMapping(TorchStage, LatentTranslator):
     """T_Z on latent tiles, with the partial non-local context of the *whole* image.
 
-    ``prepare(z, mask)`` pools intact features of the whole latent into at most
-    ``max_grid``^2 tokens (tile by tile: memory stays bounded); ``__call__`` then maps one
-    latent tile, its holes attending to those tokens.
+    ``prepare(z, mask)`` computes the mapping's features (head and pre-blocks) over the
+    whole latent once, tile by tile, and pools their intact part into at most
+    ``max_grid``^2 tokens; it keeps the features (up to ``keep_bytes``), and
+    ``tile_context`` hands each translate tile its piece of them, so the features are
+    computed once per image however many tiles there are. ``__call__`` then maps one
+    latent tile, its holes attending to the tokens.
     """
 
     name, weights_name, arch = "mapping", "mapping", mapping_arch.ARCH
     build, config_cls = MappingNet, MappingConfig
     halo = 16  # latent receptive-field radius (3x3 convs), rounded up; set from the config
-    tile = 128
-    whole = 256 * 256  # latents up to this many pixels are pooled in one piece (~1 MP image)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._features: tuple[torch.Tensor, torch.Tensor] | None = None  # (z, features(z))
+    tile = 256  # latent tile side of prepare() (~0.1 GiB of activations at width 96)
+    # Whole-latent features kept up to this size (a 24 MP photo at width 96: 0.54 GiB);
+    # above it each translate tile computes its own again.
+    keep_bytes = 1 << 30
 
     def prepare_model(self, model):
         radius = model.cfg.receptive_radius()
         self.halo = max(self.halo, -(-radius // 4) * 4)  # a bigger mapping needs more context
+        self.features_radius = 1 + 2 * model.cfg.n_pre  # head (3x3) and pre-blocks (2 each)
         return model
 
     @torch.inference_mode()
-    def prepare(self, z: torch.Tensor, mask: torch.Tensor | None):
-        """Whole-image context tokens ((1, N, C), (1, N)) or None when there is no hole.
+    def prepare(self, z: torch.Tensor, mask: torch.Tensor | None) -> MappingContext | None:
+        """Whole-image context (:class:`MappingContext`) or None when there is no hole.
 
-        A latent of at most ``whole`` pixels is pooled in one piece, and its features are
-        kept for the next call on that same latent (the usual case: a photo of up to about
-        1 MP is one tile), which then skips computing them a second time.
+        The features are computed in tiles of ``tile`` with a halo of their receptive
+        radius (exact), written into one whole-latent tensor when that is at most
+        ``keep_bytes`` (and the model is not compiled), and pooled core by core.
         """
-        self._features = None
         if mask is None or not bool((mask > 0.5).any()):
             return None
         _, _, h, w = z.shape
         grid = grid_shape(h, w, self.model.cfg.max_grid)
-        if h * w <= self.whole and not self.compiled:
-            z_dev = self.to_device(z)
-            feats = self.model.features(z_dev)
-            self._features = (z_dev, feats)
-            return context_tokens(*pool_context(feats.float(), self.to_device(mask).float(),
-                                                grid))  # fmt: skip
+        width = self.model.cfg.width
+        keep = h * w * width * 4 <= self.keep_bytes and not self.compiled
+        rows, cols = _partition(h, self.tile), _partition(w, self.tile)
+        one_piece = len(rows) == len(cols) == 1  # kept as computed: no copy
+        kept = torch.empty(1, width, h, w) if keep and not one_piece else None
         sums = counts = None
-        both = torch.cat([z, mask], 1)
-        for y in range(0, h, self.tile):
-            for x in range(0, w, self.tile):
-                y0, x0 = max(0, y - self.halo), max(0, x - self.halo)
-                piece = self.to_device(both[:, :, y0 : y + self.tile + self.halo,
-                                            x0 : x + self.tile + self.halo])  # fmt: skip
-                feats = self.model.features(piece[:, :-1])
+        halo = self.features_radius
+        for y, th in rows:
+            for x, tw in cols:
+                y0, x0 = max(0, y - halo), max(0, x - halo)
+                piece = self.to_device(z[:, :, y0 : y + th + halo, x0 : x + tw + halo])
                 cy, cx = y - y0, x - x0
-                core = feats[:, :, cy : cy + self.tile, cx : cx + self.tile].float()
-                core_mask = piece[:, -1:, cy : cy + self.tile, cx : cx + self.tile].float()
+                core = self.model.features(piece)[:, :, cy : cy + th, cx : cx + tw].float()
+                if kept is not None:
+                    kept[:, :, y : y + th, x : x + tw] = core
+                elif keep:  # one piece: the whole latent
+                    kept = core
+                core_mask = self.to_device(mask[:, :, y : y + th, x : x + tw]).float()
                 s, c = pool_context(core, core_mask, grid, (h, w), (y, x))
                 sums = s if sums is None else sums + s
                 counts = c if counts is None else counts + c
-        return context_tokens(sums, counts)
+        return MappingContext(context_tokens(sums, counts), kept)
 
-    def _cached_features(self, z: torch.Tensor) -> torch.Tensor | None:
-        """Features kept by :meth:`prepare` if ``z`` is exactly the latent it pooled."""
-        if self._features is None:
-            return None
-        kept_z, feats = self._features
-        self._features = None  # used at most once: the memory is released after this tile
-        if kept_z.shape == z.shape and torch.equal(kept_z, z):
-            return feats
-        return None
+    def tile_context(self, context, box: tuple[int, int, int, int]):
+        """The context of the tile at ``box`` = (top, left, height, width), halo included,
+        in the latent ``prepare`` saw: the tokens and that tile's piece of the features."""
+        if not isinstance(context, MappingContext) or context.features is None:
+            return context
+        top, left, height, width = box
+        piece = context.features[:, :, top : top + height, left : left + width]
+        return MappingContext(context.tokens, piece)
 
     @torch.inference_mode()
     def __call__(self, z: torch.Tensor, mask: torch.Tensor | None, context=None) -> torch.Tensor:
+        feats = None
+        if isinstance(context, MappingContext):
+            feats, context = context.features, context.tokens
         if context is not None:
             context = tuple(t.to(self.device) for t in context)
             context = (context[0].to(self.dtype), context[1])
         mask = None if mask is None else self.to_device(mask)
         z = self.to_device(z)
-        feats = self._cached_features(z)
-        if feats is None:
+        if feats is None or feats.shape[2:] != z.shape[2:]:  # not kept, or not this tile's
             return self.model(z, mask, context).float()
+        feats = self.to_device(feats)
         # The model's forward starts with ``self.features(z)``: hand it the kept result.
         self.model.features = lambda _z: feats
         try:
             return self.model(z, mask, context).float()
         finally:
             del self.model.features
+
+
+def _partition(size: int, tile: int) -> list[tuple[int, int]]:
+    """(start, length) of the fewest near-equal, non-overlapping pieces of at most ``tile``
+    covering [0, size): pooled once each, so no position counts twice."""
+    count = -(-size // tile)
+    bounds = [i * size // count for i in range(count + 1)]
+    return [(a, b - a) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 class IdentityTranslator(LatentTranslator):

@@ -17,7 +17,9 @@ class VAE1Encoder(TorchStage, Encoder):
     build, config_cls = VAE, VAEConfig
     scale = 4  # two stride-2 downsamplings
     channels_last = ("cpu",)  # 12 % less CPU time
-    tile, halo, overlap = 1024, 32, 16  # ~0.4 GiB of activations per tile
+    # ~0.4 GiB of activations per tile; the halo covers the receptive radius (22 px), and
+    # tiles start on the stride grid (align=scale) so that they see the whole image's.
+    tile, halo, overlap = 1024, 32, 16
 
     def prepare_model(self, model):
         return model.encoder
@@ -28,7 +30,7 @@ class VAE1Encoder(TorchStage, Encoder):
             return self.model(self.to_device(piece))[0].float()  # mu: no sampling at test time
 
         return run_tiled(encode_tile, image, self.tile, self.halo, self.overlap, 1 / self.scale,
-                         self.device)  # fmt: skip
+                         self.device, align=self.scale)  # fmt: skip
 
 
 class VAE2Decoder(TorchStage, Decoder):
