@@ -21,7 +21,7 @@ class MappingContext:
     tile's piece out of them, so no tile computes them again)."""
 
     tokens: tuple[torch.Tensor, torch.Tensor]  # ((1, N, C), (1, N)) pooled, valid
-    features: torch.Tensor | None = None  # (1, width, h, w) on the host, or a tile's piece
+    features: torch.Tensor | None = None  # (1, width, h, w) (host; device if one piece), or a tile's
 
 
 class LatentMapping(TorchStage, LatentTranslator):
