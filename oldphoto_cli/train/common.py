@@ -12,7 +12,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ import torch.distributed as dist
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
+
+from oldphoto_cli.distributed import RankInfo, rank_from_env
 
 
 @dataclass
@@ -41,29 +43,19 @@ class TrainOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed(device: str) -> Dist:
-    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Dist()
+def setup_distributed(device: str) -> RankInfo:
+    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1); the
+    rank, world and local rank are read as ``restore`` reads them (:func:`rank_from_env`)."""
+    info = rank_from_env()
+    if not info.active:
+        return info
     if not dist.is_initialized():
         backend = "nccl" if device.startswith("cuda") else "gloo"
         dist.init_process_group(backend)
-    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    return replace(info, rank=dist.get_rank(), world=dist.get_world_size())
 
 
-def resolve_train_device(device: str, ddp: Dist) -> torch.device:
+def resolve_train_device(device: str, ddp: RankInfo) -> torch.device:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and ddp.world > 1:
@@ -71,7 +63,7 @@ def resolve_train_device(device: str, ddp: Dist) -> torch.device:
     return torch.device(device)
 
 
-def local_slice(step: int, global_batch: int, ddp: Dist) -> tuple[int, int]:
+def local_slice(step: int, global_batch: int, ddp: RankInfo) -> tuple[int, int]:
     """(first sample index, count) of this rank's share of global step ``step``."""
     if global_batch % ddp.world:
         raise ValueError(f"batch size {global_batch} not divisible by world size {ddp.world}")
@@ -79,7 +71,7 @@ def local_slice(step: int, global_batch: int, ddp: Dist) -> tuple[int, int]:
     return step * global_batch + ddp.rank * per_rank, per_rank
 
 
-def wrap_ddp(model: nn.Module, ddp: Dist, device: torch.device) -> nn.Module:
+def wrap_ddp(model: nn.Module, ddp: RankInfo, device: torch.device) -> nn.Module:
     if ddp.world <= 1:
         return model
     ids = [device.index] if device.type == "cuda" else None
@@ -90,7 +82,7 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-def average_across_ranks(value: float, ddp: Dist) -> float:
+def average_across_ranks(value: float, ddp: RankInfo) -> float:
     if ddp.world <= 1:
         return value
     t = torch.tensor([value], dtype=torch.float64)
