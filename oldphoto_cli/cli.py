@@ -30,6 +30,10 @@ def plugins_command() -> None:
                            ("degradations", degradations.registry)):  # fmt: skip
         for plugin, specs in registry.provided_by().items():
             provided.setdefault(plugin, {})[what] = [spec.name for spec in specs]
+    from oldphoto_cli.weights import registered_weights_dirs
+
+    for lookup in registered_weights_dirs():
+        provided.setdefault(lookup.plugin, {}).setdefault("weights_dirs", []).append(str(lookup.path))
     click.echo(json.dumps(plugins.plugin_info(provided), indent=2))
 
 

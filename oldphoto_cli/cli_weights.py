@@ -11,17 +11,20 @@ import click
 WEIGHTS_DIR_OPTION = click.option(
     "--weights-dir",
     type=click.Path(exists=True, file_okay=False),
-    help="Look here first (then $OLDPHOTO_WEIGHTS, then the shipped weights).",
+    help="Look here first (then $OLDPHOTO_WEIGHTS, the shipped weights, plugins' weights).",
 )
 
 
 def list_weights(override: str | None = None) -> list[dict[str, Any]]:
-    """Every ``*.safetensors`` in the lookup dirs; earlier dirs shadow later ones."""
+    """Every ``*.safetensors`` in the lookup dirs; earlier dirs shadow later ones.
+    ``source`` says why a folder is searched (``--weights-dir``, ``$OLDPHOTO_WEIGHTS``,
+    ``shipped``, ``plugin NAME``)."""
     from oldphoto_cli import weights
 
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for directory in weights.weights_dirs(override):
+    for lookup in weights.weights_sources(override):
+        directory = lookup.path
         if not directory.is_dir():
             continue
         for path in sorted(directory.glob("*.safetensors")):
@@ -29,6 +32,7 @@ def list_weights(override: str | None = None) -> list[dict[str, Any]]:
                 "name": path.stem,
                 "file": path.name,
                 "where": str(directory),
+                "source": lookup.source,
                 "bytes": path.stat().st_size,
                 "sha256": weights.sha256_of(path),
                 "shadowed": path.name in seen,
@@ -175,6 +179,7 @@ def list_command(weights_dir: str | None, as_json: bool) -> None:
         line = (
             f"{row['name']:24s} {str(row.get('arch') or '?'):16s} {params:>12s} "
             f"{_human_size(row['bytes']):>9s}  {row['sha256'][:12]}  {row['where']}"
+            f"  [{row['source']}]"
         )
         if row["shadowed"]:
             line += "  (shadowed)"

@@ -39,3 +39,14 @@ def oldphoto_register_face_detectors(register: Callable[..., None]) -> None:
 @hookspec
 def oldphoto_register_commands(cli: click.Group) -> None:
     """Add click subcommands to the ``oldphoto`` command group."""
+
+
+@hookspec
+def oldphoto_register_weights(register: Callable[..., None]) -> None:
+    """Register folders of weights files: ``register(directory)``.
+
+    Searched after ``--weights-dir``, ``$OLDPHOTO_WEIGHTS`` and the shipped weights (an
+    earlier folder shadows a later one), so a package of weights can be installed or left
+    out on its own, e.g. ``oldphoto-face-weights`` (research-use licence). The module with
+    this hook must not import torch: it runs for ``--help`` and ``oldphoto stages``.
+    """

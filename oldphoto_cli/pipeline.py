@@ -255,7 +255,8 @@ class RestorePipeline:
             if stages.get("face_enhance", name).name != "face":
                 raise
             note = (f"face network weights not found ({error}); faces are restored by "
-                    "'general' instead (train them with `oldphoto train face`)")  # fmt: skip
+                    "'general' instead (install oldphoto-face-weights, or train them with "
+                    "`oldphoto train face`)")  # fmt: skip
             self.notes.append(note)
             print(f"oldphoto: note: {note}", file=sys.stderr)
             return self._build("face_enhance", "general", **extra)

@@ -13,7 +13,7 @@ import os
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -234,15 +234,59 @@ def package_dir(package: str) -> Path:
     return Path(importlib.import_module(package).__file__).parent
 
 
-def weights_dirs(override: str | Path | None = None, package: str | None = None) -> list[Path]:
-    """Where weights are looked up: ``override``, then $OLDPHOTO_WEIGHTS, then the folder
-    of ``package`` (a plugin shipping its weights) or the shipped ``oldphoto_weights``."""
+@dataclass(frozen=True)
+class WeightsDir:
+    """A folder searched for weights and why: ``source`` is ``--weights-dir``,
+    ``$OLDPHOTO_WEIGHTS``, ``shipped``, ``package NAME`` or ``plugin NAME`` (a folder
+    registered through the ``oldphoto_register_weights`` hook)."""
+
+    path: Path
+    source: str
+    plugin: str | None = None  # the plugin that registered it
+
+
+def registered_weights_dirs() -> list[WeightsDir]:
+    """Folders that plugins register with ``oldphoto_register_weights(register)``, calling
+    ``register(directory)``: a package of weights a user can leave out (research-use face
+    weights). Loads the plugins' entry points, which must not import torch."""
+    from oldphoto_cli.contract import PluginError
+    from oldphoto_cli.plugins import call_register_hook
+
+    found: list[WeightsDir] = []
+
+    def register(directory: str | os.PathLike[str], *, plugin: str = "?") -> None:
+        if not isinstance(directory, (str, os.PathLike)):
+            raise PluginError(f"plugin {plugin!r}: weights folder {directory!r} is not a path")
+        found.append(WeightsDir(Path(directory), f"plugin {plugin}", plugin))
+
+    call_register_hook("oldphoto_register_weights", register)
+    return found
+
+
+def weights_sources(override: str | Path | None = None, package: str | None = None) -> list[WeightsDir]:
+    """Where weights are looked up, in order: ``override`` (``--weights-dir``),
+    $OLDPHOTO_WEIGHTS, the folder of ``package`` (a plugin shipping its weights) or the
+    shipped ``oldphoto_weights``, then the folders plugins register (in plugin order)."""
     dirs = []
-    for candidate in (override, os.environ.get("OLDPHOTO_WEIGHTS")):
+    for candidate, source in ((override, "--weights-dir"),
+                              (os.environ.get("OLDPHOTO_WEIGHTS"), "$OLDPHOTO_WEIGHTS")):  # fmt: skip
         if candidate:
-            dirs.append(Path(candidate))
-    dirs.append(package_dir(package) if package else shipped_dir())
+            dirs.append(WeightsDir(Path(candidate), source))
+    if package:
+        dirs.append(WeightsDir(package_dir(package), f"package {package}"))
+    else:
+        dirs.append(WeightsDir(shipped_dir(), "shipped"))
+    seen = {d.path for d in dirs}
+    for registered in registered_weights_dirs():
+        if registered.path not in seen:  # a folder searched twice would list its files twice
+            seen.add(registered.path)
+            dirs.append(registered)
     return dirs
+
+
+def weights_dirs(override: str | Path | None = None, package: str | None = None) -> list[Path]:
+    """The folders of :func:`weights_sources`, in lookup order."""
+    return [d.path for d in weights_sources(override, package)]
 
 
 def find_weights(name: str, override: str | Path | None = None, package: str | None = None) -> Path:

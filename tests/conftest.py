@@ -41,6 +41,18 @@ def isolated_plugins(monkeypatch):
     registry.reset_all()
 
 
+@pytest.fixture
+def builtin_plugins(isolated_plugins):
+    """Only oldphoto's own plugins (stages, degradations, faces): installed plugin packages,
+    such as oldphoto-face-weights, stay out of the test."""
+    import importlib
+
+    for name, module in plugins.BUILTIN_MODULES.items():
+        isolated_plugins.register(importlib.import_module(module), name=name)
+    registry.reset_all()
+    return isolated_plugins
+
+
 class _Stage:
     def __init__(self, kind, name, fn):
         self.kind, self.name, self.fn = kind, name, fn
@@ -195,6 +207,19 @@ def write_tiny_weights(directory: Path, seed: int = 0) -> Path:
         save_weights(directory / f"{name}.safetensors", model.state_dict(), arch, cfg)
     write_manifest(directory)
     return directory
+
+
+def write_tiny_face_weights(directory: Path, seed: int = 0) -> Path:
+    """An untrained tiny ``face.safetensors`` (the face stage's architecture, fast)."""
+    from oldphoto_cli.archs import face_arch
+    from oldphoto_cli.weights import save_weights
+
+    torch.manual_seed(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    cfg = face_arch.FaceConfig(base_width=8, max_width=16, n_up=2, hidden=8)
+    return save_weights(directory / "face.safetensors", face_arch.FaceGenerator(cfg).state_dict(),
+                        face_arch.ARCH, cfg, training={"crop": 64},
+                        extra={"licence": "research use only (tests)"})  # fmt: skip
 
 
 @pytest.fixture(scope="session")

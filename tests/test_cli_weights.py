@@ -13,7 +13,7 @@ from oldphoto_cli.cli import cli
 
 
 @pytest.fixture
-def wdir(tmp_path, monkeypatch):
+def wdir(tmp_path, monkeypatch, isolated_plugins):  # installed weights packages stay out
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     monkeypatch.setattr(weights, "shipped_dir", lambda: shipped)
@@ -58,7 +58,7 @@ def test_verify_ok_then_tampered(wdir):
     assert "missing" in invoke("weights", "verify", "--weights-dir", wdir).stdout
 
 
-def test_verify_without_manifest_fails(tmp_path, monkeypatch):
+def test_verify_without_manifest_fails(tmp_path, monkeypatch, isolated_plugins):
     monkeypatch.setattr(weights, "shipped_dir", lambda: tmp_path)
     monkeypatch.delenv("OLDPHOTO_WEIGHTS", raising=False)
     assert invoke("weights", "verify").exit_code == 1

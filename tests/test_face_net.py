@@ -143,7 +143,8 @@ def test_gan_phase_resumes_an_l1_checkpoint_with_a_fresh_discriminator(tmp_path,
     assert {"d", "g_gan", "fm"} <= set(losses)
 
 
-def test_restore_falls_back_to_general_without_face_weights(tmp_path, capsys, monkeypatch):
+def test_restore_falls_back_to_general_without_face_weights(tmp_path, capsys, monkeypatch,
+                                                            builtin_plugins):  # fmt: skip
     from oldphoto_cli import faces
     from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
 
@@ -158,7 +159,7 @@ def test_restore_falls_back_to_general_without_face_weights(tmp_path, capsys, mo
     assert "note: face network weights not found" in capsys.readouterr().err
 
 
-def test_general_stays_default_without_face_weights(monkeypatch, tmp_path):
+def test_general_stays_default_without_face_weights(monkeypatch, tmp_path, builtin_plugins):
     from oldphoto_cli import faces, stages
 
     monkeypatch.setenv("OLDPHOTO_WEIGHTS", str(tmp_path))

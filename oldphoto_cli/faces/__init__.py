@@ -18,12 +18,15 @@ from oldphoto_cli.registry import Registry, default_of, resolve
 __all__ = ["Face", "FaceDetectorSpec", "face_detectors", "face_weights_available",
            "get_face_detector", "reset"]  # fmt: skip
 
-FACE_WEIGHTS = "face"  # face.safetensors: the ``face`` enhancer's network (not shipped)
+# face.safetensors: the ``face`` enhancer's network; research use, so not shipped with
+# oldphoto but in the separate plugin package oldphoto-face-weights.
+FACE_WEIGHTS = "face"
 
 
 def face_weights_available(weights_dir: str | None = None) -> bool:
     """Cheap check (no torch import) that ``face.safetensors`` is where the ``face`` stage
-    looks: ``weights_dir``, ``$OLDPHOTO_WEIGHTS``, the shipped weights folder."""
+    looks: ``weights_dir``, ``$OLDPHOTO_WEIGHTS``, the shipped weights folder, the folders
+    plugins register (``oldphoto-face-weights``)."""
     from oldphoto_cli.weights import weights_dirs
 
     return any((d / f"{FACE_WEIGHTS}.safetensors").is_file() for d in weights_dirs(weights_dir))

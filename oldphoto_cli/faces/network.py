@@ -2,8 +2,10 @@
 
 Weights ``face.safetensors`` (trained by ``oldphoto train face`` on research-use faces:
 their metadata carries the licence) are looked up like every stage's (``--weights-dir``,
-``$OLDPHOTO_WEIGHTS``, the shipped folder) and are not shipped with oldphoto: without them
-``restore`` falls back to ``general`` with a note (:func:`oldphoto_cli.faces.face_weights_available`).
+``$OLDPHOTO_WEIGHTS``, the shipped folder, folders registered by plugins) and are not
+shipped with oldphoto but in the plugin package ``plugins/oldphoto-face-weights``: without
+it ``restore`` falls back to ``general`` with a note
+(:func:`oldphoto_cli.faces.face_weights_available`).
 """
 
 from __future__ import annotations
