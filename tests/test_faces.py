@@ -166,8 +166,11 @@ def test_only_center_face_picks_the_central_one():
     assert info["face_boxes"][0]["box"][0] == 130.0
 
 
-def test_registered_as_default_stage_and_detector():
+def test_registered_as_default_stage_and_detector(builtin_plugins, monkeypatch):
+    """Without face weights (no oldphoto-face-weights package) ``general`` is the default."""
     from oldphoto_cli import faces, stages
+
+    monkeypatch.delenv("OLDPHOTO_WEIGHTS", raising=False)
 
     stages.reset()
     faces.reset()
