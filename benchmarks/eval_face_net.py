@@ -1,6 +1,6 @@
 """The face network against the input, ``general`` and ``classical`` on held-out faces.
 
-    python benchmarks/eval_face_net.py --weights-dir DIR [--faces /work/shared/data/faces]
+    python benchmarks/eval_face_net.py --weights-dir DIR [--faces ../shared/data/faces]
         [--max-faces N] [--threads 1] [--json]
 
 Faces: the validation split of ``--faces`` (``oldphoto_cli.data.training_split``), degraded
@@ -32,6 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data
 
 def masked_psnr(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> float:
     w = weight[..., None].astype(np.float64)
@@ -83,7 +84,7 @@ def build_methods(weights_dir: str | None, device: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--faces", type=Path, default=Path("/work/shared/data/faces"))
+    parser.add_argument("--faces", type=Path, default=SHARED_DATA / "faces")
     parser.add_argument("--max-faces", type=int, default=None, help="default: all of them")
     parser.add_argument("--weights-dir", default=None)
     parser.add_argument("--device", default="cpu")

@@ -1,6 +1,6 @@
 """A sheet of real faces from old photos: before | general | face network, at 1:1.
 
-    python benchmarks/face_sheet.py --weights-dir DIR [--real-old /work/shared/data/real_old]
+    python benchmarks/face_sheet.py --weights-dir DIR [--real-old ../shared/data/real_old]
         [--count 16] [--min-eyes 24] [--out /tmp/face_sheet.png]
 
 Faces are found by the default face detector (YuNet when ``oldphoto-yunet`` is installed,
@@ -27,6 +27,8 @@ import numpy as np
 LABEL = 18  # px of the caption strip above each row
 GAP = 4
 
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data
 
 def pick_faces(folder: Path, count: int, min_eyes: float, max_side: int, log):
     """[(photo name, rgb float32, Face)]: the largest face of each photo, largest first."""
@@ -78,7 +80,7 @@ def sheet_of(rows: list[tuple[str, list[np.ndarray]]], size: int) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--real-old", type=Path, default=Path("/work/shared/data/real_old"))
+    parser.add_argument("--real-old", type=Path, default=SHARED_DATA / "real_old")
     parser.add_argument("--count", type=int, default=16)
     parser.add_argument("--min-eyes", type=float, default=24.0)
     parser.add_argument("--max-side", type=int, default=2048, help="photos downscaled to this")
