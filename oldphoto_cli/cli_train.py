@@ -196,9 +196,13 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
 @click.option("--face-size", default=256, show_default=True,
               help="Faces are resized to this (the face stage aligns to 256) and degraded; "
               "--crop takes a random window of that, validation scores whole faces.")  # fmt: skip
+@click.option("--clean-share", default=0.15, show_default=True,
+              help="Share of intact faces whose target is themselves (do no harm).")  # fmt: skip
+@click.option("--mild-share", default=0.35, show_default=True,
+              help="Share of faces with the mild damage mix (real old faces are mostly mild).")
 @common_options
 def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, bf16, face_size,
-         opts):  # fmt: skip
+         clean_share, mild_share, opts):  # fmt: skip
     """Face refinement network (SPADE) on degraded aligned faces.
 
     The weights are for research use (trained on faces derived from FFHQ); their metadata
@@ -209,7 +213,8 @@ def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, bf
 
     cfg = FaceConfig(base_width=width, max_width=max_width, n_up=n_up)
     trainer = FaceTrainer(opts, faces_dir, cfg, l1_weight=l1_weight, gan_weight=gan_weight,
-                          fm_weight=fm_weight, bf16=bf16, face_size=face_size)  # fmt: skip
+                          fm_weight=fm_weight, bf16=bf16, face_size=face_size,
+                          clean_share=clean_share, mild_share=mild_share)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

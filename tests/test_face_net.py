@@ -46,11 +46,29 @@ def test_generator_shapes_params_and_identity_start():
 
 
 def test_face_degradation_keeps_scratches_only_among_structured():
+    from oldphoto_cli.data import MILD_GROUP_P
     from oldphoto_cli.train.face import STRUCTURED_OFF, face_degrade_config
 
-    cfg = face_degrade_config()
-    assert cfg.structured and cfg.group_p["scratch"] > 0
-    assert all(cfg.group_p[g] == 0 for g in STRUCTURED_OFF)
+    for mild in (False, True):
+        cfg = face_degrade_config(mild=mild)
+        assert cfg.structured and cfg.group_p["scratch"] > 0
+        assert all(cfg.group_p[g] == 0 for g in STRUCTURED_OFF)
+    assert face_degrade_config(mild=True).group_p["blur"] == MILD_GROUP_P["blur"]
+    assert face_degrade_config().group_p["blur"] != MILD_GROUP_P["blur"]
+
+
+def test_spectrum_gives_intact_faces_their_own_target(faces_dir):
+    """clean_share=1: every sample is an intact face and its own target; 0: none is."""
+    from oldphoto_cli.train.face import FacePairs
+
+    paths = sorted(faces_dir.iterdir())
+    for index in range(4):
+        item = FacePairs(paths, face_size=64, seed=3, clean_share=1.0)[index]
+        assert torch.equal(item["degraded"], item["clean"])
+        damaged = FacePairs(paths, face_size=64, seed=3)[index]
+        assert not torch.equal(damaged["degraded"], damaged["clean"])
+    with pytest.raises(ValueError, match="share"):
+        FacePairs(paths, face_size=64, seed=3, clean_share=0.7, mild_share=0.5)
 
 
 def test_training_windows_keep_the_scale_of_whole_faces(faces_dir):
@@ -107,7 +125,7 @@ def test_train_export_licence_resume_and_stage(tmp_path, faces_dir, monkeypatch)
     trainer = _trainer(tmp_path, faces_dir, steps=3)
     assert {"generator", "discriminator"} <= set(trainer.models)
     metrics = trainer.run()
-    assert {"psnr", "psnr_input", "l1"} <= set(metrics)
+    assert {"psnr", "psnr_input", "l1", "psnr_identity"} <= set(metrics)
     path = tmp_path / "run" / "face.safetensors"
     meta = read_metadata(path)
     assert meta["arch"] == "face-spade-v1" and meta["config"]["n_up"] == 2

@@ -112,6 +112,34 @@ def test_mapping_and_detector_train_a_few_steps(tmp_path, photo_dirs):
     assert set(read_metadata(tmp_path / "det" / "detector.safetensors")["metrics"]) >= {"f1", "iou"}
 
 
+@pytest.mark.parametrize("name", ["mapping", "detector"])
+def test_resume_from_the_export_alone(tmp_path, photo_dirs, name):
+    """A fresh clone has the committed export and no checkpoint: --resume continues from it."""
+    from oldphoto_cli.weights import load_weights
+
+    clean, _ = photo_dirs
+    if name == "detector":
+        def make(steps, resume=False):  # noqa: E306
+            return DetectorTrainer(_opts(tmp_path / "run", steps=steps, resume=resume),
+                                   str(clean), UNetConfig(width=4, depth=2))  # fmt: skip
+    else:
+        VAETrainer(_opts(tmp_path / "vae", steps=1), "clean", str(clean), vae_cfg=TINY_VAE).run()
+        vae = str(tmp_path / "vae" / "vae2.safetensors")
+        cfg = MappingConfig(latent_channels=8, width=16, n_pre=1, n_local=1, n_post=1,
+                            nonlocal_inner=8)  # fmt: skip
+
+        def make(steps, resume=False):
+            return MappingTrainer(_opts(tmp_path / "run", steps=steps, resume=resume),
+                                  str(clean), vae, vae, cfg)  # fmt: skip
+    make(4).run()
+    (tmp_path / "run" / "checkpoint.safetensors").unlink()
+    exported, _ = load_weights(tmp_path / "run" / f"{name}.safetensors")
+    resumed = make(6, resume=True)
+    assert resumed.step == 4
+    state = resumed.models[resumed.exported_model].state_dict()
+    assert all(torch.equal(state[k], v) for k, v in exported.items())
+
+
 def test_graphics_are_drawn_into_the_clean_crop_and_never_labelled(photo_dirs):
     from oldphoto_cli.data import DataConfig, SyntheticPairs, draw_graphics, list_images
 

@@ -48,6 +48,7 @@ def soft_dice(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> t
 
 class DetectorTrainer(Trainer):
     name = "detector"
+    exported_model = "unet"
 
     def __init__(self, opts: TrainOptions, clean_dir: str, cfg: UNetConfig | None = None,
                  dice_weight: float = 1.0, real_old_dir: str | None = None,

@@ -6,7 +6,11 @@ synthetic, research use: see :data:`LICENCE`), split by ``oldphoto_cli.data.is_v
 size the face stage aligns to), flipped at random, degraded by
 ``oldphoto_cli.degrade.degrade_image`` with the unstructured groups plus scratches
 (:func:`face_degrade_config`; the other structured defects are left out), target = the
-clean face (keeping its grey/tint when the degradation only changed the tone). Training
+clean face (keeping its grey/tint when the degradation only changed the tone). Like the
+mapping, the network sees the spectrum the face stage meets (``clean_share`` intact faces
+whose target is themselves, ``mild_share`` faces with the mild mix of
+``oldphoto_cli.data.mild_config``): trained on the full mix alone it learned to smooth,
+and real old faces, mostly mildly damaged, came back plastic. Training
 takes a random ``--crop`` window of that pair: the damage and the features keep the scale
 they have at inference while a step costs (crop/face_size)^2 of a whole face. Validation
 scores whole faces.
@@ -46,11 +50,14 @@ LICENCE = (
 STRUCTURED_OFF = ("dust", "crack", "stain", "edge", "fold")  # scratches stay
 
 
-def face_degrade_config():
-    """The default degradation with only scratches among the structured defects."""
+def face_degrade_config(mild: bool = False):
+    """The default (or, with ``mild``, the mild) degradation with only scratches among the
+    structured defects."""
+    from oldphoto_cli.data import mild_config
     from oldphoto_cli.degrade import DegradeConfig
 
-    group_p = dict(DegradeConfig().group_p)
+    base = mild_config(structured=True) if mild else DegradeConfig()
+    group_p = dict(base.group_p)
     group_p.update({group: 0.0 for group in STRUCTURED_OFF})
     return DegradeConfig(structured=True, group_p=group_p)
 
@@ -59,17 +66,22 @@ class FacePairs(torch.utils.data.Dataset):
     """(degraded, clean) aligned faces; item ``index`` is a pure function of the seed."""
 
     salt = 17
+    spectrum_salt = 19  # clean / mild / full choice, its own stream
 
     def __init__(self, paths: list[Path], face_size: int, seed: int, length: int = 10**9,
-                 crop: int | None = None) -> None:  # fmt: skip
+                 crop: int | None = None, clean_share: float = 0.0,
+                 mild_share: float = 0.0) -> None:  # fmt: skip
         if not paths:
             raise ValueError("no face images")
         crop = face_size if crop is None else crop
         if not 0 < crop <= face_size:
             raise ValueError(f"crop {crop} must be in 1..face_size ({face_size})")
+        if not (0 <= clean_share and 0 <= mild_share and clean_share + mild_share <= 1):
+            raise ValueError("clean_share and mild_share must be >= 0 and sum to <= 1")
         self.images = ImageCache(paths, max_side=None)
         self.size, self.crop, self.seed, self.length = face_size, crop, seed, length
-        self.config = face_degrade_config()
+        self.clean_share, self.mild_share = clean_share, mild_share
+        self.config, self.mild_config = face_degrade_config(), face_degrade_config(mild=True)
 
     def __len__(self) -> int:
         return self.length
@@ -85,8 +97,13 @@ class FacePairs(torch.utils.data.Dataset):
         if rng.random() < 0.5:
             face = face[:, ::-1]
         clean = np.ascontiguousarray(face, np.float32) / 255.0
-        result = degrade_image(clean, rng_for(self.seed, index), self.config)
-        degraded, target = np.clip(result.image, 0, 1), reapply_tone(clean, result.ops)
+        u = sample_rng(self.seed, index, self.spectrum_salt).random()
+        if u < self.clean_share:
+            degraded, target = clean, clean
+        else:
+            config = self.mild_config if u < self.clean_share + self.mild_share else self.config
+            result = degrade_image(clean, rng_for(self.seed, index), config)
+            degraded, target = np.clip(result.image, 0, 1), reapply_tone(clean, result.ops)
         if self.crop < self.size:
             y, x = (int(v) for v in rng.integers(0, self.size - self.crop + 1, 2))
             window = np.s_[y : y + self.crop, x : x + self.crop]
@@ -101,7 +118,8 @@ class FaceTrainer(Trainer):
     def __init__(self, opts: TrainOptions, faces_dir: str, cfg: FaceConfig | None = None,
                  l1_weight: float = 10.0, gan_weight: float = 1.0, fm_weight: float = 10.0,
                  d_cfg: PatchGANConfig | None = None, bf16: bool = False,
-                 face_size: int = 256) -> None:  # fmt: skip
+                 face_size: int = 256, clean_share: float = 0.0,
+                 mild_share: float = 0.0) -> None:  # fmt: skip
         self.cfg, self.faces_dir, self.bf16 = cfg or FaceConfig(), faces_dir, bf16
         self.face_size = face_size
         self.l1_weight, self.gan_weight, self.fm_weight = l1_weight, gan_weight, fm_weight
@@ -110,8 +128,12 @@ class FaceTrainer(Trainer):
         if not train or not val:
             raise ValueError(f"{faces_dir}: need faces in both the training and validation split")
         self.n_train, self.n_val = len(train), len(val)
-        self.pairs = FacePairs(train, face_size, opts.seed, crop=min(opts.crop, face_size))
+        self.spectrum = {"clean_share": clean_share, "mild_share": mild_share}
+        self.pairs = FacePairs(train, face_size, opts.seed, crop=min(opts.crop, face_size),
+                               **self.spectrum)  # fmt: skip
+        # Validation: the full mix (comparable across runs) and intact faces (do no harm).
         self.val_pairs = FacePairs(val, face_size, VAL_SEED, length=len(val))
+        self.val_clean = FacePairs(val, face_size, VAL_SEED, length=len(val), clean_share=1.0)
         super().__init__(opts)
 
     def build(self):
@@ -165,7 +187,7 @@ class FaceTrainer(Trainer):
     def validate(self, n: int = 32):
         gen = unwrap(self.models["generator"]).eval()
         n = min(n, self.n_val)
-        scores = {"psnr": 0.0, "psnr_input": 0.0, "l1": 0.0}
+        scores = {"psnr": 0.0, "psnr_input": 0.0, "l1": 0.0, "psnr_identity": 0.0}
         for start in range(0, n, 8):
             batch = batch_of(self.val_pairs, start, min(8, n - start))
             fake = gen(batch["degraded"].to(self.device)).cpu()
@@ -174,6 +196,11 @@ class FaceTrainer(Trainer):
                 scores["psnr"] += psnr((fake[i] + 1) / 2, target)
                 scores["psnr_input"] += psnr((batch["degraded"][i] + 1) / 2, target)
                 scores["l1"] += F.l1_loss(fake[i], batch["clean"][i]).item()
+        for start in range(0, n, 8):  # intact faces in: what does the network change?
+            clean = batch_of(self.val_clean, start, min(8, n - start))["clean"]
+            same = gen(clean.to(self.device)).cpu()
+            scores["psnr_identity"] += sum(psnr((same[i] + 1) / 2, (clean[i] + 1) / 2)
+                                           for i in range(same.shape[0]))  # fmt: skip
         gen.train()
         return {k: round(v / max(n, 1), 4) for k, v in scores.items()}
 
@@ -186,6 +213,7 @@ class FaceTrainer(Trainer):
             "split": "crc32(name) % 10 == 0 is validation (oldphoto_cli.data.is_validation)",
             "degradation": "default unstructured groups + scratches (no dust, cracks, stains, "
             "edges, folds)",
+            "spectrum": self.spectrum,
             "loss": f"{self.l1_weight} x L1 + {self.gan_weight} x LSGAN (multiscale PatchGAN, "
             f"conditional) + {self.fm_weight} x feature matching",
             "bf16": self.bf16,
