@@ -342,3 +342,17 @@ def test_cli_unknown_only(tmp_path, img):
     cv2.imwrite(str(src), (img * 255).astype(np.uint8))
     r = CliRunner().invoke(cli, ["degrade", str(src), str(tmp_path / "o"), "--only", "nope"])
     assert r.exit_code != 0 and "nope" in r.output
+
+
+def test_degradations_registered_by_name_import_on_first_call():
+    import numpy as np
+
+    from oldphoto_cli.contract import PluginError
+    from oldphoto_cli.degrade.registry import DegradationSpec, LazyFunction
+
+    spec = DegradationSpec.from_registration("inv", "numpy:negative", plugin="p")
+    assert isinstance(spec.fn, LazyFunction) and spec.fn._fn is None
+    assert np.array_equal(spec.fn(np.ones(2)), -np.ones(2))
+    assert spec.fn.resolve() is np.negative
+    with pytest.raises(PluginError, match="module:function"):
+        DegradationSpec.from_registration("bad", "numpy.negative", plugin="p")

@@ -104,11 +104,16 @@ def test_degrade_runs_on_numpy_and_opencv_alone(tmp_path):
     assert "torch" not in report["loaded"], report["loaded"]
 
 
-def test_help_with_builtin_plugins_only_imports_nothing_heavy():
-    """Our own modules and built-in plugins load lazily: not even numpy for --help."""
-    report = probe([["--help"], ["stages"]], env={"OLDPHOTO_LOAD_PLUGINS": ""})
+def test_listing_commands_with_builtin_plugins_only_import_nothing_heavy():
+    """Our own modules and built-in plugins load lazily: not even numpy for --help, nor for
+    listing the plugins (built-in degradations are registered by name)."""
+    commands = [["--help"], ["stages"], ["plugins"], ["weights", "list"]]
+    report = probe(commands, env={"OLDPHOTO_LOAD_PLUGINS": ""})
     assert all(code == 0 for _, code, _ in report["results"])
     assert report["loaded"] == [], report["loaded"]
+    listed = json.loads(report["results"][2][2])
+    names = {d for plugin in listed for d in plugin.get("degradations", [])}
+    assert {"scratches", "film_grain", "jpeg"} <= names
 
 
 def test_builtin_stage_factories_import_their_module_on_first_build(tiny_weights):

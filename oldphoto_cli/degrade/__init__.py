@@ -9,21 +9,39 @@ built-ins live in ``oldphoto_plugins.degradations``. See :class:`DegradeConfig` 
 probabilities.
 """
 
-from oldphoto_cli.degrade.compose import (
-    DegradeConfig,
-    DegradeResult,
-    check_only,
-    degrade_image,
-    rng_for,
-    wide_config,
-)
-from oldphoto_cli.degrade.dataset import (
-    PairRecord,
-    load_image,
-    make_contact_sheet,
-    make_pairs,
-)
-from oldphoto_cli.degrade.registry import get_degradations, reset
+from __future__ import annotations
+
+import importlib
+
+# Names resolve on first use (PEP 562): ``oldphoto plugins`` lists the degradations
+# through ``oldphoto_cli.degrade.registry`` without importing numpy and OpenCV.
+_LAZY = {
+    "DegradeConfig": "compose",
+    "DegradeResult": "compose",
+    "check_only": "compose",
+    "degrade_image": "compose",
+    "rng_for": "compose",
+    "wide_config": "compose",
+    "PairRecord": "dataset",
+    "load_image": "dataset",
+    "make_contact_sheet": "dataset",
+    "make_pairs": "dataset",
+    "get_degradations": "registry",
+    "reset": "registry",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))
+
 
 __all__ = [
     "DegradeConfig",

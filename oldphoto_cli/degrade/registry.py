@@ -7,7 +7,8 @@
 - unstructured ``fn(img, rng)`` returns ``image`` or ``(image, params)``;
 - structured ``fn(img, rng)`` returns ``(image, mask)`` or ``(image, mask, params)``.
 
-``img`` is float32 HxWx3 RGB in [0, 1]. ``p`` is how the op is weighted inside its group
+``fn`` is the function or its ``"module:function"`` name, imported on the first call (so
+listing plugins imports no numpy). ``img`` is float32 HxWx3 RGB in [0, 1]. ``p`` is how the op is weighted inside its group
 (and the group's probability when :class:`DegradeConfig` does not name the group); see
 :class:`oldphoto_cli.degrade.compose.DegradeConfig`.
 """
@@ -20,6 +21,30 @@ from typing import Any
 
 from oldphoto_cli.contract import PluginError
 from oldphoto_cli.registry import Registry
+
+
+class LazyFunction:
+    """A ``"module:function"`` name that imports its function on the first call."""
+
+    def __init__(self, reference: str) -> None:
+        module, sep, attr = reference.partition(":")
+        if not (module and sep and attr):
+            raise ValueError(f"{reference!r} is not of the form 'module:function'")
+        self.reference, self._fn = reference, None
+
+    def resolve(self) -> Callable[..., Any]:
+        if self._fn is None:
+            import importlib
+
+            module, _, attr = self.reference.partition(":")
+            self._fn = getattr(importlib.import_module(module), attr)
+        return self._fn
+
+    def __call__(self, *args, **kwargs):
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LazyFunction({self.reference!r})"
 
 
 @dataclass(frozen=True)
@@ -35,13 +60,18 @@ class DegradationSpec:
     def from_registration(
         cls,
         name: str,
-        fn: Callable[..., Any],
+        fn: Callable[..., Any] | str,
         group: str | None = None,
         *,
         structured: bool = False,
         p: float = 0.5,
         plugin: str,
     ) -> DegradationSpec:
+        if isinstance(fn, str):
+            try:
+                fn = LazyFunction(fn)
+            except ValueError as exc:
+                raise PluginError(f"plugin {plugin!r} registered degradation {name!r}: {exc}") from None
         if not callable(fn):
             raise PluginError(f"plugin {plugin!r} registered degradation {name!r} with no callable")
         if not 0.0 <= float(p) <= 1.0:
