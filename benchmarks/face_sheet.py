@@ -1,7 +1,7 @@
 """A sheet of real faces from old photos: before | general | face network, at 1:1.
 
     python benchmarks/face_sheet.py --weights-dir DIR [--real-old ../shared/data/real_old]
-        [--count 16] [--min-eyes 24] [--out /tmp/face_sheet.png]
+        [--count 16] [--min-eyes 24] [--compare OLD_DIR] [--out /tmp/face_sheet.png]
 
 Faces are found by the default face detector (YuNet when ``oldphoto-yunet`` is installed,
 else Haar), one per photo (its largest), keeping those whose eyes are at least
@@ -10,7 +10,9 @@ faces are upsampled more than 2.7x), then the ``--count`` largest. Each row is t
 256 px crop of the photo as found (no global restoration first), then what the face stage
 makes of that crop with ``general`` and with ``face``: the enhancer's crop after the
 stage's paste-back (``harmonize`` to the crop, blended by the face ellipse), i.e. the
-pixels ``restore`` would write. Shown 1:1; a strip above each row names the photo.
+pixels ``restore`` would write. ``--compare`` adds, before the last column, the face
+network of another weights folder (e.g. the previous training phase). Shown 1:1; a strip
+above each row names the photo.
 Never commit the sheet: the photos are not ours.
 """
 
@@ -85,6 +87,8 @@ def main() -> None:
     parser.add_argument("--min-eyes", type=float, default=24.0)
     parser.add_argument("--max-side", type=int, default=2048, help="photos downscaled to this")
     parser.add_argument("--weights-dir", default=None)
+    parser.add_argument("--compare", default=None,
+                        help="weights folder of a second face network, shown before --weights-dir's")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("/tmp/face_sheet.png"))
@@ -104,10 +108,13 @@ def main() -> None:
     pipeline = RestorePipeline(RestoreOptions(device=args.device, face_enhancer="none",
                                               with_scratch="off",
                                               weights_dir=args.weights_dir))  # fmt: skip
-    face_net = stages.build("face_enhance", "face", device=args.device,
-                            weights_dir=args.weights_dir, only_center_face=False,
-                            save_faces_dir=None)  # fmt: skip
-    step = (face_net.meta.get("training") or {}).get("steps")
+    def face_network(weights_dir):
+        net = stages.build("face_enhance", "face", device=args.device, weights_dir=weights_dir,
+                           only_center_face=False, save_faces_dir=None)  # fmt: skip
+        return net, (net.meta.get("training") or {}).get("steps")
+
+    face_net, step = face_network(args.weights_dir)
+    other_net, other_step = face_network(args.compare) if args.compare else (None, None)
     picked = pick_faces(args.real_old, args.count, args.min_eyes, args.max_side, log)
     if not picked:
         sys.exit("no faces found")
@@ -116,15 +123,20 @@ def main() -> None:
     for i, (name, rgb, face, eyes) in enumerate(picked):
         crop = align_face(rgb, face, CROP_SIZE).crop
         general = stage_output(crop, pipeline.restore_core(crop, None), weight)
-        network = stage_output(crop, face_net.enhance_crop(crop), weight)
-        rows.append((f"{i + 1}. {name} (eyes {eyes:.0f} px)  before | general | face (step {step})",
-                     [crop, general, network]))  # fmt: skip
+        cells, header = [crop, general], "before | general"
+        if other_net is not None:
+            cells.append(stage_output(crop, other_net.enhance_crop(crop), weight))
+            header += f" | face (step {other_step})"
+        cells.append(stage_output(crop, face_net.enhance_crop(crop), weight))
+        rows.append((f"{i + 1}. {name} (eyes {eyes:.0f} px)  {header} | face (step {step})",
+                     cells))  # fmt: skip
         listing.append({"row": i + 1, "photo": name, "eye_distance": round(eyes, 1),
                         "box": [round(float(v)) for v in face.box]})  # fmt: skip
         log(f"{i + 1}. {name}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.out), cv2.cvtColor(sheet_of(rows, CROP_SIZE), cv2.COLOR_RGB2BGR))
-    print(json.dumps({"sheet": str(args.out), "face_steps": step, "rows": listing}, indent=2))
+    print(json.dumps({"sheet": str(args.out), "face_steps": step, "compare_steps": other_step,
+                      "rows": listing}, indent=2))  # fmt: skip
 
 
 if __name__ == "__main__":
