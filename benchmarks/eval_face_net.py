@@ -16,9 +16,10 @@ changes the degradation made, as in training). Each 256 px degraded face is rest
   ``--weights-dir`` or the usual lookup, e.g. the oldphoto-face-weights package).
 
 Columns: PSNR and SSIM of the crop as the enhancer returns it; PSNR weighted by the face
-ellipse (``faces.align.face_mask``) of that crop; and ``pasted``: the same ellipse PSNR
+ellipse (``faces.align.face_mask``) of that crop; ``pasted``: the same ellipse PSNR
 after the stage's paste-back (``harmonize`` to the degraded crop, blended by the ellipse),
-which is what ``restore`` writes into the photo.
+which is what ``restore`` writes into the photo; and ``do no harm``: the *intact* face
+in, PSNR of what comes out against itself (what a face with no damage loses).
 """
 
 from __future__ import annotations
@@ -49,13 +50,15 @@ def validation_pairs(faces_dir: Path, size: int = 256):
     if not val:
         sys.exit(f"{faces_dir}: no faces in the validation split")
     pairs = FacePairs(val, size, VAL_SEED, length=len(val))
+    # The intact faces themselves (not the tone-adjusted targets): the do-no-harm column.
+    intact_faces = FacePairs(val, size, VAL_SEED, length=len(val), clean_share=1.0)
 
     def image(t) -> np.ndarray:
         return np.ascontiguousarray(((t.numpy().transpose(1, 2, 0) + 1) / 2).astype(np.float32))
 
     for index in range(len(pairs)):
         item = pairs[index]
-        yield image(item["degraded"]), image(item["clean"])
+        yield image(item["degraded"]), image(item["clean"]), image(intact_faces[index]["clean"])
 
 
 def build_methods(weights_dir: str | None, device: str) -> dict:
@@ -102,10 +105,10 @@ def main() -> None:
 
     methods, about = build_methods(args.weights_dir, args.device)
     weight = face_mask(256)
-    keys = ("psnr", "ssim", "psnr_face", "psnr_pasted", "seconds")
+    keys = ("psnr", "ssim", "psnr_face", "psnr_pasted", "psnr_identity", "seconds")
     scores = {m: {k: [] for k in keys} for m in methods}
     n = 0
-    for degraded, clean in validation_pairs(args.faces):
+    for degraded, clean, intact in validation_pairs(args.faces):
         if args.max_faces is not None and n >= args.max_faces:
             break
         n += 1
@@ -120,6 +123,7 @@ def main() -> None:
             for key, value in (("psnr", psnr(out, clean)), ("ssim", ssim(out, clean)),
                                ("psnr_face", masked_psnr(out, clean, weight)),
                                ("psnr_pasted", masked_psnr(pasted, clean, weight)),
+                               ("psnr_identity", psnr(np.clip(method(intact), 0, 1), intact)),
                                ("seconds", seconds)):  # fmt: skip
                 scores[name][key].append(value)
         if n % 25 == 0:
@@ -138,11 +142,12 @@ def main() -> None:
         return
     print(f"{n} held-out synthetic faces (validation split of {args.faces}, 256 px, "
           f"face degradation as in training), face network at step {about['face_steps']}\n")
-    print("| method | PSNR dB | SSIM | PSNR face ellipse dB | pasted: face ellipse dB | s/face |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| method | PSNR dB | SSIM | PSNR face ellipse dB | pasted: face ellipse dB "
+          "| do no harm dB | s/face |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for m, s in summary.items():
         print(f"| {m} | {s['psnr']:.2f} | {s['ssim']:.4f} | {s['psnr_face']:.2f} | "
-              f"{s['psnr_pasted']:.2f} | {s['seconds']:.3f} |")  # fmt: skip
+              f"{s['psnr_pasted']:.2f} | {s['psnr_identity']:.2f} | {s['seconds']:.3f} |")  # fmt: skip
 
 
 if __name__ == "__main__":
