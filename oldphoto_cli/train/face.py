@@ -76,7 +76,7 @@ class FacePairs(torch.utils.data.Dataset):
         crop = face_size if crop is None else crop
         if not 0 < crop <= face_size:
             raise ValueError(f"crop {crop} must be in 1..face_size ({face_size})")
-        if not (0 <= clean_share and 0 <= mild_share and clean_share + mild_share <= 1):
+        if min(clean_share, mild_share) < 0 or clean_share + mild_share > 1:
             raise ValueError("clean_share and mild_share must be >= 0 and sum to <= 1")
         self.images = ImageCache(paths, max_side=None)
         self.size, self.crop, self.seed, self.length = face_size, crop, seed, length
