@@ -8,8 +8,9 @@
 - structured ``fn(img, rng)`` returns ``(image, mask)`` or ``(image, mask, params)``.
 
 ``fn`` is the function or its ``"module:function"`` name, imported on the first call (so
-listing plugins imports no numpy). ``img`` is float32 HxWx3 RGB in [0, 1]. ``p`` is how the op is weighted inside its group
-(and the group's probability when :class:`DegradeConfig` does not name the group); see
+listing plugins imports no numpy). ``img`` is float32 HxWx3 RGB in [0, 1]. ``p`` is how
+the op is weighted inside its group (and the group's probability when
+:class:`DegradeConfig` does not name the group); see
 :class:`oldphoto_cli.degrade.compose.DegradeConfig`.
 """
 
