@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oldphoto_cli.contract import PluginError
-from oldphoto_cli.registry import Registry
+from oldphoto_cli.registry import Registry, resolve
 
 
 class LazyFunction:
@@ -35,10 +35,7 @@ class LazyFunction:
 
     def resolve(self) -> Callable[..., Any]:
         if self._fn is None:
-            import importlib
-
-            module, _, attr = self.reference.partition(":")
-            self._fn = getattr(importlib.import_module(module), attr)
+            self._fn = resolve(self.reference)
         return self._fn
 
     def __call__(self, *args, **kwargs):
