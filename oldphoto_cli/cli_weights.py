@@ -15,10 +15,11 @@ WEIGHTS_DIR_OPTION = click.option(
 )
 
 
-def list_weights(override: str | None = None) -> list[dict[str, Any]]:
+def list_weights(override: str | None = None, *, sha256: bool = False) -> list[dict[str, Any]]:
     """Every ``*.safetensors`` in the lookup dirs; earlier dirs shadow later ones.
     ``source`` says why a folder is searched (``--weights-dir``, ``$OLDPHOTO_WEIGHTS``,
-    ``shipped``, ``plugin NAME``)."""
+    ``shipped``, ``plugin NAME``). ``sha256`` hashes each file: it reads every byte (tens
+    of MB), so a plain listing, which only parses headers, leaves it to ``verify``."""
     from oldphoto_cli import weights
 
     rows: list[dict[str, Any]] = []
@@ -34,7 +35,6 @@ def list_weights(override: str | None = None) -> list[dict[str, Any]]:
                 "where": str(directory),
                 "source": lookup.source,
                 "bytes": path.stat().st_size,
-                "sha256": weights.sha256_of(path),
                 "shadowed": path.name in seen,
             }
             try:
@@ -45,6 +45,8 @@ def list_weights(override: str | None = None) -> list[dict[str, Any]]:
                 row["arch"] = None
                 row["parameters"] = None
                 row["error"] = str(error)
+            if sha256:
+                row["sha256"] = weights.sha256_of(path)
             seen.add(path.name)
             rows.append(row)
     return rows
@@ -165,9 +167,11 @@ def weights_group() -> None:
 @weights_group.command(name="list")
 @WEIGHTS_DIR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_command(weights_dir: str | None, as_json: bool) -> None:
-    """Name, architecture, parameters, size, sha256 and location of each weights file."""
-    rows = list_weights(weights_dir)
+@click.option("--sha256", "with_sha256", is_flag=True,
+              help="Also hash each file (reads it whole; `verify` checks the hashes).")
+def list_command(weights_dir: str | None, as_json: bool, with_sha256: bool) -> None:
+    """Name, architecture, parameters, size and location of each weights file."""
+    rows = list_weights(weights_dir, sha256=with_sha256)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -178,7 +182,9 @@ def list_command(weights_dir: str | None, as_json: bool) -> None:
         params = f"{row['parameters']:,}" if row.get("parameters") is not None else "?"
         line = (
             f"{row['name']:24s} {str(row.get('arch') or '?'):16s} {params:>12s} "
-            f"{_human_size(row['bytes']):>9s}  {row['sha256'][:12]}  {row['where']}"
+            f"{_human_size(row['bytes']):>9s}  "
+            + (f"{row['sha256'][:12]}  " if with_sha256 else "")
+            + f"{row['where']}"
             f"  [{row['source']}]"
         )
         if row["shadowed"]:

@@ -38,9 +38,28 @@ pm = pluggy.PluginManager(GROUP)
 pm.add_hookspecs(hookspecs)
 
 BROKEN_PLUGINS: list[BrokenPlugin] = []
-# plugin name -> distribution (name, version); filled as entry points load.
-PLUGIN_DISTRIBUTIONS: dict[str, tuple[str, str]] = {}
+# plugin name -> its distribution (a metadata.Distribution, or (name, version) for built-ins
+# imported from a source tree); filled as entry points load. Read by plugin_info only:
+# parsing a distribution's METADATA costs milliseconds that most commands need not pay.
+PLUGIN_DISTRIBUTIONS: dict[str, Any] = {}
 _loaded = False
+
+
+def _distribution_name(dist: metadata.Distribution | None) -> str:
+    """Normalised project name, from the dist-info folder's name where the Python has that
+    shortcut (no METADATA parsing), else from METADATA."""
+    if dist is None:
+        return "?"
+    fast = getattr(dist, "_normalized_name", None)
+    return fast if isinstance(fast, str) else dist.metadata["Name"]
+
+
+def _name_and_version(dist: Any) -> tuple[str | None, str | None]:
+    if dist is None:
+        return None, None
+    if isinstance(dist, tuple):
+        return dist
+    return dist.metadata["Name"], dist.version
 
 
 def _report_broken(name: str, error: BaseException) -> None:
@@ -67,8 +86,7 @@ def load_plugins() -> pluggy.PluginManager:
     seen_builtin = set()
     for entry_point in metadata.entry_points(group=GROUP):
         dist = entry_point.dist
-        dist_name = dist.metadata["Name"] if dist is not None else "?"
-        is_builtin = dist_name == OWN_DISTRIBUTION
+        is_builtin = _distribution_name(dist) == OWN_DISTRIBUTION
         if not is_builtin and allowed is not None and entry_point.name not in allowed:
             continue
         if pm.has_plugin(entry_point.name):
@@ -79,7 +97,7 @@ def load_plugins() -> pluggy.PluginManager:
         except (Exception, SystemExit) as error:  # a broken plugin never takes the CLI down
             _report_broken(entry_point.name, error)
             continue
-        PLUGIN_DISTRIBUTIONS[entry_point.name] = (dist_name, dist.version if dist else "?")
+        PLUGIN_DISTRIBUTIONS[entry_point.name] = dist if dist is not None else ("?", "?")
         if is_builtin:
             seen_builtin.add(entry_point.name)
     # Running from a source tree without installed metadata: import built-ins directly.
@@ -126,7 +144,7 @@ def plugin_info(provided: dict[str, dict[str, list[Any]]] | None = None) -> list
     provided = provided or {}
     infos = []
     for name, plugin in sorted(pm.list_name_plugin()):
-        dist_name, version = PLUGIN_DISTRIBUTIONS.get(name, (None, None))
+        dist_name, version = _name_and_version(PLUGIN_DISTRIBUTIONS.get(name))
         infos.append(
             {
                 "name": name,

@@ -39,10 +39,18 @@ def test_list_json(wdir):
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
     assert (row["name"], row["arch"], row["parameters"]) == ("tiny", "tinyarch", 17)
-    assert row["sha256"] == weights.sha256_of(wdir / "tiny.safetensors")
+    assert "sha256" not in row  # a plain listing reads headers only
     assert row["where"] == str(wdir)
     table = invoke("weights", "list", "--weights-dir", wdir)
     assert "tiny" in table.stdout and "tinyarch" in table.stdout and "17" in table.stdout
+
+
+def test_list_sha256_hashes_the_files(wdir):
+    digest = weights.sha256_of(wdir / "tiny.safetensors")
+    (row,) = json.loads(invoke("weights", "list", "--weights-dir", wdir, "--sha256", "--json").stdout)
+    assert row["sha256"] == digest
+    table = invoke("weights", "list", "--weights-dir", wdir, "--sha256").stdout
+    assert digest[:12] in table
 
 
 def test_verify_ok_then_tampered(wdir):
