@@ -165,12 +165,15 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
 @click.option("--thin-content", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of training crops given thin-line content (wires, hair, fences, "
                    "small text, lace; labelled clean: hard negatives).")  # fmt: skip
+@click.option("--dot-prints", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of training crops given dotted fabric prints (polka dots on a "
+                   "lattice; labelled clean: hard negatives against taking them for dust).")  # fmt: skip
 @click.option("--wide-damage/--no-wide-damage", default=False, show_default=True,
               help="Train on the wider damage mix: varied scratches (1-6 px, soft, faint, "
                    "tinted), wider cracks, hairs, flaking, JPEG after damage.")  # fmt: skip
 @common_options
 def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, thin_content,
-             wide_damage, opts):  # fmt: skip
+             dot_prints, wide_damage, opts):  # fmt: skip
     """U-Net scratch detector on synthetic structured defects."""
     from oldphoto_cli.archs.unet_arch import UNetConfig
     from oldphoto_cli.train.detector import DetectorTrainer
@@ -178,7 +181,7 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
     trainer = DetectorTrainer(opts, clean_dir, UNetConfig(width=width, depth=depth),
                               real_old_dir=real_old_dir, negative_weight=negative_weight,
                               graphics=graphics, thin_content=thin_content,
-                              wide_damage=wide_damage)  # fmt: skip
+                              wide_damage=wide_damage, dot_prints=dot_prints)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

@@ -114,6 +114,7 @@ class DataConfig:
     structured: bool = True  # synthesize scratches/cracks/dust (mapping, detector)
     graphics: float = 0.0  # share of crops that get printed content (draw_graphics) first
     thin_content: float = 0.0  # share of crops that get thin-line content (draw_thin_content)
+    dot_prints: float = 0.0  # share of crops that get dotted fabric prints (draw_dot_prints)
     wide_damage: bool = False  # the wider damage mix (degrade.wide_config) for the full mix
     # The mapping's spectrum (what restore meets): clean crops whose target is themselves,
     # mild damage and the full default mix; the rest of the samples get the full mix.
@@ -198,6 +199,7 @@ class SyntheticPairs(_Crops):
     graphics_salt = 7  # the graphics stream is separate from the crop and damage streams
     spectrum_salt = 11  # clean / mild / full choice
     thin_salt = 13  # thin-line content, its own stream: the other draws stay as they were
+    dots_salt = 17  # dotted prints, likewise
 
     def item(self, crop, index):
         from oldphoto_cli.degrade import DegradeConfig, degrade_image, rng_for, wide_config
@@ -212,6 +214,10 @@ class SyntheticPairs(_Crops):
             rng = sample_rng(cfg.seed, index, self.thin_salt)
             if rng.random() < cfg.thin_content:
                 crop = draw_thin_content(crop, rng)
+        if cfg.dot_prints > 0:
+            rng = sample_rng(cfg.seed, index, self.dots_salt)
+            if rng.random() < cfg.dot_prints:
+                crop = draw_dot_prints(crop, rng)
         clean = crop.astype(np.float32) / 255.0
         rng = sample_rng(cfg.seed, index, self.spectrum_salt)
         u = rng.random()
@@ -366,6 +372,64 @@ def draw_thin_content(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                     cv2.circle(out, (int(xx * 4), int(yy * 4)), int(cell * 4 * 0.4), c, 1,
                                cv2.LINE_AA, 2)  # fmt: skip
     if rng.random() < 0.4:  # soft: content seen through a lens, not drawn with a ruler
+        soft = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.4, 0.9)))
+        changed = np.any(out != img, axis=2)
+        out[changed] = soft[changed]
+    return out
+
+
+def draw_dot_prints(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Dotted fabric prints drawn into a clean uint8 HxWx3 crop before damage (so labelled
+    clean): polka dots, pin dots and speckled weaves on a patch of cloth. Returns a new
+    array.
+
+    Why: the detector took the white dots of a dark polka-dot dress (``1925Girl``) for dust,
+    and restore then painted them out. Dust is scattered at random, with ragged specks of
+    every size; a print repeats one dot on a lattice, which the cloth's folds bend but do
+    not break. So: a lattice (square or staggered, any angle, cell 4-16 px, dots 0.5-3 px
+    in radius), warped by a smooth fold field, clipped to a polygon of cloth that is
+    sometimes recoloured first, light dots on dark cloth or the reverse.
+    """
+    import cv2
+
+    out = np.ascontiguousarray(img.copy())
+    h, w = out.shape[:2]
+    region = np.zeros((h, w), np.uint8)
+    corners = rng.uniform([-0.3 * w, -0.3 * h], [1.3 * w, 1.3 * h], (int(rng.integers(4, 8)), 2))
+    hull = cv2.convexHull(corners.astype(np.float32)).astype(np.int32)
+    cv2.fillPoly(region, [hull], 1)
+    light_dots = bool(rng.random() < 0.7)
+    if rng.random() < 0.6:  # the cloth itself: dark for light dots, light for dark ones
+        base = rng.uniform(10, 90) if light_dots else rng.uniform(150, 240)
+        cloth = np.clip(base + rng.normal(0, 8, 3), 0, 255)
+        shading = cv2.GaussianBlur(rng.normal(1, 0.15, (h, w)).astype(np.float32), (0, 0), 12)
+        fill = np.clip(cloth[None, None] * shading[..., None], 0, 255).astype(np.uint8)
+        out[region > 0] = fill[region > 0]
+    level = rng.uniform(170, 250) if light_dots else rng.uniform(5, 80)
+    colour = tuple(float(np.clip(level + rng.normal(0, 6), 0, 255)) for _ in range(3))
+    cell = rng.uniform(4, 16)
+    radius = rng.uniform(0.5, min(3.0, cell * 0.3))
+    angle = rng.uniform(0, np.pi)
+    staggered = bool(rng.random() < 0.5)
+    fold_amp, fold_len = rng.uniform(0, 0.6) * cell, rng.uniform(30, 120)
+    fold_phase = rng.uniform(0, 2 * np.pi, 2)
+    extent = int(np.hypot(h, w) / cell) + 2
+    ii, jj = np.meshgrid(np.arange(-extent, extent), np.arange(-extent, extent), indexing="ij")
+    u = (jj + (0.5 * (ii % 2) if staggered else 0)) * cell
+    v = ii * cell
+    x = w / 2 + u * np.cos(angle) - v * np.sin(angle)
+    y = h / 2 + u * np.sin(angle) + v * np.cos(angle)
+    x = x + fold_amp * np.sin(y / fold_len * 2 * np.pi + fold_phase[0])
+    y = y + fold_amp * np.sin(x / fold_len * 2 * np.pi + fold_phase[1])
+    x, y = x.ravel(), y.ravel()
+    inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    x, y = x[inside], y[inside]
+    keep = region[y.astype(int), x.astype(int)] > 0
+    scale = 4  # 2 fractional bits, as in draw_thin_content
+    for cx, cy in zip(x[keep], y[keep], strict=True):
+        r = max(1, int(round(radius * rng.uniform(0.85, 1.15) * scale)))
+        cv2.circle(out, (int(cx * scale), int(cy * scale)), r, colour, -1, cv2.LINE_AA, 2)
+    if rng.random() < 0.5:  # printed dots are as soft as the rest of the photo
         soft = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.4, 0.9)))
         changed = np.any(out != img, axis=2)
         out[changed] = soft[changed]

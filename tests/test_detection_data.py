@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from oldphoto_cli.data import DataConfig, SyntheticPairs, draw_thin_content
+from oldphoto_cli.data import DataConfig, SyntheticPairs, draw_dot_prints, draw_thin_content
 from oldphoto_cli.degrade import (
     DegradeConfig,
     degrade_image,
@@ -127,6 +127,29 @@ def test_thin_content_is_drawn_as_content_never_as_damage(img):
         assert not item["mask"].any()  # labelled clean: a hard negative
         drawn += int(not np.array_equal(item["clean"].numpy(), ref["clean"].numpy()))
     assert drawn >= 4
+
+
+def test_dot_prints_are_a_regular_lattice_labelled_clean(img):
+    u8 = (img * 255).astype(np.uint8)
+    a = draw_dot_prints(u8, np.random.default_rng(5))
+    assert np.array_equal(a, draw_dot_prints(u8, np.random.default_rng(5)))
+    assert np.array_equal(u8, (img * 255).astype(np.uint8))  # input untouched
+    assert not np.array_equal(a, u8)
+    # Dots, not a flat patch: many separate small specks (a top-hat finds what is smaller
+    # than 9 px against its surroundings, light or dark).
+    flat = np.zeros((128, 128, 3), np.uint8) + 128
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    for seed in range(6):
+        grey = draw_dot_prints(flat, np.random.default_rng(seed)).mean(axis=2).astype(np.uint8)
+        hats = (cv2.morphologyEx(grey, op, kernel) for op in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT))
+        found = [cv2.connectedComponentsWithStats((hat > 25).astype(np.uint8)) for hat in hats]
+        count, _, stats, _ = max(found, key=lambda f: f[0])  # the dots' polarity
+        assert count - 1 >= 30, seed
+        assert np.median(stats[1:, cv2.CC_STAT_AREA]) <= 50, seed  # radius <= 3 px
+    pairs = SyntheticPairs([Path("unused.png")], DataConfig(crop=48, seed=1, structured=False,
+                                                            dot_prints=1.0))  # fmt: skip
+    pairs.images._images[0] = u8
+    assert not any(pairs[i]["mask"].any() for i in range(4))  # labelled clean
 
 
 def test_wide_damage_data_config_uses_the_wide_mix(img):

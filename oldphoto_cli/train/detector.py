@@ -54,15 +54,17 @@ class DetectorTrainer(Trainer):
                  dice_weight: float = 1.0, real_old_dir: str | None = None,
                  negative_weight: float = 0.1, negatives_per_batch: int = 2,
                  graphics: float = 0.0, thin_content: float = 0.0,
-                 wide_damage: bool = False) -> None:  # fmt: skip
+                 wide_damage: bool = False, dot_prints: float = 0.0) -> None:  # fmt: skip
         self.cfg, self.dice_weight, self.clean_dir = cfg or UNetConfig(), dice_weight, clean_dir
         self.real_old_dir, self.negative_weight = real_old_dir, negative_weight
         self.graphics, self.thin_content, self.wide_damage = graphics, thin_content, wide_damage
+        self.dot_prints = dot_prints
         self.negatives_per_batch = negatives_per_batch if real_old_dir else 0
         train, val = training_split(clean_dir)
         self.pairs = SyntheticPairs(train, DataConfig(crop=opts.crop, seed=opts.seed,
                                                       graphics=graphics, thin_content=thin_content,
-                                                      wide_damage=wide_damage))  # fmt: skip
+                                                      wide_damage=wide_damage,
+                                                      dot_prints=dot_prints))  # fmt: skip
         if real_old_dir:
             old_train, _ = training_split(real_old_dir)
             self.negatives = RealOldCrops(old_train, DataConfig(crop=opts.crop, seed=opts.seed))
@@ -123,6 +125,8 @@ class DetectorTrainer(Trainer):
                    "graphics": f"{self.graphics} of crops get printed content (hard negatives)",
                    "thin_content": f"{self.thin_content} of crops get thin-line content "
                                    "(wires, hair, fences, text, lace; hard negatives)",
+                   "dot_prints": f"{self.dot_prints} of crops get dotted fabric prints "
+                                 "(polka dots; hard negatives)",
                    "damage": "wide (degrade.wide_config)" if self.wide_damage else "default",
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
         save_weights(path, unwrap(self.models["unet"]).state_dict(), unet_arch.ARCH, self.cfg,
