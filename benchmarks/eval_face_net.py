@@ -1,7 +1,7 @@
 """The face network against the input, ``general`` and ``classical`` on held-out faces.
 
     python benchmarks/eval_face_net.py --weights-dir DIR [--faces ../shared/data/faces]
-        [--max-faces N] [--threads 1] [--json]
+        [--max-faces N] [--threads 1] [--fidelity F ...] [--json]
 
 Faces: the validation split of ``--faces`` (``oldphoto_cli.data.training_split``), degraded
 exactly as ``oldphoto train face`` validates (``FacePairs(val, 256, VAL_SEED,
@@ -13,7 +13,9 @@ changes the degradation made, as in training). Each 256 px degraded face is rest
   gets it through ``restore_fn``);
 * ``classical``: ``oldphoto_classical.classical_restore`` (when that plugin is importable);
 * ``face``: the face network (``FaceNetEnhancer.enhance_crop``, face.safetensors from
-  ``--weights-dir`` or the usual lookup, e.g. the oldphoto-face-weights package).
+  ``--weights-dir`` or the usual lookup, e.g. the oldphoto-face-weights package), with
+  the photo's tone and texture kept at the stage's default ``fidelity``, or one row per
+  ``--fidelity`` value (0: the network's output alone).
 
 Columns: PSNR and SSIM of the crop as the enhancer returns it; PSNR weighted by the face
 ellipse (``faces.align.face_mask``) of that crop; ``pasted``: the same ellipse PSNR
@@ -61,7 +63,7 @@ def validation_pairs(faces_dir: Path, size: int = 256):
         yield image(item["degraded"]), image(item["clean"]), image(intact_faces[index]["clean"])
 
 
-def build_methods(weights_dir: str | None, device: str) -> dict:
+def build_methods(weights_dir: str | None, device: str, fidelities=(None,)) -> dict:
     """name -> crop -> restored crop; ``input`` first."""
     from oldphoto_cli import stages
     from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
@@ -77,9 +79,12 @@ def build_methods(weights_dir: str | None, device: str) -> dict:
         methods["classical"] = lambda crop: classical_restore(crop, None)
     except ImportError:
         print("oldphoto_classical not importable: no classical row", file=sys.stderr)
-    face = stages.build("face_enhance", "face", device=device, weights_dir=weights_dir,
-                        only_center_face=False, save_faces_dir=None)  # fmt: skip
-    methods["face"] = lambda crop: face.enhance_crop(crop)
+    for fidelity in fidelities:
+        options = {} if fidelity is None else {"fidelity": fidelity}
+        face = stages.build("face_enhance", "face", device=device, weights_dir=weights_dir,
+                            only_center_face=False, save_faces_dir=None, **options)  # fmt: skip
+        label = "face" if fidelity is None else f"face, fidelity {fidelity:g}"
+        methods[label] = face.enhance_crop
     step = (face.meta.get("training") or {}).get("steps")
     return methods, {"face_steps": step, "face_metrics": face.meta.get("metrics")}
 
@@ -92,6 +97,8 @@ def main() -> None:
     parser.add_argument("--weights-dir", default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--fidelity", type=float, nargs="+", default=[None],
+                        help="face rows at these `fidelity` settings (default: the stage's)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout instead of a table")
     args = parser.parse_args()
 
@@ -103,7 +110,7 @@ def main() -> None:
     from oldphoto_cli.faces.enhance import harmonize
     from oldphoto_cli.metrics import psnr, ssim
 
-    methods, about = build_methods(args.weights_dir, args.device)
+    methods, about = build_methods(args.weights_dir, args.device, args.fidelity)
     weight = face_mask(256)
     keys = ("psnr", "ssim", "psnr_face", "psnr_pasted", "psnr_identity", "seconds")
     scores = {m: {k: [] for k in keys} for m in methods}

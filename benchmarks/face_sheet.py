@@ -1,7 +1,7 @@
 """A sheet of real faces from old photos: before | general | face network, at 1:1.
 
     python benchmarks/face_sheet.py --weights-dir DIR [--real-old ../shared/data/real_old]
-        [--count 16] [--min-eyes 24] [--compare OLD_DIR] [--out /tmp/face_sheet.png]
+        [--count 16] [--min-eyes 24] [--compare OLD_DIR] [--raw] [--out /tmp/face_sheet.png]
 
 Faces are found by the default face detector (YuNet when ``oldphoto-yunet`` is installed,
 else Haar), one per photo (its largest), keeping those whose eyes are at least
@@ -11,8 +11,9 @@ faces are upsampled more than 2.7x), then the ``--count`` largest. Each row is t
 makes of that crop with ``general`` and with ``face``: the enhancer's crop after the
 stage's paste-back (``harmonize`` to the crop, blended by the face ellipse), i.e. the
 pixels ``restore`` would write. ``--compare`` adds, before the last column, the face
-network of another weights folder (e.g. the previous training phase). Shown 1:1; a strip
-above each row names the photo.
+network of another weights folder (e.g. the previous training phase), ``--raw`` the
+network's output alone (``fidelity`` 0: before the photo's tone and texture are kept).
+Shown 1:1; a strip above each row names the photo.
 Never commit the sheet: the photos are not ours.
 """
 
@@ -89,6 +90,8 @@ def main() -> None:
     parser.add_argument("--weights-dir", default=None)
     parser.add_argument("--compare", default=None,
                         help="weights folder of a second face network, shown before --weights-dir's")
+    parser.add_argument("--raw", action="store_true",
+                        help="add the network's own output (fidelity 0) before the last column")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("/tmp/face_sheet.png"))
@@ -108,13 +111,14 @@ def main() -> None:
     pipeline = RestorePipeline(RestoreOptions(device=args.device, face_enhancer="none",
                                               with_scratch="off",
                                               weights_dir=args.weights_dir))  # fmt: skip
-    def face_network(weights_dir):
+    def face_network(weights_dir, **options):
         net = stages.build("face_enhance", "face", device=args.device, weights_dir=weights_dir,
-                           only_center_face=False, save_faces_dir=None)  # fmt: skip
+                           only_center_face=False, save_faces_dir=None, **options)  # fmt: skip
         return net, (net.meta.get("training") or {}).get("steps")
 
     face_net, step = face_network(args.weights_dir)
     other_net, other_step = face_network(args.compare) if args.compare else (None, None)
+    raw_net = face_network(args.weights_dir, fidelity=0.0)[0] if args.raw else None
     picked = pick_faces(args.real_old, args.count, args.min_eyes, args.max_side, log)
     if not picked:
         sys.exit("no faces found")
@@ -127,6 +131,9 @@ def main() -> None:
         if other_net is not None:
             cells.append(stage_output(crop, other_net.enhance_crop(crop), weight))
             header += f" | face (step {other_step})"
+        if raw_net is not None:
+            cells.append(stage_output(crop, raw_net.enhance_crop(crop), weight))
+            header += " | network alone"
         cells.append(stage_output(crop, face_net.enhance_crop(crop), weight))
         rows.append((f"{i + 1}. {name} (eyes {eyes:.0f} px)  {header} | face (step {step})",
                      cells))  # fmt: skip

@@ -541,6 +541,15 @@ class StageChoiceOption(click.Option):
 )
 @click.option("--only-center-face", is_flag=True, help="Enhance only the face nearest the centre.")
 @click.option(
+    "--face-fidelity",
+    type=click.FloatRange(0, 1),
+    default=None,
+    metavar="F",
+    help="Face network only: how much of the photo's own tone and fine texture it keeps "
+    "(1, the default: repaired defects stay repaired, grain and skin texture stay; 0: the "
+    "network's output as it is).",
+)
+@click.option(
     "--save-faces",
     type=click.Path(file_okay=False),
     metavar="DIR",
@@ -638,6 +647,7 @@ def restore_command(
     face_enhancer,
     face_enhance,
     only_center_face,
+    face_fidelity,
     save_faces,
     spare_faces,
     with_scratch,
@@ -724,6 +734,7 @@ def restore_command(
         precision=precision,
         fp16=precision == "fp16",
         only_center_face=only_center_face,
+        face_fidelity=face_fidelity,
         save_faces_dir=save_faces,
         weights_dir=weights_dir,
         compile=compile_models,

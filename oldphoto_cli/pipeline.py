@@ -74,6 +74,7 @@ class RestoreOptions:
     fp16: bool = False  # older spelling of precision="fp16"
     compile: bool = False  # torch.compile the networks (slow first image, faster after)
     only_center_face: bool = False
+    face_fidelity: float | None = None  # the face network's `fidelity` (None: its default)
     save_faces_dir: str | None = None
     weights_dir: str | None = None
 
@@ -249,7 +250,10 @@ class RestorePipeline:
         shipped) falls back to ``general`` with a note on stderr (``self.notes``)."""
         from oldphoto_cli.weights import WeightsError
 
+        fidelity = self.options.face_fidelity
         try:
+            if fidelity is not None and stages.get("face_enhance", name).name == "face":
+                return self._build("face_enhance", name, fidelity=fidelity, **extra)
             return self._build("face_enhance", name, **extra)
         except WeightsError as error:
             if stages.get("face_enhance", name).name != "face":

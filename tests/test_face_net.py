@@ -147,6 +147,13 @@ def test_train_export_licence_resume_and_stage(tmp_path, faces_dir, monkeypatch)
     assert out.shape == crop.shape and out.dtype == np.float32
     big = stage.enhance_crop(np.random.default_rng(2).random((320, 320, 3)).astype(np.float32))
     assert big.shape == (320, 320, 3)
+    # restore --face-fidelity reaches the network's stage
+    from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
+
+    pipeline = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="face",
+                                              face_fidelity=0.25,
+                                              weights_dir=str(tmp_path / "run")))  # fmt: skip
+    assert (pipeline.face_enhancer.name, pipeline.face_enhancer.fidelity) == ("face", 0.25)
 
 
 def test_gan_phase_resumes_an_l1_checkpoint_with_a_fresh_discriminator(tmp_path, faces_dir):
@@ -171,8 +178,9 @@ def test_restore_falls_back_to_general_without_face_weights(tmp_path, capsys, mo
         pytest.skip("face.safetensors is installed with the shipped weights")
 
     pipeline = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="face",
+                                              face_fidelity=0.5,
                                               weights_dir=str(tmp_path)))  # fmt: skip
-    assert pipeline.face_enhancer.name == "general"
+    assert pipeline.face_enhancer.name == "general"  # which has no fidelity: not given one
     assert pipeline.notes and "face network weights not found" in pipeline.notes[0]
     assert "note: face network weights not found" in capsys.readouterr().err
 
@@ -211,3 +219,46 @@ def test_help_lists_face_enhancers_and_stages_shows_face_stages():
     assert {"face", "general"} <= {s["name"] for s in rows["face_enhance"]}
     detectors = {s["name"]: s for s in rows["face_detector"]}
     assert "haar" in detectors and sum(s["default"] for s in detectors.values()) == 1
+
+
+def _face_with_grain_and_scratch():
+    """(photo, network output, grain, scratch mask): a smooth shaded 'face' whose photo has
+    grain and a bright scratch, and a network output with neither but re-lit (a blotch)."""
+    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32) / 256
+    smooth = 0.35 + 0.3 * np.exp(-((xx - 0.5) ** 2 + (yy - 0.5) ** 2) / 0.1)
+    grain = np.random.default_rng(0).normal(0, 0.012, (256, 256)).astype(np.float32)
+    scratch = np.zeros((256, 256), np.uint8)
+    cv2.line(scratch, (40, 20), (200, 230), 1, 2)
+    photo = smooth + grain + 0.4 * scratch
+    blotch = 0.12 * np.exp(-((xx - 0.3) ** 2 + (yy - 0.4) ** 2) / 0.01)
+    restored = smooth + blotch
+    to_rgb = lambda a: np.repeat(np.clip(a, 0, 1)[..., None], 3, axis=2).astype(np.float32)  # noqa: E731
+    return to_rgb(photo), to_rgb(restored), grain, scratch > 0, blotch
+
+
+def test_keep_photo_detail_keeps_grain_and_tone_but_not_the_repaired_scratch():
+    from oldphoto_cli.faces.network import keep_photo_detail
+
+    photo, restored, grain, scratch, blotch = _face_with_grain_and_scratch()
+    assert keep_photo_detail(restored, photo, 0.0) is restored
+    out = keep_photo_detail(restored, photo, 1.0)
+    away = ~cv2.dilate(scratch.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    fine = lambda a: a - cv2.GaussianBlur(a, (0, 0), 1.5)  # noqa: E731
+    # grain: the network had none; most of the photo's comes back, and it is the photo's
+    kept = fine(out[..., 0])[away]
+    assert np.std(kept) > 0.6 * np.std(fine(grain)[away])
+    assert np.corrcoef(kept, fine(grain)[away])[0, 1] > 0.8
+    # the scratch stays repaired: within 0.05 of the network there, not 0.4 above it
+    assert np.abs(out[..., 0] - restored[..., 0])[scratch].mean() < 0.05
+    # tone: the network's blotch is gone, the photo's shading is back
+    core = blotch > 0.06
+    assert np.abs((out - photo)[..., 0][core & away]).mean() < 0.25 * blotch[core & away].mean()
+    half = keep_photo_detail(restored, photo, 0.5)
+    assert np.abs(half - restored).mean() < np.abs(out - restored).mean()
+
+
+def test_face_stage_rejects_fidelity_outside_0_1(tmp_path):
+    from oldphoto_cli.faces.network import FaceNetEnhancer
+
+    with pytest.raises(ValueError, match="fidelity"):
+        FaceNetEnhancer(weights_dir=str(tmp_path), fidelity=1.5)
