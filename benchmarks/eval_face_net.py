@@ -1,7 +1,7 @@
 """The face network against the input, ``general`` and ``classical`` on held-out faces.
 
     python benchmarks/eval_face_net.py --weights-dir DIR [--faces ../shared/data/faces]
-        [--max-faces N] [--threads 1] [--fidelity F ...] [--json]
+        [--max-faces N] [--threads 1] [--fidelity F ...] [--no-baselines] [--json]
 
 Faces: the validation split of ``--faces`` (``oldphoto_cli.data.training_split``), degraded
 exactly as ``oldphoto train face`` validates (``FacePairs(val, 256, VAL_SEED,
@@ -63,7 +63,8 @@ def validation_pairs(faces_dir: Path, size: int = 256):
         yield image(item["degraded"]), image(item["clean"]), image(intact_faces[index]["clean"])
 
 
-def build_methods(weights_dir: str | None, device: str, fidelities=(None,)) -> dict:
+def build_methods(weights_dir: str | None, device: str, fidelities=(None,),
+                  baselines: bool = True) -> dict:
     """name -> crop -> restored crop; ``input`` first."""
     from oldphoto_cli import stages
     from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
@@ -71,14 +72,15 @@ def build_methods(weights_dir: str | None, device: str, fidelities=(None,)) -> d
     pipeline = RestorePipeline(RestoreOptions(device=device, face_enhancer="none",
                                               with_scratch="off",
                                               weights_dir=weights_dir))  # fmt: skip
-    methods = {"input": lambda crop: crop,
-               "general": lambda crop: pipeline.restore_core(crop, None)}  # fmt: skip
-    try:
-        from oldphoto_classical import classical_restore
+    methods = {"input": lambda crop: crop}
+    if baselines:
+        methods["general"] = lambda crop: pipeline.restore_core(crop, None)
+        try:
+            from oldphoto_classical import classical_restore
 
-        methods["classical"] = lambda crop: classical_restore(crop, None)
-    except ImportError:
-        print("oldphoto_classical not importable: no classical row", file=sys.stderr)
+            methods["classical"] = lambda crop: classical_restore(crop, None)
+        except ImportError:
+            print("oldphoto_classical not importable: no classical row", file=sys.stderr)
     for fidelity in fidelities:
         options = {} if fidelity is None else {"fidelity": fidelity}
         face = stages.build("face_enhance", "face", device=device, weights_dir=weights_dir,
@@ -99,6 +101,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--fidelity", type=float, nargs="+", default=[None],
                         help="face rows at these `fidelity` settings (default: the stage's)")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="skip the general and classical rows (they do not change "
+                             "with the face network)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout instead of a table")
     args = parser.parse_args()
 
@@ -110,7 +115,8 @@ def main() -> None:
     from oldphoto_cli.faces.enhance import harmonize
     from oldphoto_cli.metrics import psnr, ssim
 
-    methods, about = build_methods(args.weights_dir, args.device, args.fidelity)
+    methods, about = build_methods(args.weights_dir, args.device, args.fidelity,
+                                   baselines=not args.no_baselines)
     weight = face_mask(256)
     keys = ("psnr", "ssim", "psnr_face", "psnr_pasted", "psnr_identity", "seconds")
     scores = {m: {k: [] for k in keys} for m in methods}
