@@ -51,7 +51,8 @@ def _distribution_name(dist: metadata.Distribution | None) -> str:
     if dist is None:
         return "?"
     fast = getattr(dist, "_normalized_name", None)
-    return fast if isinstance(fast, str) else dist.metadata["Name"]
+    name = fast if isinstance(fast, str) else dist.metadata["Name"]
+    return name.replace("-", "_").replace(".", "_").lower()  # PEP 503, as the fast path
 
 
 def _name_and_version(dist: Any) -> tuple[str | None, str | None]:
