@@ -250,13 +250,14 @@ class RestorePipeline:
         shipped) falls back to ``general`` with a note on stderr (``self.notes``)."""
         from oldphoto_cli.weights import WeightsError
 
-        fidelity = self.options.face_fidelity
+        is_face_network = stages.get("face_enhance", name).name == "face"
+        own = {}  # options only the face network takes
+        if is_face_network and self.options.face_fidelity is not None:
+            own["fidelity"] = self.options.face_fidelity
         try:
-            if fidelity is not None and stages.get("face_enhance", name).name == "face":
-                return self._build("face_enhance", name, fidelity=fidelity, **extra)
-            return self._build("face_enhance", name, **extra)
+            return self._build("face_enhance", name, **own, **extra)
         except WeightsError as error:
-            if stages.get("face_enhance", name).name != "face":
+            if not is_face_network:
                 raise
             note = (f"face network weights not found ({error}); faces are restored by "
                     "'general' instead (install oldphoto-face-weights, or train them with "
