@@ -171,17 +171,27 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
 @click.option("--wide-damage/--no-wide-damage", default=False, show_default=True,
               help="Train on the wider damage mix: varied scratches (1-6 px, soft, faint, "
                    "tinted), wider cracks, hairs, flaking, JPEG after damage.")  # fmt: skip
+@click.option("--clean-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of intact, undamaged crops (empty mask): against marking the "
+                   "crisp edges of sharp photos.")  # fmt: skip
+@click.option("--mild-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of crops damaged on a mildly degraded base (sharper, more "
+                   "contrasted, like real old photos); the rest get the full mix.")  # fmt: skip
 @common_options
 def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, thin_content,
-             dot_prints, wide_damage, opts):  # fmt: skip
+             dot_prints, wide_damage, clean_share, mild_share, opts):  # fmt: skip
     """U-Net scratch detector on synthetic structured defects."""
     from oldphoto_cli.archs.unet_arch import UNetConfig
+
+    if clean_share + mild_share > 1:
+        raise click.BadParameter("--clean-share + --mild-share must be at most 1")
     from oldphoto_cli.train.detector import DetectorTrainer
 
     trainer = DetectorTrainer(opts, clean_dir, UNetConfig(width=width, depth=depth),
                               real_old_dir=real_old_dir, negative_weight=negative_weight,
                               graphics=graphics, thin_content=thin_content,
-                              wide_damage=wide_damage, dot_prints=dot_prints)  # fmt: skip
+                              wide_damage=wide_damage, dot_prints=dot_prints,
+                              clean_share=clean_share, mild_share=mild_share)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

@@ -121,6 +121,9 @@ class DataConfig:
     clean_share: float = 0.0
     mild_share: float = 0.0
     keep_tone: bool = False  # targets keep the sample's grayscale/tint (reapply_tone)
+    # Half of the clean crops carry a false-alarm mask (the mapping learns to keep what a
+    # detector marked); a detector needs them with the true, empty mask instead.
+    false_alarm_masks: bool = True
 
 
 # Mild damage, calibrated to real old photos (benchmarks/degradation_stats.py): they are
@@ -223,12 +226,14 @@ class SyntheticPairs(_Crops):
         u = rng.random()
         if u < cfg.clean_share:
             mask = np.zeros(clean.shape[:2], np.uint8)
-            if rng.random() < 0.5:
+            if cfg.false_alarm_masks and rng.random() < 0.5:
                 mask = false_alarm_mask(*clean.shape[:2], rng)
             return {"degraded": to_tensor(clean), "clean": to_tensor(clean),
                     "mask": torch.from_numpy(mask.astype(np.float32))[None]}  # fmt: skip
         if u < cfg.clean_share + cfg.mild_share:
             config = mild_config(cfg.structured)
+            if cfg.wide_damage:
+                config = wide_config(cfg.structured, base=config)
         elif cfg.wide_damage:
             config = wide_config(cfg.structured)
         else:

@@ -160,6 +160,46 @@ def test_wide_damage_data_config_uses_the_wide_mix(img):
     assert any(m.any() for m in masks)
 
 
+def test_detector_spectrum_intact_crops_are_untouched_with_empty_masks(img):
+    """A detector's intact samples carry the true, empty mask (no simulated false alarms,
+    which are the mapping's lesson) and are the crop itself."""
+    u8 = (img * 255).astype(np.uint8)
+    cfg = DataConfig(crop=64, seed=3, clean_share=1.0, false_alarm_masks=False)
+    pairs = SyntheticPairs([Path("unused.png")], cfg)
+    pairs.images._images[0] = u8
+    for i in range(8):
+        item = pairs[i]
+        assert not item["mask"].any()
+        assert np.array_equal(item["degraded"].numpy(), item["clean"].numpy())
+    mapping = SyntheticPairs([Path("unused.png")], DataConfig(crop=64, seed=3, clean_share=1.0))
+    mapping.images._images[0] = u8
+    assert any(mapping[i]["mask"].any() for i in range(8))  # the mapping's default keeps them
+
+
+def test_mild_share_with_wide_damage_draws_the_wide_defects(img, monkeypatch):
+    """Mildly degraded bases still get the wide defect mix when --wide-damage is on."""
+    import oldphoto_cli.data as data_mod
+    import oldphoto_cli.degrade as degrade_mod
+
+    seen = []
+    real_degrade = degrade_mod.degrade_image
+
+    def spy(image, rng, config=None, **kw):
+        seen.append(config)
+        return real_degrade(image, rng, config, **kw)
+
+    monkeypatch.setattr(degrade_mod, "degrade_image", spy)
+    u8 = (img * 255).astype(np.uint8)
+    cfg = DataConfig(crop=64, seed=4, mild_share=1.0, wide_damage=True)
+    pairs = SyntheticPairs([Path("unused.png")], cfg)
+    pairs.images._images[0] = u8
+    for i in range(3):
+        pairs[i]
+    assert len(seen) == 3
+    assert all(c.group_p[k] == p for c in seen for k, p in WIDE_GROUP_P.items())
+    assert all(c.group_p["blur"] == data_mod.MILD_GROUP_P["blur"] for c in seen)
+
+
 def test_nothing_in_the_package_imports_the_validation_renderer():
     """damage2 validates the detector; training on it would make its figures meaningless."""
     for root in (ROOT / "oldphoto_cli", ROOT / "plugins"):
