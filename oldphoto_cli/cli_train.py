@@ -28,13 +28,15 @@ def common_options(func):
     @click.option("--val-every", default=500, show_default=True)
     @click.option("--checkpoint-every", default=200, show_default=True)
     @click.option("--threads", type=int, default=None, help="torch threads per process.")
+    @click.option("--workers", default=0, show_default=True,
+                  help="Processes that synthesize batches ahead of the step (for GPUs).")
     @click.option("--export", default=None, help="Where to write the safetensors export.")
     @functools.wraps(func)
     def wrapper(*args, out_dir, export, **kwargs):
         from oldphoto_cli.train.common import TrainOptions  # imports torch: only when training
 
         names = ("device", "batch_size", "crop", "steps", "max_minutes", "lr", "seed", "resume",
-                 "val_every", "checkpoint_every", "threads")  # fmt: skip
+                 "val_every", "checkpoint_every", "threads", "workers")  # fmt: skip
         values = {k: kwargs.pop(k) for k in names}
         opts = TrainOptions(out_dir=out_dir or f"runs/{func.__name__}", extra={"export": export},
                             **values)  # fmt: skip

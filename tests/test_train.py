@@ -16,7 +16,8 @@ from PIL import Image
 from oldphoto_cli.archs.mapping_arch import MappingConfig
 from oldphoto_cli.archs.unet_arch import UNetConfig
 from oldphoto_cli.archs.vae_arch import VAEConfig
-from oldphoto_cli.train.common import TrainOptions
+from oldphoto_cli.distributed import RankInfo
+from oldphoto_cli.train.common import StepBatches, TrainOptions
 from oldphoto_cli.train.detector import DetectorTrainer
 from oldphoto_cli.train.mapping import MappingTrainer
 from oldphoto_cli.train.vae import VAETrainer
@@ -83,6 +84,28 @@ def test_resume_continues_bit_exactly(tmp_path, photo_dirs):
     log_a = [r for r in _log(tmp_path / "a") if "loss" in r]
     log_b = [r for r in _log(tmp_path / "b") if "loss" in r]
     assert [r["loss"] for r in log_a] == [r["loss"] for r in log_b]
+
+
+def test_worker_processes_feed_the_same_batches(tmp_path, photo_dirs):
+    """--workers only moves the damage synthesis off the training process: the run is the
+    same to the bit, resumed mid-stream included."""
+    clean, old = photo_dirs
+
+    def run(name, workers, steps=5, resume=False):
+        trainer = DetectorTrainer(_opts(tmp_path / name, steps=steps, workers=workers,
+                                        resume=resume), str(clean), UNetConfig(width=4, depth=2),
+                                  real_old_dir=str(old), graphics=0.5)  # fmt: skip
+        trainer.run()
+        return trainer.models["unet"].state_dict()
+
+    inline, pooled = run("inline", 0), run("pooled", 2)
+    assert all(torch.equal(inline[k], pooled[k]) for k in inline)
+    run("resumed", 2, steps=3)
+    resumed = run("resumed", 2, steps=5, resume=True)
+    assert all(torch.equal(inline[k], resumed[k]) for k in inline)
+    shifted = StepBatches(lambda start, count: {"start": torch.tensor(start)}, 7, 9, 4,
+                          RankInfo())  # fmt: skip
+    assert [int(shifted[i]["start"]) for i in range(len(shifted))] == [28, 32]
 
 
 def test_mapping_and_detector_train_a_few_steps(tmp_path, photo_dirs):
@@ -162,7 +185,8 @@ def test_graphics_are_drawn_into_the_clean_crop_and_never_labelled(photo_dirs):
 DDP_SCRIPT = r"""
 import sys, torch
 from oldphoto_cli.archs.vae_arch import VAEConfig
-from oldphoto_cli.train.common import TrainOptions
+from oldphoto_cli.distributed import RankInfo
+from oldphoto_cli.train.common import StepBatches, TrainOptions
 from oldphoto_cli.train.vae import VAETrainer
 torch.set_num_threads(1)
 out, clean = sys.argv[1], sys.argv[2]

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Continue the mapping T_Z (GAN phase, the shipped 8 x 96 architecture) on one CUDA GPU for
+# a fixed wall time, from an exported safetensors file: a fresh lease has minutes, not
+# hours, so this is the one command to give it. Damage synthesis runs in worker processes
+# (`--workers`); the GPU step is far cheaper than one crop's damage on one core.
+#
+#   bash scripts/train_cuda_mapping.sh INIT_EXPORT RUN_DIR [MINUTES_AT_1e-4] [MINUTES_AT_3e-5]
+#
+# DATA (default ../shared/data) must hold clean/; DEVICE (default cuda) and WORKERS
+# (default: cores - 2) can be set for a dry run on the CPU. Exports go to RUN_DIR:
+# mapping_phase1.safetensors after the first phase, mapping.safetensors at the end.
+set -euo pipefail
+init="$1"
+run="$2"
+high="${3:-4.5}"
+low="${4:-2.5}"
+data="${DATA:-../shared/data}"
+device="${DEVICE:-cuda}"
+workers="${WORKERS:-$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))}"
+
+# Without an install (a bare GPU image, no index to build from), run the package in place:
+# plugins/ and weights/ are importable as the names the wheel installs them under.
+if command -v oldphoto >/dev/null; then
+    cli=(oldphoto)
+else
+    shim="$(mktemp -d)"
+    ln -s "$PWD/plugins" "$shim/oldphoto_plugins"
+    ln -s "$PWD/weights" "$shim/oldphoto_weights"
+    export PYTHONPATH="$PWD:$shim${PYTHONPATH:+:$PYTHONPATH}"
+    cli=(python3 -m oldphoto_cli)
+fi
+if [ "$device" = cuda ]; then
+    python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'"
+fi
+
+mkdir -p "$run"
+[ -e "$run/mapping.safetensors" ] || cp "$init" "$run/mapping.safetensors"
+args=(--clean "$data/clean" --vae1 weights/vae1.safetensors --vae2 weights/vae2.safetensors
+      --out "$run" --width 96 --blocks 2 2 3 --residual --crop 128 --batch-size 32
+      --latent-l1 10 --image-l1 30 --clean-share 0.2 --mild-share 0.4 --keep-tone
+      --gan-weight 1 --device "$device" --workers "$workers" --threads 4
+      --val-every 1000 --checkpoint-every 1000 --steps 1000000 --resume)
+"${cli[@]}" train mapping "${args[@]}" --lr 1e-4 --max-minutes "$high"
+cp "$run/mapping.safetensors" "$run/mapping_phase1.safetensors"
+"${cli[@]}" train mapping "${args[@]}" --lr 3e-5 --max-minutes "$low"
+ls -l "$run"
