@@ -12,8 +12,8 @@ name, :func:`oldphoto_cli.data.split`) into ``--work`` (kept and reused when pre
 photo), ``val2`` is two 256 px crops per photo damaged by ``damage2`` (seed 1606).
 
 The detector is the shipped one through the pipeline (``RestorePipeline.detect``) with
-the default ``detect`` mask rule (threshold, ``min_area``; ``--dilate`` 0, face sparing
-off as in ``oldphoto eval``); rows with ``dilate 1`` show what restore's inpainting margin
+the default ``detect`` mask rule (threshold, ``min_area``, printed patterns spared;
+``--dilate`` 0, face sparing off as in ``oldphoto eval``); rows with ``dilate 1`` show what restore's inpainting margin
 does to the scores. Pixel counts are pooled over each set (``metrics.detection_scores``).
 ``width`` is the mean stroke width of a mask, total area over total skeleton length of
 its connected components, for the predicted and the true masks.
@@ -86,7 +86,8 @@ def real_items(real_old: Path, masks_dir: Path = REAL_MASKS):
 
 def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> dict:
     from oldphoto_cli.metrics import detection_scores
-    from oldphoto_cli.pipeline import mask_from_probability
+    from oldphoto_cli.patterns import spare_patterns
+    from oldphoto_cli.pipeline import grow_mask, mask_from_probability
 
     opts = pipeline.options
     pred = {d: [] for d in dilations}
@@ -102,8 +103,11 @@ def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> di
         a, s = stroke_width(mask)
         true_width[0] += a
         true_width[1] += s
+        base = mask_from_probability(prob, opts.threshold, 0, opts.min_area)
+        if opts.spare_patterns:  # the default detect rule, as restore applies it
+            base = spare_patterns(base, image)[0]
         for d in dilations:
-            m = mask_from_probability(prob, opts.threshold, d, opts.min_area)
+            m = grow_mask(base, d)
             pred[d].append(m.ravel() > 0)
             a, s = stroke_width(m)
             widths[d][0] += a

@@ -5,7 +5,7 @@
         [--watch 1925Girl,TimesSquare1955] [--threads 1] [--json out.json]
 
 Two measurements, both with the default ``detect`` mask rule (threshold, ``min_area``,
-``--dilate 0``; face sparing off), as ``benchmarks/eval_detector.py`` scores:
+printed patterns spared, ``--dilate 0``; face sparing off), as ``benchmarks/eval_detector.py`` scores:
 
 - **clean crops**: the intact side of the validation pairs (``--work``/val1/clean, the
   ``oldphoto eval --make-validation`` set): every marked pixel is a false alarm, and each
@@ -29,10 +29,13 @@ HERE = Path(__file__).resolve().parent
 
 
 def marked_share(pipeline, image: np.ndarray) -> float:
+    from oldphoto_cli.patterns import spare_patterns
     from oldphoto_cli.pipeline import mask_from_probability
 
     opts = pipeline.options
     mask = mask_from_probability(pipeline.detect(image), opts.threshold, 0, opts.min_area)
+    if opts.spare_patterns:
+        mask = spare_patterns(mask, image)[0]
     return float((mask > 0).mean())
 
 

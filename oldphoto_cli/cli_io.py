@@ -556,6 +556,13 @@ class StageChoiceOption(click.Option):
     help="Also save face crops before/after enhancement here.",
 )
 @click.option(
+    "--spare-patterns/--no-spare-patterns",
+    default=True,
+    show_default=True,
+    help="Keep detected specks that sit on a printed lattice (polka dots, dot screens): "
+    "content, not dust.",
+)
+@click.option(
     "--spare-faces/--no-spare-faces",
     default=None,
     help="Drop detected defects lying wholly inside a face (eyes, teeth, wrinkles). "
@@ -649,6 +656,7 @@ def restore_command(
     only_center_face,
     face_fidelity,
     save_faces,
+    spare_patterns,
     spare_faces,
     with_scratch,
     mask_dir,
@@ -726,6 +734,7 @@ def restore_command(
         translator=translator,
         face_enhancer=face_enhancer,
         with_scratch=with_scratch,
+        spare_patterns=spare_patterns,
         spare_faces=spare_faces,
         dilate=dilate,
         strength=strength,
@@ -811,6 +820,13 @@ def restore_command(
     help="Drop detected regions smaller than PX pixels (isolated grain specks).",
 )
 @click.option(
+    "--spare-patterns/--no-spare-patterns",
+    default=True,
+    show_default=True,
+    help="Keep detected specks that sit on a printed lattice (polka dots, dot screens): "
+    "content, not dust (as restore does).",
+)
+@click.option(
     "--spare-faces/--no-spare-faces",
     default=True,
     show_default=True,
@@ -838,6 +854,7 @@ def detect_command(
     threshold,
     dilate,
     min_area,
+    spare_patterns,
     spare_faces,
     overlay,
     precision,
@@ -899,6 +916,7 @@ def detect_command(
         threshold=threshold,
         dilate=dilate,
         min_area=min_area,
+        spare_patterns=spare_patterns,
         spare_faces=spare_faces,
         weights_dir=weights_dir,
     )

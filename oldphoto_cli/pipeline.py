@@ -65,6 +65,8 @@ class RestoreOptions:
     # Drop detected regions lying wholly inside a face (spare_faces). None: when faces are
     # enhanced, which finds the faces anyway (the Haar search costs ~3 s at 768x1024).
     spare_faces: bool | None = None
+    # Drop detected specks that lie on a printed lattice (polka dots): oldphoto_cli.patterns.
+    spare_patterns: bool = True
     strength: float = 1.0  # blend restored with input (1 = fully restored)
     keep_tone: bool = True  # keep the input's colour/sepia/grayscale tone
     tile: int | None = None  # latent decode tile side (translate: 2x); None: from free memory
@@ -310,7 +312,8 @@ class RestorePipeline:
     def detected_mask(
         self, rgb: np.ndarray, info: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, list | None]:
-        """The mask restore makes on its own: detect, the mask rule, then spare faces.
+        """The mask restore makes on its own: detect, the mask rule, spare printed patterns
+        (:mod:`oldphoto_cli.patterns`), then spare faces.
 
         ``oldphoto detect`` writes exactly this mask, so a saved mask fed back through
         ``restore --mask-dir`` gives the same result as letting restore detect.
@@ -322,6 +325,12 @@ class RestorePipeline:
         mask = self.mask_of(self.detect(rgb), dilate=False)
         if info is not None:
             info["precision"] = self.precision
+        if self.options.spare_patterns:
+            from oldphoto_cli.patterns import spare_patterns
+
+            mask, spared = spare_patterns(mask, rgb)
+            if info is not None:
+                info["mask_spared_in_patterns"] = spared
         faces = None
         if self.sparing_faces:
             faces = self.face_detector(rgb)
