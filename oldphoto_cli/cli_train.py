@@ -179,9 +179,12 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
 @click.option("--mild-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of crops damaged on a mildly degraded base (sharper, more "
                    "contrasted, like real old photos); the rest get the full mix.")  # fmt: skip
+@click.option("--intact-weight", default=0.2, show_default=True,
+              help="Weight of the -log(1-p) penalty on marks in intact crops (the "
+                   "class-balanced BCE gives them no weight at all).")  # fmt: skip
 @common_options
 def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, thin_content,
-             dot_prints, wide_damage, clean_share, mild_share, opts):  # fmt: skip
+             dot_prints, wide_damage, clean_share, mild_share, intact_weight, opts):  # fmt: skip
     """U-Net scratch detector on synthetic structured defects."""
     from oldphoto_cli.archs.unet_arch import UNetConfig
 
@@ -193,7 +196,8 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                               real_old_dir=real_old_dir, negative_weight=negative_weight,
                               graphics=graphics, thin_content=thin_content,
                               wide_damage=wide_damage, dot_prints=dot_prints,
-                              clean_share=clean_share, mild_share=mild_share)  # fmt: skip
+                              clean_share=clean_share, mild_share=mild_share,
+                              intact_weight=intact_weight)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

@@ -108,6 +108,32 @@ def test_worker_processes_feed_the_same_batches(tmp_path, photo_dirs):
     assert [int(shifted[i]["start"]) for i in range(len(shifted))] == [28, 32]
 
 
+def test_detector_learns_from_intact_crops(tmp_path, photo_dirs):
+    """Intact crops (empty masks) carry no weight in the class-balanced BCE and almost
+    none in Dice; the intact term is what teaches the detector not to mark them."""
+    clean, _ = photo_dirs
+
+    def marked_after(intact_weight):
+        torch.manual_seed(0)
+        trainer = DetectorTrainer(_opts(tmp_path / f"w{intact_weight}", steps=40, lr=3e-2),
+                                  str(clean), UNetConfig(width=4, depth=2), clean_share=1.0,
+                                  intact_weight=intact_weight)  # fmt: skip
+        batch = trainer.make_batch(0, 4)
+        assert not batch["mask"].any()  # every crop intact
+        unet = trainer.models["unet"]
+        with torch.no_grad():  # start from a detector that marks everything
+            unet.head.bias.fill_(3.0)
+        losses = [trainer.train_step(step, batch) for step in range(40)]
+        with torch.no_grad():  # batch statistics, as in the steps
+            return torch.sigmoid(unet(batch["gray"])).mean().item(), losses
+
+    before_weighting, losses = marked_after(0.0)
+    assert "intact" not in losses[0]
+    trained, losses = marked_after(0.5)
+    assert losses[-1]["intact"] < losses[0]["intact"]
+    assert trained < 0.25 * before_weighting  # measured: 0.05 against 0.60
+
+
 def test_mapping_and_detector_train_a_few_steps(tmp_path, photo_dirs):
     clean, old = photo_dirs
     vae_dir = tmp_path / "vae"

@@ -64,11 +64,13 @@ class DetectorTrainer(Trainer):
                  negative_weight: float = 0.1, negatives_per_batch: int = 2,
                  graphics: float = 0.0, thin_content: float = 0.0,
                  wide_damage: bool = False, dot_prints: float = 0.0,
-                 clean_share: float = 0.0, mild_share: float = 0.0) -> None:  # fmt: skip
+                 clean_share: float = 0.0, mild_share: float = 0.0,
+                 intact_weight: float = 0.2) -> None:  # fmt: skip
         self.cfg, self.dice_weight, self.clean_dir = cfg or UNetConfig(), dice_weight, clean_dir
         self.real_old_dir, self.negative_weight = real_old_dir, negative_weight
         self.graphics, self.thin_content, self.wide_damage = graphics, thin_content, wide_damage
         self.dot_prints, self.clean_share, self.mild_share = dot_prints, clean_share, mild_share
+        self.intact_weight = intact_weight
         self.negatives_per_batch = negatives_per_batch if real_old_dir else 0
         train, val = training_split(clean_dir)
         self.pairs = SyntheticPairs(train, DataConfig(crop=opts.crop, seed=opts.seed,
@@ -110,6 +112,15 @@ class DetectorTrainer(Trainer):
         dice = soft_dice(logits[:n], batch["mask"])
         loss = bce + self.dice_weight * dice
         out = {"bce": bce.item(), "dice": dice.item()}
+        # An intact crop adds nothing to either term: the class-balanced BCE weights clean
+        # pixels by the image's scratch share (0 here) and the Dice loss of an empty target
+        # barely moves once a few pixels are marked. Penalise its marks directly, as the
+        # real negatives are.
+        intact = batch["mask"].flatten(1).amax(dim=1) == 0
+        if self.intact_weight > 0 and bool(intact.any()):
+            marked = torch.nn.functional.softplus(logits[:n][intact]).mean()  # -log(1 - p)
+            loss = loss + self.intact_weight * marked
+            out["intact"] = marked.item()
         if "negative" in batch:
             negative = torch.nn.functional.softplus(logits[n:]).mean()  # -log(1 - p)
             loss = loss + self.negative_weight * negative
@@ -141,7 +152,8 @@ class DetectorTrainer(Trainer):
                    "dot_prints": f"{self.dot_prints} of crops get dotted fabric prints "
                                  "(polka dots; hard negatives)",
                    "damage": "wide (degrade.wide_config)" if self.wide_damage else "default",
-                   "spectrum": f"{self.clean_share} intact crops (empty mask), "
+                   "spectrum": f"{self.clean_share} intact crops (empty mask, marks "
+                               f"penalised at {self.intact_weight}), "
                                f"{self.mild_share} on mildly degraded bases",
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
         save_weights(path, unwrap(self.models["unet"]).state_dict(), unet_arch.ARCH, self.cfg,
