@@ -10,9 +10,19 @@ set -euo pipefail
 runs="${1:-runs/cuda}"
 minutes="${2:-20}"
 data="${DATA:-../shared/data}"
-python -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'" 
-python -m pip install -q -e . 2>/dev/null || true
-common=(--device cuda --threads 8 --val-every 500 --checkpoint-every 500 --max-minutes "$minutes")
+python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'"
+# Without an install (a bare GPU image, no index to build from), run the package in place.
+if ! command -v oldphoto >/dev/null; then
+    shim="$(mktemp -d)"
+    ln -s "$PWD/plugins" "$shim/oldphoto_plugins"
+    ln -s "$PWD/weights" "$shim/oldphoto_weights"
+    export PYTHONPATH="$PWD:$shim${PYTHONPATH:+:$PYTHONPATH}"
+    oldphoto() { python3 -m oldphoto_cli "$@"; }
+fi
+# Damage synthesis in worker processes: on a GPU it, not the networks, bounds the speed.
+workers="$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))"
+common=(--device cuda --threads 4 --workers "$workers" --val-every 500 --checkpoint-every 500
+        --max-minutes "$minutes")
 
 oldphoto train vae2 --clean "$data/clean" --out "$runs/vae2" --batch-size 32 --crop 192 \
     --steps 20000 --lr 2e-4 "${common[@]}"
