@@ -21,10 +21,14 @@ text and crisp edges that real photos have and natural training crops rarely do.
 crops whose base is only mildly degraded (:func:`oldphoto_cli.data.mild_config`) before
 the defects are drawn. The default mix blurs, fades and resamples most bases, and a
 detector trained on it alone marks the crisp edges of sharp photos as damage: the shipped
-one marks 1.27 % of intact validation crops, 0.89 % of mildly degraded ones and 0.28 % of
-ones degraded by the default mix (``benchmarks/false_alarms.py``, 30 crops). Real old
-photos are sharper than the default mix makes them (``benchmarks/degradation_stats.py``),
-and the intact photo is what restore's do-no-harm row feeds in.
+one marks 1.27 % of 30 intact validation crops, 0.89 % of the same mildly degraded and
+0.28 % of them degraded by the default mix (1.90 % of all 55 intact ones:
+``benchmarks/false_alarms.py``). Real old photos are sharper than the default mix makes
+them (``benchmarks/degradation_stats.py``), and the intact photo is what restore's
+do-no-harm row feeds in. Crops with an empty mask need their own term (``intact_weight``,
+a -log(1-p) penalty as for the real negatives): the class-balanced BCE weights clean
+pixels by the image's scratch share, 0 here, and the Dice loss of an empty target barely
+moves once a few pixels are marked.
 """
 
 from __future__ import annotations
