@@ -56,6 +56,12 @@ def train() -> None:
     """Train the networks (runs unchanged under torchrun for DDP)."""
 
 
+def check_spectrum(clean_share: float, mild_share: float) -> None:
+    """Intact and mild shares are parts of one sample stream: together at most all of it."""
+    if clean_share + mild_share > 1:
+        raise click.BadParameter("--clean-share + --mild-share must be at most 1")
+
+
 @train.command()
 @click.option("--clean", "clean_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--real-old", "real_old_dir", required=True,
@@ -140,8 +146,7 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
     from oldphoto_cli.archs.mapping_arch import MappingConfig
     from oldphoto_cli.train.mapping import MappingLosses, MappingTrainer, Spectrum
 
-    if clean_share + mild_share > 1:
-        raise click.BadParameter("--clean-share + --mild-share must be at most 1")
+    check_spectrum(clean_share, mild_share)
     n_pre, n_local, n_post = blocks
     cfg = MappingConfig(width=width, n_pre=n_pre, n_local=n_local, n_post=n_post,
                         residual=residual)  # fmt: skip
@@ -186,10 +191,8 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
 def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, thin_content,
              dot_prints, wide_damage, clean_share, mild_share, intact_weight, opts):  # fmt: skip
     """U-Net scratch detector on synthetic structured defects."""
+    check_spectrum(clean_share, mild_share)
     from oldphoto_cli.archs.unet_arch import UNetConfig
-
-    if clean_share + mild_share > 1:
-        raise click.BadParameter("--clean-share + --mild-share must be at most 1")
     from oldphoto_cli.train.detector import DetectorTrainer
 
     trainer = DetectorTrainer(opts, clean_dir, UNetConfig(width=width, depth=depth),

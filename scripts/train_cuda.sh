@@ -11,14 +11,7 @@ runs="${1:-runs/cuda}"
 minutes="${2:-20}"
 data="${DATA:-../shared/data}"
 python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'"
-# Without an install (a bare GPU image, no index to build from), run the package in place.
-if ! command -v oldphoto >/dev/null; then
-    shim="$(mktemp -d)"
-    ln -s "$PWD/plugins" "$shim/oldphoto_plugins"
-    ln -s "$PWD/weights" "$shim/oldphoto_weights"
-    export PYTHONPATH="$PWD:$shim${PYTHONPATH:+:$PYTHONPATH}"
-    oldphoto() { python3 -m oldphoto_cli "$@"; }
-fi
+source "$(dirname "$0")/in_place.sh"
 # Damage synthesis in worker processes: on a GPU it, not the networks, bounds the speed.
 workers="$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))"
 common=(--device cuda --threads 4 --workers "$workers" --val-every 500 --checkpoint-every 500

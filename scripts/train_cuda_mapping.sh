@@ -18,17 +18,7 @@ data="${DATA:-../shared/data}"
 device="${DEVICE:-cuda}"
 workers="${WORKERS:-$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))}"
 
-# Without an install (a bare GPU image, no index to build from), run the package in place:
-# plugins/ and weights/ are importable as the names the wheel installs them under.
-if command -v oldphoto >/dev/null; then
-    cli=(oldphoto)
-else
-    shim="$(mktemp -d)"
-    ln -s "$PWD/plugins" "$shim/oldphoto_plugins"
-    ln -s "$PWD/weights" "$shim/oldphoto_weights"
-    export PYTHONPATH="$PWD:$shim${PYTHONPATH:+:$PYTHONPATH}"
-    cli=(python3 -m oldphoto_cli)
-fi
+source "$(dirname "$0")/in_place.sh"
 if [ "$device" = cuda ]; then
     python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'"
 fi
@@ -40,7 +30,7 @@ args=(--clean "$data/clean" --vae1 weights/vae1.safetensors --vae2 weights/vae2.
       --latent-l1 10 --image-l1 30 --clean-share 0.2 --mild-share 0.4 --keep-tone
       --gan-weight 1 --device "$device" --workers "$workers" --threads 4
       --val-every 1000 --checkpoint-every 1000 --steps 1000000 --resume)
-"${cli[@]}" train mapping "${args[@]}" --lr 1e-4 --max-minutes "$high"
+oldphoto train mapping "${args[@]}" --lr 1e-4 --max-minutes "$high"
 cp "$run/mapping.safetensors" "$run/mapping_phase1.safetensors"
-"${cli[@]}" train mapping "${args[@]}" --lr 3e-5 --max-minutes "$low"
+oldphoto train mapping "${args[@]}" --lr 3e-5 --max-minutes "$low"
 ls -l "$run"
