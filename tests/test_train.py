@@ -108,6 +108,20 @@ def test_worker_processes_feed_the_same_batches(tmp_path, photo_dirs):
     assert [int(shifted[i]["start"]) for i in range(len(shifted))] == [28, 32]
 
 
+def test_real_negatives_keep_their_share_of_a_large_batch(tmp_path, photo_dirs):
+    """Two real old crops in a CPU batch of 6-8, a quarter of a GPU batch of 24: a fixed
+    two diluted them there and the detector marked real photos' grain."""
+    clean, old = photo_dirs
+
+    def negatives(batch_size):
+        trainer = DetectorTrainer(_opts(tmp_path / f"b{batch_size}", batch_size=batch_size),
+                                  str(clean), UNetConfig(width=4, depth=2),
+                                  real_old_dir=str(old))  # fmt: skip
+        return trainer.make_batch(0, batch_size)["negative"].shape[0]
+
+    assert [negatives(n) for n in (6, 8, 24)] == [2, 2, 6]
+
+
 def test_detector_learns_from_intact_crops(tmp_path, photo_dirs):
     """Intact crops (empty masks) carry no weight in the class-balanced BCE and almost
     none in Dice; the intact term is what teaches the detector not to mark them."""

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Continue the scratch detector on one CUDA GPU for a fixed wall time, from an exported
+# safetensors file, on the wide damage mix with intact crops penalised (issue 16): a lease
+# has minutes, and the CPU gives ~500 steps a session where the GPU gives thousands.
+#
+#   bash scripts/train_cuda_detector.sh INIT_EXPORT RUN_DIR [MINUTES_AT_2e-4] [MINUTES_AT_5e-5]
+#
+# DATA (default ../shared/data) must hold clean/ and real_old/; DEVICE (default cuda),
+# WORKERS (default: cores - 2), INTACT (the --intact-weight, default 0.5) and NEGATIVE (the
+# real-negative weight, default 0.2), LR_HIGH and LR_LOW can be set, e.g. to run two variants side by side with
+# half the workers each. Exports go to RUN_DIR: detector_phase1.safetensors after the first
+# phase, detector.safetensors at the end.
+set -euo pipefail
+init="$1"
+run="$2"
+high="${3:-6}"
+low="${4:-2.5}"
+data="${DATA:-../shared/data}"
+device="${DEVICE:-cuda}"
+workers="${WORKERS:-$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))}"
+
+source "$(dirname "$0")/in_place.sh"
+if [ "$device" = cuda ]; then
+    python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'"
+fi
+
+mkdir -p "$run"
+[ -e "$run/detector.safetensors" ] || cp "$init" "$run/detector.safetensors"
+args=(--clean "$data/clean" --real-old "$data/real_old" --out "$run"
+      --wide-damage --clean-share 0.3 --mild-share 0.3 --graphics 0.3 --thin-content 0.3
+      --dot-prints 0.1 --intact-weight "${INTACT:-0.5}" --negative-weight "${NEGATIVE:-0.2}"
+      --crop 192 --batch-size 24 --device "$device" --workers "$workers" --threads 1
+      --val-every 1000 --checkpoint-every 1000 --steps 1000000 --resume)
+oldphoto train detector "${args[@]}" --lr "${LR_HIGH:-2e-4}" --max-minutes "$high"
+cp "$run/detector.safetensors" "$run/detector_phase1.safetensors"
+oldphoto train detector "${args[@]}" --lr "${LR_LOW:-5e-5}" --max-minutes "$low"
+ls -l "$run"
