@@ -60,12 +60,18 @@ def build_sets(clean: str, work: Path) -> tuple[Path, Path]:
     return val1, val2
 
 
-def synthetic_items(pairs_dir: Path):
+def synthetic_items(pairs_dir: Path, with_base: bool = False):
+    """(name, degraded, mask[, base]): ``base`` only where the pair's clean side is the
+    undamaged base of the same crop (damage2's pairs), so their difference is the damage."""
     from oldphoto_cli.evaluate import list_pairs, load_pair
 
     for name in list_pairs(pairs_dir):
-        degraded, _, mask = load_pair(pairs_dir, name)
-        yield name, degraded, mask
+        degraded, clean, mask = load_pair(pairs_dir, name)
+        yield (name, degraded, mask, clean) if with_base else (name, degraded, mask)
+
+
+CONTRAST_BINS = (10, 20, 40, 80, 256)
+"""Damage contrast bins (largest 8-bit change over the channels) for the recall split."""
 
 
 def real_items(real_old: Path, masks_dir: Path = REAL_MASKS):
@@ -94,7 +100,9 @@ def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> di
     widths = {d: [0.0, 0.0] for d in dilations}
     truth, true_width, count, seconds = [], [0.0, 0.0], 0, 0.0
     per_image: dict[str, float] = {}
-    for name, image, mask in items:
+    bins = len(CONTRAST_BINS) - 1
+    by_contrast = np.zeros((2, bins))  # (true pixels, found) per contrast bin
+    for name, image, mask, *base in items:
         started = time.perf_counter()
         prob = pipeline.detect(image)
         seconds += time.perf_counter() - started
@@ -103,11 +111,18 @@ def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> di
         a, s = stroke_width(mask)
         true_width[0] += a
         true_width[1] += s
-        base = mask_from_probability(prob, opts.threshold, 0, opts.min_area)
+        rule_mask = mask_from_probability(prob, opts.threshold, 0, opts.min_area)
         if opts.spare_patterns:  # the default detect rule, as restore applies it
-            base = spare_patterns(base, image)[0]
+            rule_mask = spare_patterns(rule_mask, image)[0]
+        if base:  # how much the damage changed each true pixel: is a miss faint or plain?
+            change = np.round(np.abs(image - base[0]).max(axis=2) * 255)
+            which = np.digitize(change, CONTRAST_BINS) - 1
+            for b in range(bins):
+                true_b = (mask > 0) & (which == b)
+                by_contrast[0, b] += true_b.sum()
+                by_contrast[1, b] += (true_b & (rule_mask > 0)).sum()
         for d in dilations:
-            m = grow_mask(base, d)
+            m = grow_mask(rule_mask, d)
             pred[d].append(m.ravel() > 0)
             a, s = stroke_width(m)
             widths[d][0] += a
@@ -130,6 +145,11 @@ def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> di
         "seconds_per_image": round(seconds / max(count, 1), 3),
         "rows": rows,
         "f1_per_image": per_image if keep is not None else None,
+        "recall_by_contrast": {
+            f"{lo}-{hi - 1}": {"share": round(t / max(by_contrast[0].sum(), 1), 3),
+                               "recall": round(f / max(t, 1), 3)}
+            for lo, hi, t, f in zip(CONTRAST_BINS[:-1], CONTRAST_BINS[1:], *by_contrast, strict=True)
+        } if by_contrast[0].sum() else None,
     }
 
 
@@ -186,7 +206,7 @@ def main() -> None:
                     "min_area": pipeline.options.min_area, "sets": {}}  # fmt: skip
     with torch.inference_mode():
         for key, items in (("val1", lambda: synthetic_items(val1)),
-                           ("val2", lambda: synthetic_items(val2))):  # fmt: skip
+                           ("val2", lambda: synthetic_items(val2, with_base=True))):  # fmt: skip
             if key in wanted:
                 report["sets"][key] = score_set(pipeline, itertools.islice(items(), limit))
         if "real" in wanted and args.real_old:
@@ -204,6 +224,11 @@ def main() -> None:
             print(f"{names[key]:34} {row[-1]:>6} {s['f1']:6.3f} {s['iou']:6.3f} "
                   f"{s['precision']:6.3f} {s['recall']:6.3f} {s['width_pred']:6.2f} "
                   f"{res['true_width']:6.2f} {res['images']:4d}")  # fmt: skip
+    for key, res in report["sets"].items():
+        if res.get("recall_by_contrast"):
+            split = ", ".join(f"{k}: {v['recall']:.2f} of {v['share']:.0%}"
+                              for k, v in res["recall_by_contrast"].items())  # fmt: skip
+            print(f"{names[key]}, dilate 0 recall by damage contrast (8-bit levels): {split}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
 
