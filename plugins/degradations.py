@@ -44,6 +44,7 @@ def oldphoto_register_degradations(register):
         ("fold_lines", s + "fold_lines", "fold"),
         # wider distributions; their groups are off (p = 0) in the default config
         ("scratches_varied", s + "scratches_varied", "scratch_varied"),
+        ("film_scratches", s + "film_scratches", "scratch_film"),
         ("cracks_varied", s + "cracks_varied", "crack_varied"),
         ("hairs", s + "hairs", "hair"),
         ("flaking", s + "flaking", "flake"),

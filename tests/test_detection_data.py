@@ -23,7 +23,7 @@ from oldphoto_cli.degrade import structured as st
 from oldphoto_cli.degrade.compose import WIDE_GROUP_P
 
 ROOT = Path(__file__).resolve().parents[1]
-NEW_OPS = ("scratches_varied", "cracks_varied", "hairs", "flaking")
+NEW_OPS = ("scratches_varied", "film_scratches", "cracks_varied", "hairs", "flaking")
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ def _default_group_p() -> dict[str, float]:
         # wider distributions (issue 16), off by default: a group at p = 0 takes no draw
         # from the random stream, so the default data (and validation pairs) are unchanged
         "scratch_varied": 0.0,
+        "scratch_film": 0.0,  # long straight film-transport scratches across the frame
         "crack_varied": 0.0,
         "hair": 0.0,
         "flake": 0.0,
@@ -48,6 +49,7 @@ def _default_group_p() -> dict[str, float]:
 
 WIDE_GROUP_P = {
     "scratch_varied": 0.5,
+    "scratch_film": 0.25,
     "crack_varied": 0.2,
     "hair": 0.25,
     "flake": 0.15,

@@ -393,6 +393,49 @@ def scratches_varied(img, rng):
     return out, mask, {"count": n, "colour": colour}
 
 
+def film_scratches(img, rng):
+    """1-3 film-transport scratches: nearly straight lines across the whole frame along
+    one axis (mostly vertical), 1-6 px wide and swelling slowly, hard or soft, often
+    faint (opacity 0.25-1, fading in and out along the line), sometimes worn into
+    dashes; light, dark, tinted or relative. Real scans have them where the film was
+    dragged past grit; :func:`scratches_varied` wanders and rarely spans the frame."""
+    h, w = img.shape[:2]
+    n = int(rng.integers(1, 4))
+    across = rng.random() < 0.2  # a horizontal scan of a vertical scratch
+    long, short = (w, h) if across else (h, w)
+    canvas = np.zeros((h, w), np.float32)
+    for _ in range(n):
+        samples = max(8, long // 4)
+        t = np.linspace(-0.05, 1.05, samples, dtype=np.float32)
+        drift = rng.normal(0.0, 0.04) * long
+        wobble = rng.uniform(0.0, 2.0) * np.sin(2 * np.pi * (t * rng.uniform(0.3, 2.0)
+                                                               + rng.uniform(0, 1)))  # fmt: skip
+        x = rng.uniform(0, short) + drift * t + wobble
+        pts = np.stack([x, t * long], axis=1) if not across else np.stack([t * long, x], axis=1)
+        widest = float(rng.choice((1, 1.5, 2, 3, 4, 6), p=(0.25, 0.2, 0.2, 0.15, 0.12, 0.08)))
+        swell = 1 + 0.4 * np.sin(2 * np.pi * (t * rng.uniform(0.5, 3) + rng.uniform(0, 1)))
+        layer = np.zeros((h, w), np.uint8)
+        dashed = rng.random() < 0.3
+        for i in range(0, samples - 1, 4):
+            if dashed and rng.random() < 0.35:
+                continue
+            width = int(np.clip(round(widest * swell[i]), 1, 6))
+            cv2.polylines(layer, [_poly(pts[i : i + 5])], False, 255, width, cv2.LINE_AA,
+                          shift=2)  # fmt: skip
+        alpha = layer.astype(np.float32) / 255.0
+        if rng.random() < 0.5:  # soft edges
+            alpha = cv2.GaussianBlur(alpha, (0, 0), float(rng.uniform(0.5, 1.2)))
+            alpha = np.clip(alpha * np.float32(1.3), 0.0, 1.0)
+        alpha = _cut(alpha)
+        fade = np.linspace(rng.uniform(0.25, 1.0), rng.uniform(0.25, 1.0), long, dtype=np.float32)
+        fade = fade[None, :] if across else fade[:, None]
+        alpha *= fade * _texture(rng, h, w, float(rng.uniform(0.0, 0.4)))
+        canvas = np.maximum(canvas, alpha * np.float32(rng.uniform(0.4, 1.0)))
+    value, colour = _stroke_colour(rng, img)
+    out, mask = _soft_composite(img, canvas, value)
+    return out, mask, {"count": n, "across": bool(across), "colour": colour}
+
+
 def cracks_varied(img, rng):
     """A crack network with wider strokes than :func:`cracks`: 1-3 px, opacity 0.4-1,
     soft or hard, textured, often dark with a light lip (cracked, lifted emulsion)."""
