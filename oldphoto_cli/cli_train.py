@@ -177,7 +177,8 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
                    "lattice; labelled clean: hard negatives against taking them for dust).")  # fmt: skip
 @click.option("--wide-damage/--no-wide-damage", default=False, show_default=True,
               help="Train on the wider damage mix: varied scratches (1-6 px, soft, faint, "
-                   "tinted), wider cracks, hairs, flaking, JPEG after damage.")  # fmt: skip
+                   "tinted), film-transport scratches across the frame, wider cracks, hairs, "
+                   "flaking, JPEG after damage.")  # fmt: skip
 @click.option("--clean-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of intact, undamaged crops (empty mask): against marking the "
                    "crisp edges of sharp photos.")  # fmt: skip
