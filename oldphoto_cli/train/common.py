@@ -204,6 +204,9 @@ class Trainer:
 
     name = "trainer"
     exported_model = ""  # key in ``models`` of the network that export() writes
+    # Parameter-name prefixes of parts that start as a no-op, so an export without them
+    # can still be resumed from (``resume_from_export``).
+    new_parts: tuple[str, ...] = ()
 
     def __init__(self, opts: TrainOptions) -> None:
         self.opts = opts
@@ -242,7 +245,15 @@ class Trainer:
         from oldphoto_cli.weights import load_weights
 
         tensors, meta = load_weights(path)
-        unwrap(self.models[self.exported_model]).load_state_dict(tensors, strict=True)
+        missing, unexpected = unwrap(self.models[self.exported_model]).load_state_dict(
+            tensors, strict=False
+        )
+        # Only parts that start as a no-op may be absent (e.g. the mapping's global FiLM
+        # switched on over an export without it); anything else is the wrong file.
+        absent = [k for k in missing if not k.startswith(self.new_parts)]
+        if absent or unexpected:
+            raise RuntimeError(f"{path}: does not fit this model: missing {absent[:5]}, "
+                               f"unexpected {unexpected[:5]}")  # fmt: skip
         training = meta.get("training") or {}
         self.step = int(training.get("steps", 0))
         self.seconds = 60.0 * float(training.get("train_minutes", 0.0))
