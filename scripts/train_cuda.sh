@@ -10,11 +10,10 @@ set -euo pipefail
 runs="${1:-runs/cuda}"
 minutes="${2:-20}"
 data="${DATA:-../shared/data}"
-python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'"
+# Damage synthesis in worker processes (in_place.sh sets device and workers): on a GPU it,
+# not the networks, bounds the speed.
 source "$(dirname "$0")/in_place.sh"
-# Damage synthesis in worker processes: on a GPU it, not the networks, bounds the speed.
-workers="$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))"
-common=(--device cuda --threads 4 --workers "$workers" --val-every 500 --checkpoint-every 500
+common=(--device "$device" --threads 4 --workers "$workers" --val-every 500 --checkpoint-every 500
         --max-minutes "$minutes")
 
 oldphoto train vae2 --clean "$data/clean" --out "$runs/vae2" --batch-size 32 --crop 192 \

@@ -16,16 +16,8 @@ run="$2"
 high="${3:-6}"
 low="${4:-2.5}"
 data="${DATA:-../shared/data}"
-device="${DEVICE:-cuda}"
-workers="${WORKERS:-$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))}"
-
-source "$(dirname "$0")/in_place.sh"
-if [ "$device" = cuda ]; then
-    python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'"
-fi
-
-mkdir -p "$run"
-[ -e "$run/detector.safetensors" ] || cp "$init" "$run/detector.safetensors"
+source "$(dirname "$0")/in_place.sh"  # also: device, workers (DEVICE, WORKERS)
+seed_run "$run" detector.safetensors "$init"
 args=(--clean "$data/clean" --real-old "$data/real_old" --out "$run"
       --wide-damage --clean-share 0.3 --mild-share 0.3 --graphics 0.3 --thin-content 0.3
       --dot-prints 0.1 --intact-weight "${INTACT:-0.5}" --negative-weight "${NEGATIVE:-0.2}"

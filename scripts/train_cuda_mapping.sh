@@ -18,16 +18,8 @@ high="${3:-4.5}"
 low="${4:-2.5}"
 extra=("${@:5}")
 data="${DATA:-../shared/data}"
-device="${DEVICE:-cuda}"
-workers="${WORKERS:-$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))}"
-
-source "$(dirname "$0")/in_place.sh"
-if [ "$device" = cuda ]; then
-    python3 -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'"
-fi
-
-mkdir -p "$run"
-[ -e "$run/mapping.safetensors" ] || cp "$init" "$run/mapping.safetensors"
+source "$(dirname "$0")/in_place.sh"  # also: device, workers (DEVICE, WORKERS)
+seed_run "$run" mapping.safetensors "$init"
 args=(--clean "$data/clean" --vae1 weights/vae1.safetensors --vae2 weights/vae2.safetensors
       --out "$run" --width 96 --blocks 2 2 3 --residual --crop 128 --batch-size 32
       --latent-l1 10 --image-l1 30 --clean-share 0.2 --mild-share 0.4 --keep-tone

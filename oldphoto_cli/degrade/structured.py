@@ -334,6 +334,16 @@ def _cut(coverage: np.ndarray) -> np.ndarray:
     return np.where(coverage >= MIN_ALPHA, coverage, np.float32(0)).astype(np.float32)
 
 
+def _stroke_alpha(layer: np.ndarray, rng, blur: tuple[float, float]) -> np.ndarray:
+    """A drawn uint8 stroke layer as float coverage: hard, or (half the time) soft edges
+    blurred by a sigma in ``blur`` and kept opaque in the middle; the faint tail cut."""
+    alpha = layer.astype(np.float32) / 255.0
+    if rng.random() < 0.5:  # soft edges
+        alpha = cv2.GaussianBlur(alpha, (0, 0), float(rng.uniform(*blur)))
+        alpha = np.clip(alpha * np.float32(1.3), 0.0, 1.0)
+    return _cut(alpha)
+
+
 def _stroke_colour(rng, img: np.ndarray) -> tuple[np.ndarray, str]:
     """Light, dark, tinted (yellowed or bluish) or a relative shift of the photo itself
     (a scratch that lightens or darkens what is under it by 15-45 %): an RGB triple or a
@@ -380,11 +390,7 @@ def scratches_varied(img, rng):
             width = int(np.clip(widest + rng.integers(-1, 1), 1, 6))
             cv2.polylines(layer, [_poly(pts[i : i + seg + 1])], False, 255, width,
                           cv2.LINE_AA, shift=2)  # fmt: skip
-        alpha = layer.astype(np.float32) / 255.0
-        if rng.random() < 0.5:  # soft edges
-            alpha = cv2.GaussianBlur(alpha, (0, 0), float(rng.uniform(0.4, 1.0)))
-            alpha = np.clip(alpha * np.float32(1.3), 0.0, 1.0)
-        alpha = _cut(alpha)
+        alpha = _stroke_alpha(layer, rng, (0.4, 1.0))
         fade = np.linspace(rng.uniform(0.3, 1.0), rng.uniform(0.3, 1.0), h, dtype=np.float32)
         alpha *= fade[:, None] * _texture(rng, h, w, float(rng.uniform(0.0, 0.5)))
         canvas = np.maximum(canvas, alpha * np.float32(rng.uniform(0.5, 1.0)))
@@ -422,11 +428,7 @@ def film_scratches(img, rng):
             width = int(np.clip(round(widest * swell[i]), 1, 6))
             cv2.polylines(layer, [_poly(pts[i : i + 5])], False, 255, width, cv2.LINE_AA,
                           shift=2)  # fmt: skip
-        alpha = layer.astype(np.float32) / 255.0
-        if rng.random() < 0.5:  # soft edges
-            alpha = cv2.GaussianBlur(alpha, (0, 0), float(rng.uniform(0.5, 1.2)))
-            alpha = np.clip(alpha * np.float32(1.3), 0.0, 1.0)
-        alpha = _cut(alpha)
+        alpha = _stroke_alpha(layer, rng, (0.5, 1.2))
         fade = np.linspace(rng.uniform(0.25, 1.0), rng.uniform(0.25, 1.0), long, dtype=np.float32)
         fade = fade[None, :] if across else fade[:, None]
         alpha *= fade * _texture(rng, h, w, float(rng.uniform(0.0, 0.4)))
