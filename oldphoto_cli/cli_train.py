@@ -30,13 +30,16 @@ def common_options(func):
     @click.option("--threads", type=int, default=None, help="torch threads per process.")
     @click.option("--workers", default=0, show_default=True,
                   help="Processes that synthesize batches ahead of the step (for GPUs).")
+    @click.option("--bf16/--no-bf16", default=False, show_default=True,
+                  help="bfloat16 autocast (worth it on GPUs and on CPUs with AMX or "
+                  "AVX512-BF16: lscpu lists amx_bf16 or avx512_bf16).")  # fmt: skip
     @click.option("--export", default=None, help="Where to write the safetensors export.")
     @functools.wraps(func)
     def wrapper(*args, out_dir, export, **kwargs):
         from oldphoto_cli.train.common import TrainOptions  # imports torch: only when training
 
         names = ("device", "batch_size", "crop", "steps", "max_minutes", "lr", "seed", "resume",
-                 "val_every", "checkpoint_every", "threads", "workers")  # fmt: skip
+                 "val_every", "checkpoint_every", "threads", "workers", "bf16")  # fmt: skip
         values = {k: kwargs.pop(k) for k in names}
         opts = TrainOptions(out_dir=out_dir or f"runs/{func.__name__}", extra={"export": export},
                             **values)  # fmt: skip
@@ -222,8 +225,6 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
 @click.option("--l1", "l1_weight", default=10.0, show_default=True)
 @click.option("--gan-weight", default=1.0, show_default=True)
 @click.option("--fm-weight", default=10.0, show_default=True, help="Feature matching.")
-@click.option("--bf16/--no-bf16", default=False, show_default=True,
-              help="bfloat16 autocast (worth it on CPUs with AVX512-BF16/AMX, and GPUs).")  # fmt: skip
 @click.option("--face-size", default=256, show_default=True,
               help="Faces are resized to this (the face stage aligns to 256) and degraded; "
               "--crop takes a random window of that, validation scores whole faces.")  # fmt: skip
@@ -232,7 +233,7 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
 @click.option("--mild-share", default=0.35, show_default=True,
               help="Share of faces with the mild damage mix (real old faces are mostly mild).")
 @common_options
-def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, bf16, face_size,
+def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, face_size,
          clean_share, mild_share, opts):  # fmt: skip
     """Face refinement network (SPADE) on degraded aligned faces.
 
@@ -244,7 +245,7 @@ def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, bf
 
     cfg = FaceConfig(base_width=width, max_width=max_width, n_up=n_up)
     trainer = FaceTrainer(opts, faces_dir, cfg, l1_weight=l1_weight, gan_weight=gan_weight,
-                          fm_weight=fm_weight, bf16=bf16, face_size=face_size,
+                          fm_weight=fm_weight, face_size=face_size,
                           clean_share=clean_share, mild_share=mild_share)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -96,9 +98,8 @@ def _trainer(tmp_path, faces_dir, steps, gan=1.0, resume=False, bf16=False):
 
     opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=4, crop=32, steps=steps,
                         lr=2e-3, resume=resume, log_every=1, val_every=0,
-                        checkpoint_every=1000, threads=1)  # fmt: skip
-    return FaceTrainer(opts, str(faces_dir), TINY, gan_weight=gan, fm_weight=gan, bf16=bf16,
-                       face_size=64)
+                        checkpoint_every=1000, threads=1, bf16=bf16)  # fmt: skip
+    return FaceTrainer(opts, str(faces_dir), TINY, gan_weight=gan, fm_weight=gan, face_size=64)
 
 
 def test_loss_goes_down_on_a_fixed_batch(tmp_path, faces_dir):
@@ -112,9 +113,11 @@ def test_loss_goes_down_on_a_fixed_batch(tmp_path, faces_dir):
 
 
 def test_bf16_autocast_step_runs(tmp_path, faces_dir):
-    trainer = _trainer(tmp_path, faces_dir, steps=1, bf16=True)
-    losses = trainer.train_step(0, trainer.make_batch(0, 4))
-    assert all(np.isfinite(v) for v in losses.values())
+    trainer = _trainer(tmp_path, faces_dir, steps=2, bf16=True)
+    trainer.run()  # the loop applies the autocast
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in logged if "loss" in r]
+    assert len(losses) == 2 and all(np.isfinite(losses))
     assert all(p.dtype == torch.float32 for p in trainer.models["generator"].parameters())
 
 

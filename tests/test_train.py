@@ -327,3 +327,41 @@ def test_trainer_exports_at_every_validation(tmp_path):
     toy = Toy(opts)
     toy.run()
     assert toy.exports == [2.0, 4.0, 5.0]
+
+
+def test_bf16_training_step_on_the_cpu(tmp_path, photo_dirs):
+    """--bf16: autocast step with channels-last models; losses fall, exports stay fp32."""
+    from oldphoto_cli.train.mapping import MappingLosses
+    from oldphoto_cli.weights import load_weights
+
+    clean, _ = photo_dirs
+    vae_dir = tmp_path / "vae"
+    VAETrainer(_opts(vae_dir, steps=2), "clean", str(clean), vae_cfg=TINY_VAE).run()
+    vae = str(vae_dir / "vae2.safetensors")
+    cfg = MappingConfig(latent_channels=8, width=16, n_pre=1, n_local=1, n_post=1,
+                        nonlocal_inner=8)  # fmt: skip
+    trainer = MappingTrainer(_opts(tmp_path / "map", steps=12, bf16=True), str(clean), vae, vae,
+                             cfg, MappingLosses(gan_weight=0.1))  # fmt: skip
+    for model in (trainer.models["mapping"], trainer.models["d_img"], trainer.vae1):
+        conv = next(p for p in model.parameters() if p.dim() == 4 and p.shape[-1] > 1)
+        assert conv.is_contiguous(memory_format=torch.channels_last)
+    batch = trainer.make_batch(0, 4)
+    batch["mask"][:, :, 8:12, :] = 1  # the partial non-local path runs in bf16 too
+    trainer.make_batch = lambda start, count: batch
+    trainer.run()
+    losses = [r["loss"] for r in _log(tmp_path / "map") if "loss" in r]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    tensors, _ = load_weights(tmp_path / "map" / "mapping.safetensors")
+    assert {t.dtype for t in tensors.values()} == {torch.float32}
+
+
+def test_context_pooling_counts_exactly_under_bf16():
+    """A cell of 300 intact pixels: bf16 would count it as 300 only by luck (8-bit mantissa)."""
+    from oldphoto_cli.archs.nonlocal_arch import pool_context
+
+    features = torch.full((1, 2, 20, 31), 1.0, dtype=torch.bfloat16)
+    mask = torch.zeros(1, 1, 20, 31)
+    mask[..., 0, :21] = 1  # 620 - 21 = 599 intact pixels in one cell
+    sums, counts = pool_context(features, mask, (1, 1))
+    assert sums.dtype == counts.dtype == torch.float32
+    assert counts.item() == 599 and sums[0, 0, 0].item() == 599

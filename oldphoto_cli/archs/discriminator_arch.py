@@ -76,7 +76,9 @@ def lsgan_loss(outputs, real: bool) -> torch.Tensor:
     if isinstance(outputs, torch.Tensor):
         outputs = [[outputs]]
     target = 1.0 if real else 0.0
-    return sum(F.mse_loss(o[-1], torch.full_like(o[-1], target)) for o in outputs) / len(outputs)
+    # fp32 losses whatever the activations (bf16 under autocast).
+    maps = [o[-1].float() for o in outputs]
+    return sum(F.mse_loss(m, torch.full_like(m, target)) for m in maps) / len(outputs)
 
 
 def feature_matching_loss(fake_outs, real_outs) -> torch.Tensor:
@@ -84,6 +86,6 @@ def feature_matching_loss(fake_outs, real_outs) -> torch.Tensor:
     total, n = 0.0, 0
     for fake, real in zip(fake_outs, real_outs, strict=True):
         for f, r in zip(fake[:-1], real[:-1], strict=True):
-            total = total + F.l1_loss(f, r.detach())
+            total = total + F.l1_loss(f.float(), r.detach().float())
             n += 1
     return total / max(n, 1)

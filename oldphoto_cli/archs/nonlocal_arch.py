@@ -62,9 +62,12 @@ def pool_context(
     rows = (torch.arange(h, device=features.device) + offset[0]) * gh // big_h
     cols = (torch.arange(w, device=features.device) + offset[1]) * gw // big_w
     cell = (rows[:, None] * gw + cols[None, :]).flatten()  # (h*w,)
-    keep = (1.0 - mask).flatten(2)  # (B, 1, hw)
-    sums = features.new_zeros(b, c, gh * gw).index_add_(2, cell, features.flatten(2) * keep)
-    counts = features.new_zeros(b, 1, gh * gw).index_add_(2, cell, keep)
+    # Accumulated in fp32 whatever the features' dtype (bf16 under autocast): a cell sums
+    # hundreds of pixels, past what bf16's 8-bit mantissa counts exactly.
+    keep = (1.0 - mask.float()).flatten(2)  # (B, 1, hw)
+    sums = features.new_zeros(b, c, gh * gw, dtype=torch.float32)
+    sums = sums.index_add_(2, cell, features.flatten(2).float() * keep)
+    counts = features.new_zeros(b, 1, gh * gw, dtype=torch.float32).index_add_(2, cell, keep)
     return sums, counts
 
 
@@ -106,6 +109,7 @@ class PartialNonLocal(nn.Module):
             grid = grid_shape(h, w, self.max_grid)
             context = context_tokens(*pool_context(x, mask, grid))
         tokens, valid = context  # (B, N, C), (B, N)
+        tokens = tokens.to(x.dtype)  # pooled in fp32 (see pool_context)
         keys, values = self.phi(tokens), self.g(tokens)  # (B, N, inner)
         theta_w = self.theta.weight.flatten(1)  # 1x1 convs as linear maps on hole vectors
         out_w = self.out.weight.flatten(1)

@@ -43,6 +43,9 @@ class TrainOptions:
     # Processes that synthesize batches ahead of the training step (0: in the training
     # process). On a GPU the damage synthesis (~10 ms a crop on one core) is the bottleneck.
     workers: int = 0
+    # bfloat16 autocast for the training step (models channels-last on the CPU): 2.4x the
+    # fp32 speed of a mapping step on a CPU with AMX (benchmarks/RESULTS.md, session 9).
+    bf16: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -219,6 +222,9 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self.log = JsonlLog(self.out / "log.jsonl", self.ddp.main)
         self.models, self.optimizers = self.build()
+        if self.channels_last:
+            for model in self.frozen_models() + list(self.models.values()):
+                model.to(memory_format=torch.channels_last)
         self.step = 0
         self.seconds = 0.0  # training wall time summed over resumed runs
         ckpt = self.out / "checkpoint.safetensors"
@@ -233,6 +239,15 @@ class Trainer:
                 torch.manual_seed(opts.seed + 1000 * self.step + self.ddp.rank)
         elif opts.resume and self.export_path().exists():
             self.resume_from_export(self.export_path())
+
+    @property
+    def channels_last(self) -> bool:
+        # bf16 convolutions on the CPU (oneDNN) run fastest on NHWC tensors.
+        return self.opts.bf16 and self.device.type == "cpu"
+
+    def frozen_models(self) -> list[nn.Module]:
+        """Networks the step runs but does not train (e.g. the mapping's VAEs)."""
+        return []
 
     def export_path(self) -> Path:
         """Where :meth:`export` writes (``--export`` or ``<out>/<name>.safetensors``)."""
@@ -308,6 +323,12 @@ class Trainer:
             pin_memory=self.device.type == "cuda",
         ))  # fmt: skip
 
+    def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        tensor = tensor.to(self.device, non_blocking=True)
+        if self.channels_last and tensor.dim() == 4:
+            tensor = tensor.contiguous(memory_format=torch.channels_last)
+        return tensor
+
     def run(self) -> dict[str, float]:
         opts = self.opts
         started = time.time()
@@ -318,8 +339,9 @@ class Trainer:
         while self.step < opts.steps:
             if opts.max_minutes is not None and (time.time() - started) / 60 >= opts.max_minutes:
                 break
-            batch = {k: v.to(self.device, non_blocking=True) for k, v in next(batches).items()}
-            losses = self.train_step(self.step, batch)
+            batch = {k: self.to_device(v) for k, v in next(batches).items()}
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=opts.bf16):
+                losses = self.train_step(self.step, batch)
             self.step += 1
             now = time.time()
             self.seconds += now - last

@@ -117,10 +117,10 @@ class FaceTrainer(Trainer):
 
     def __init__(self, opts: TrainOptions, faces_dir: str, cfg: FaceConfig | None = None,
                  l1_weight: float = 10.0, gan_weight: float = 1.0, fm_weight: float = 10.0,
-                 d_cfg: PatchGANConfig | None = None, bf16: bool = False,
+                 d_cfg: PatchGANConfig | None = None,
                  face_size: int = 256, clean_share: float = 0.0,
                  mild_share: float = 0.0) -> None:  # fmt: skip
-        self.cfg, self.faces_dir, self.bf16 = cfg or FaceConfig(), faces_dir, bf16
+        self.cfg, self.faces_dir = cfg or FaceConfig(), faces_dir
         self.face_size = face_size
         self.l1_weight, self.gan_weight, self.fm_weight = l1_weight, gan_weight, fm_weight
         self.d_cfg = d_cfg or PatchGANConfig(in_channels=6)
@@ -153,10 +153,6 @@ class FaceTrainer(Trainer):
         return batch_of(self.pairs, start, count)
 
     def train_step(self, step, batch):
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
-            return self._train_step(batch)
-
-    def _train_step(self, batch):
         gen = self.models["generator"]
         degraded, clean = batch["degraded"], batch["clean"]
         fake = gen(degraded).float()
@@ -216,7 +212,7 @@ class FaceTrainer(Trainer):
             "spectrum": self.spectrum,
             "loss": f"{self.l1_weight} x L1 + {self.gan_weight} x LSGAN (multiscale PatchGAN, "
             f"conditional) + {self.fm_weight} x feature matching",
-            "bf16": self.bf16,
+            "bf16": self.opts.bf16,
             "licence": LICENCE,
         }
         save_weights(path, unwrap(self.models["generator"]).state_dict(), face_arch.ARCH,

@@ -89,6 +89,9 @@ class MappingTrainer(Trainer):
             optims["d_img"] = torch.optim.Adam(disc.parameters(), self.opts.lr, betas=(0.5, 0.999))
         return models, optims
 
+    def frozen_models(self):
+        return [self.vae1, self.vae2]
+
     def make_batch(self, start, count):
         return batch_of(self.pairs, start, count)
 
@@ -102,7 +105,8 @@ class MappingTrainer(Trainer):
         z = self.translate(mapping, batch["degraded"], batch["mask"])
         with torch.no_grad():
             z_y, _ = self.vae2.encoder(batch["clean"])
-        restored = self.vae2.decoder(z)
+        restored = self.vae2.decoder(z).float()  # losses in fp32 under --bf16 autocast
+        z, z_y = z.float(), z_y.float()
         latent_l1 = F.l1_loss(z, z_y)
         image_l1 = F.l1_loss(restored, batch["clean"])
         loss = self.losses.latent_l1 * latent_l1 + self.losses.image_l1 * image_l1
