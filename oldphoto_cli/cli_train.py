@@ -30,6 +30,9 @@ def common_options(func):
     @click.option("--threads", type=int, default=None, help="torch threads per process.")
     @click.option("--workers", default=0, show_default=True,
                   help="Processes that synthesize batches ahead of the step (for GPUs).")
+    @click.option("--warmup-steps", default=0, show_default=True,
+                  help="Linear learning-rate warm-up when the optimizer starts without saved "
+                  "moments (a new run, or one continued from --export or --grow-from).")  # fmt: skip
     @click.option("--bf16/--no-bf16", default=False, show_default=True,
                   help="bfloat16 autocast (worth it on GPUs and on CPUs with AMX or "
                   "AVX512-BF16: lscpu lists amx_bf16 or avx512_bf16).")  # fmt: skip
@@ -39,7 +42,7 @@ def common_options(func):
         from oldphoto_cli.train.common import TrainOptions  # imports torch: only when training
 
         names = ("device", "batch_size", "crop", "steps", "max_minutes", "lr", "seed", "resume",
-                 "val_every", "checkpoint_every", "threads", "workers", "bf16")  # fmt: skip
+                 "val_every", "checkpoint_every", "threads", "workers", "bf16", "warmup_steps")  # fmt: skip
         values = {k: kwargs.pop(k) for k in names}
         opts = TrainOptions(out_dir=out_dir or f"runs/{func.__name__}", extra={"export": export},
                             **values)  # fmt: skip
@@ -150,9 +153,13 @@ def vae2(clean_dir, gan_weight, pixel_skip, opts):
 @click.option("--gan-weight", default=0.0, show_default=True)
 @click.option("--latent-l1", default=60.0, show_default=True, help="lambda1 (official: 60).")
 @click.option("--image-l1", default=10.0, show_default=True, help="L1 on the decoded image.")
+@click.option("--grow-from", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Start from this narrower/shallower mapping export, grown to --width and "
+              "--blocks so that it computes exactly what the export computes (new channels "
+              "and blocks start as no-ops); ignored when the run folder resumes.")  # fmt: skip
 @common_options
 def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_share, mild_share,
-            keep_tone, global_film, gan_weight, latent_l1, image_l1, opts):  # fmt: skip
+            keep_tone, global_film, gan_weight, latent_l1, image_l1, grow_from, opts):  # fmt: skip
     """Latent mapping T_Z (VAEs frozen) on synthetic pairs with structured defects."""
     from oldphoto_cli.archs.mapping_arch import MappingConfig
     from oldphoto_cli.train.mapping import MappingLosses, MappingTrainer, Spectrum
@@ -165,6 +172,8 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
                              MappingLosses(latent_l1=latent_l1, image_l1=image_l1,
                                            gan_weight=gan_weight),
                              Spectrum(clean_share, mild_share, keep_tone))  # fmt: skip
+    if grow_from and trainer.step == 0:
+        trainer.grow_from(grow_from)
     click.echo(json.dumps(trainer.run()))
 
 

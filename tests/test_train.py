@@ -365,3 +365,77 @@ def test_context_pooling_counts_exactly_under_bf16():
     sums, counts = pool_context(features, mask, (1, 1))
     assert sums.dtype == counts.dtype == torch.float32
     assert counts.item() == 599 and sums[0, 0, 0].item() == 599
+
+
+def test_grow_a_mapping_export_wider_and_deeper(tmp_path, photo_dirs):
+    """--grow-from: the grown mapping computes what the export computed, then trains its
+    new channels and blocks."""
+    from oldphoto_cli.archs.mapping_arch import LatentMapping, grown_state
+
+    clean, _ = photo_dirs
+    vae_dir = tmp_path / "vae"
+    VAETrainer(_opts(vae_dir, steps=2), "clean", str(clean), vae_cfg=TINY_VAE).run()
+    vae = str(vae_dir / "vae2.safetensors")
+    small = MappingConfig(latent_channels=8, width=16, n_pre=1, n_local=1, n_post=1,
+                          nonlocal_inner=8, residual=True)  # fmt: skip
+    MappingTrainer(_opts(tmp_path / "small", steps=8), str(clean), vae, vae, small).run()
+    export = tmp_path / "small" / "mapping.safetensors"
+    big = MappingConfig(latent_channels=8, width=24, n_pre=2, n_local=1, n_post=2,
+                        nonlocal_inner=8, residual=True)  # fmt: skip
+    trainer = MappingTrainer(_opts(tmp_path / "big", steps=14), str(clean), vae, vae, big)
+    trainer.grow_from(str(export))
+    assert trainer.step == 8
+    old = LatentMapping(small)
+    old.load_state_dict(load_weights_only(export))
+    z, mask = torch.randn(2, 8, 12, 12), torch.zeros(2, 1, 12, 12)
+    mask[:, :, 3:6] = 1  # holes: the non-local branch runs too
+    grown = trainer.models["mapping"]
+    with torch.no_grad():
+        assert torch.allclose(grown(z, mask), old(z, mask), atol=1e-6)
+    head_new_rows = grown.head.weight[16:].detach().clone()
+    assert not head_new_rows.any()
+    trainer.run()
+    assert grown.head.weight[16:].abs().sum() > 0  # the new channels learn
+    meta = read_metadata(tmp_path / "big" / "mapping.safetensors")
+    assert meta["config"]["width"] == 24 and meta["training"]["grown_from"]["steps"] == 8
+    with pytest.raises(ValueError, match="shrink"):
+        grown_state(grown.state_dict(), big, LatentMapping(small))
+
+
+def load_weights_only(path):
+    from oldphoto_cli.weights import load_weights
+
+    return load_weights(path)[0]
+
+
+def test_warmup_only_where_the_optimizer_moments_are_fresh(tmp_path, photo_dirs):
+    """--warmup-steps ramps the rate after a start without moments (new run, from the
+    export), not after a checkpoint whose moments came back."""
+    clean, _ = photo_dirs
+    seen = []
+
+    def record(trainer):
+        step = trainer.train_step
+
+        def wrapped(i, batch):
+            optimizer = next(iter(trainer.optimizers.values()))
+            seen.append((i, optimizer.param_groups[0]["lr"]))
+            return step(i, batch)
+
+        trainer.train_step = wrapped
+        return trainer
+
+    def detector(steps, resume=True):
+        opts = _opts(tmp_path / "det", steps=steps, warmup_steps=4, lr=1e-3, resume=resume,
+                     checkpoint_every=100)  # fmt: skip
+        return record(DetectorTrainer(opts, str(clean), UNetConfig(width=4, depth=2)))
+
+    detector(3, resume=False).run()
+    assert [lr for _, lr in seen] == pytest.approx([2.5e-4, 5e-4, 7.5e-4])
+    seen.clear()
+    detector(6).run()  # the checkpoint of step 3: moments back, the ramp goes on
+    assert [lr for _, lr in seen] == pytest.approx([1e-3, 1e-3, 1e-3])
+    seen.clear()
+    (tmp_path / "det" / "checkpoint.safetensors").unlink()
+    detector(8).run()  # only the export of step 6: fresh moments, a new ramp from there
+    assert seen[0][0] == 6 and [lr for _, lr in seen] == pytest.approx([2.5e-4, 5e-4])

@@ -97,6 +97,37 @@ class LatentMapping(nn.Module):
         return z + out if self.cfg.residual else out
 
 
+def grown_state(old: dict[str, torch.Tensor], old_cfg: MappingConfig,
+                new: LatentMapping) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Weights for ``new``, wider and/or deeper than ``old_cfg``, that compute exactly what
+    the old mapping computed, so training goes on from it instead of from scratch.
+
+    New feature channels start at zero and stay zero: every weight row that *writes* into
+    a new channel (output dimension beyond the old width) is zero, while rows reading from
+    new channels keep ``new``'s random initialisation, which is harmless on zero inputs and
+    gives the zero rows a gradient. New residual blocks (appended after the old ones of
+    each stage) have their last convolution at zero: identities until trained.
+    """
+    cfg = new.cfg
+    same = ("latent_channels", "nonlocal_inner", "max_grid", "norm", "residual")
+    if any(getattr(cfg, k) != getattr(old_cfg, k) for k in same) or cfg.global_film \
+            or old_cfg.global_film:  # fmt: skip
+        raise ValueError("only width and block counts can grow (no global FiLM)")
+    if cfg.width < old_cfg.width or any(getattr(cfg, k) < getattr(old_cfg, k)
+                                        for k in ("n_pre", "n_local", "n_post")):  # fmt: skip
+        raise ValueError(f"cannot shrink {old_cfg} to {cfg}")
+    state = {}
+    for key, init in new.state_dict().items():
+        grown = init.clone()
+        if key in old:
+            grown[tuple(slice(0, n) for n in old[key].shape)] = old[key]
+            grown[old[key].shape[0] :] = 0  # rows writing into new channels
+        elif key.split(".")[-2] == "3":  # a new block's last conv (body.3): identity
+            grown.zero_()
+        state[key] = grown
+    return state
+
+
 def feature_sums(f: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sums of the intact features (B, W) and the intact pixel count (B, 1) of ``f``
     (B, W, h, w) under ``mask`` (B, 1, h, w; None: all intact). Tiles' sums add up to the

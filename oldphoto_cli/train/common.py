@@ -46,6 +46,10 @@ class TrainOptions:
     # bfloat16 autocast for the training step (models channels-last on the CPU): 2.4x the
     # fp32 speed of a mapping step on a CPU with AMX (benchmarks/RESULTS.md, session 9).
     bf16: bool = False
+    # Linear learning-rate warm-up over this many steps when the optimizers start without
+    # saved moments (a new run, or one continued from exported weights): Adam's first
+    # steps on fresh moments are full-size, which knocks a trained model off its optimum.
+    warmup_steps: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -227,6 +231,7 @@ class Trainer:
                 model.to(memory_format=torch.channels_last)
         self.step = 0
         self.seconds = 0.0  # training wall time summed over resumed runs
+        self.moments_from: int | None = 0  # step the optimizers' moments started at
         ckpt = self.out / "checkpoint.safetensors"
         if opts.resume and ckpt.exists():
             meta = load_checkpoint(ckpt, self.models, self.optimizers)
@@ -235,6 +240,7 @@ class Trainer:
                     group["lr"] = opts.lr
             self.step = meta["step"]
             self.seconds = meta["extra"].get("seconds", 0.0)
+            self.moments_from = meta["extra"].get("moments_from")
             if self.ddp.world > 1:  # each rank keeps its own noise stream
                 torch.manual_seed(opts.seed + 1000 * self.step + self.ddp.rank)
         elif opts.resume and self.export_path().exists():
@@ -272,7 +278,14 @@ class Trainer:
         training = meta.get("training") or {}
         self.step = int(training.get("steps", 0))
         self.seconds = 60.0 * float(training.get("train_minutes", 0.0))
+        self.moments_from = self.step
         torch.manual_seed(self.opts.seed + 1000 * self.step + self.ddp.rank)
+
+    def warmup_factor(self) -> float:
+        """Learning-rate factor of the coming step (1 outside the warm-up)."""
+        if not self.opts.warmup_steps or self.moments_from is None:
+            return 1.0
+        return min(1.0, (self.step - self.moments_from + 1) / self.opts.warmup_steps)
 
     # -- to override
     def build(self) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer]]:
@@ -295,7 +308,8 @@ class Trainer:
         if self.ddp.main:
             save_checkpoint(
                 self.out / "checkpoint.safetensors", self.models, self.optimizers, self.step,
-                {"seconds": self.seconds, "options": asdict(self.opts)},
+                {"seconds": self.seconds, "options": asdict(self.opts),
+                 "moments_from": self.moments_from},
             )  # fmt: skip
 
     def training_summary(self) -> dict[str, Any]:
@@ -340,6 +354,10 @@ class Trainer:
             if opts.max_minutes is not None and (time.time() - started) / 60 >= opts.max_minutes:
                 break
             batch = {k: self.to_device(v) for k, v in next(batches).items()}
+            if opts.warmup_steps:
+                for optimizer in self.optimizers.values():
+                    for group in optimizer.param_groups:
+                        group["lr"] = opts.lr * self.warmup_factor()
             with torch.autocast(self.device.type, torch.bfloat16, enabled=opts.bf16):
                 losses = self.train_step(self.step, batch)
             self.step += 1

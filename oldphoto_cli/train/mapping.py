@@ -24,7 +24,7 @@ from oldphoto_cli.data import DataConfig, SyntheticPairs, batch_of, training_spl
 from oldphoto_cli.metrics import psnr
 from oldphoto_cli.train.common import Trainer, TrainOptions, set_requires_grad, unwrap, wrap_ddp
 from oldphoto_cli.train.vae import VAL_SEED, gan_discriminator_loss, gan_generator_terms
-from oldphoto_cli.weights import load_model, save_weights
+from oldphoto_cli.weights import load_model, load_weights, save_weights
 
 
 @dataclass
@@ -89,6 +89,20 @@ class MappingTrainer(Trainer):
             optims["d_img"] = torch.optim.Adam(disc.parameters(), self.opts.lr, betas=(0.5, 0.999))
         return models, optims
 
+    def grow_from(self, path: str) -> None:
+        """Start from a smaller mapping export (:func:`mapping_arch.grown_state`): the
+        grown model computes what the export computes; its step and minutes carry on."""
+        tensors, meta = load_weights(path, arch=mapping_arch.ARCH)
+        old_cfg = MappingConfig(**meta["config"])
+        mapping = unwrap(self.models["mapping"])
+        mapping.load_state_dict(mapping_arch.grown_state(tensors, old_cfg, mapping))
+        training = meta.get("training") or {}
+        self.step = int(training.get("steps", 0))
+        self.seconds = 60.0 * float(training.get("train_minutes", 0.0))
+        self.moments_from = self.step
+        self.grown_from = {"file": str(path), "config": meta["config"], "steps": self.step}
+        torch.manual_seed(self.opts.seed + 1000 * self.step + self.ddp.rank)
+
     def frozen_models(self):
         return [self.vae1, self.vae2]
 
@@ -147,6 +161,8 @@ class MappingTrainer(Trainer):
         summary = {**self.training_summary(), "data": self.paths, "losses": vars(self.losses),
                    "spectrum": vars(self.spectrum),
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
+        if getattr(self, "grown_from", None):
+            summary["grown_from"] = self.grown_from
         save_weights(path, unwrap(self.models["mapping"]).state_dict(), mapping_arch.ARCH,
                      self.cfg, summary, metrics)  # fmt: skip
         return [path]
