@@ -122,7 +122,7 @@ def grown_state(old: dict[str, torch.Tensor], old_cfg: MappingConfig,
         if key in old:
             grown[tuple(slice(0, n) for n in old[key].shape)] = old[key]
             grown[old[key].shape[0] :] = 0  # rows writing into new channels
-        elif key.split(".")[-2] == "3":  # a new block's last conv (body.3): identity
+        elif key.endswith((".body.3.weight", ".body.3.bias")):  # a new block: identity
             grown.zero_()
         state[key] = grown
     return state
