@@ -175,7 +175,12 @@ def test_shards_cover_every_image_once(run, tmp_path):
     assert len(seen) == 7 and len(set(seen)) == 7
 
 
-def test_restore_options_reach_pipeline(run, photo_dir, tmp_path, test_plugin, fake_pipeline):
+def test_restore_options_reach_pipeline(run, photo_dir, tmp_path, test_plugin, fake_pipeline,
+                                        monkeypatch):  # fmt: skip
+    from oldphoto_cli import device
+
+    # An AVX2-only CPU, whatever this machine has (with avx512_fp16, --fp16 would be kept).
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx2"}))
     result = run(
         "restore",
         photo_dir / "a.png",
