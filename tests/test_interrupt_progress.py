@@ -121,6 +121,9 @@ def test_real_sigint_keeps_records_of_written_images(tmp_path, tiny_weights):
         [sys.executable, "-m", "oldphoto_cli", "restore", str(src), str(out), "--json",
          "--device", "cpu", "--weights-dir", str(tiny_weights), "--io-threads", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        # A suite started in the background (`nohup pytest &`) inherits SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: give the child the default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     lines = [proc.stdout.readline() for _ in range(3)]  # three images written
     proc.send_signal(signal.SIGINT)

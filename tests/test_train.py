@@ -267,6 +267,15 @@ VAETrainer(opts, "clean", clean, vae_cfg=VAEConfig(base_channels=8, latent_chann
 """
 
 
+def _free_port() -> int:
+    """A port nothing listens on now (a fixed one collides with a parallel run)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.mark.slow
 def test_two_process_ddp_matches_one_process(tmp_path, photo_dirs):
     """torchrun with 2 gloo processes sees the same global batches as 1 process."""
@@ -278,7 +287,7 @@ def test_two_process_ddp_matches_one_process(tmp_path, photo_dirs):
                    env=env)  # fmt: skip
     subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-         "--master-port", "29517", str(script), str(tmp_path / "two"), str(clean)],
+         "--master-port", str(_free_port()), str(script), str(tmp_path / "two"), str(clean)],
         check=True, env=env,
     )  # fmt: skip
     one = [r["l1"] for r in _log(tmp_path / "one") if "l1" in r]
