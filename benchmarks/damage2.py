@@ -283,10 +283,11 @@ def _crop(img: np.ndarray, size: int, rng) -> np.ndarray:
 
 
 def make_pairs(sources: list[Path], out_dir: str | Path, per_image: int = 2, size: int = 256,
-               seed: int = PAIR_SEED) -> list[str]:  # fmt: skip
+               seed: int = PAIR_SEED, only: tuple[str, ...] | None = None) -> list[str]:  # fmt: skip
     """Write ``degraded/``, ``clean/`` (the undamaged base: grain and tone, no damage) and
     ``mask/`` PNGs (0/255) for ``per_image`` crops of each source: the layout of
-    ``oldphoto degrade``, so ``oldphoto eval`` reads it too. Returns the names."""
+    ``oldphoto degrade``, so ``oldphoto eval`` reads it too. ``only``: draw just these
+    kinds (see :func:`damage`). Returns the names."""
     out = Path(out_dir)
     for sub in ("degraded", "clean", "mask"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -295,7 +296,7 @@ def make_pairs(sources: list[Path], out_dir: str | Path, per_image: int = 2, siz
         rgb = cv2.cvtColor(cv2.imread(str(src), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         for j in range(per_image):
             rng = np.random.default_rng([seed, i, j])
-            d = damage(_crop(rgb, size, rng), rng)
+            d = damage(_crop(rgb, size, rng), rng, only=only)
             name = f"{Path(src).stem}_{j}.png"
             cv2.imwrite(str(out / "degraded" / name), cv2.cvtColor(d.image, cv2.COLOR_RGB2BGR))
             cv2.imwrite(str(out / "clean" / name), cv2.cvtColor(d.base, cv2.COLOR_RGB2BGR))

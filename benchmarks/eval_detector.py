@@ -4,7 +4,7 @@ never used for training) and the hand-traced real old photos (``benchmarks/real_
 
     python benchmarks/eval_detector.py --clean ../shared/data/clean \\
         --real-old ../shared/data/real_old --work /tmp/detval [--weights-dir DIR] \\
-        [--threads 1] [--json out.json] [--sheet /tmp/real_sheet.png]
+        [--threads 1] [--json out.json] [--sheet /tmp/real_sheet.png] [--per-kind 20]
 
 Both synthetic sets are made from the validation split of ``--clean`` (crc32 of the file
 name, :func:`oldphoto_cli.data.split`) into ``--work`` (kept and reused when present):
@@ -58,6 +58,26 @@ def build_sets(clean: str, work: Path) -> tuple[Path, Path]:
         _, validation = split(list_images(clean))
         damage2.make_pairs(validation, val2)
     return val1, val2
+
+
+def build_kind_sets(clean: str, work: Path, per_kind: int) -> dict[str, Path]:
+    """One set per damage2 kind, that kind alone: one 256 px crop of each of the first
+    ``per_kind`` validation photos, seed ``PAIR_SEED + 1 + k`` for the k-th kind. Where
+    the independent renderer's gap is: which kinds the detector misses or over-marks."""
+    from oldphoto_cli.data import list_images, split
+
+    sys.path.insert(0, str(HERE))
+    import damage2
+
+    _, validation = split(list_images(clean))
+    sets = {}
+    for k, kind in enumerate(damage2.KINDS):
+        out = work / f"val2_{kind}_{per_kind}"
+        if not (out / "mask").is_dir():
+            damage2.make_pairs(validation[:per_kind], out, per_image=1,
+                               seed=damage2.PAIR_SEED + 1 + k, only=(kind,))  # fmt: skip
+        sets[kind] = out
+    return sets
 
 
 def synthetic_items(pairs_dir: Path, with_base: bool = False):
@@ -186,6 +206,8 @@ def main() -> None:
     parser.add_argument("--sets", default="val1,val2,real", help="which sets to score")
     parser.add_argument("--json", help="also write the report here")
     parser.add_argument("--sheet", help="write the real set's overlay sheet here (PNG or JPEG)")
+    parser.add_argument("--per-kind", type=int, default=0, metavar="N",
+                        help="also score each damage2 kind alone on N crops (dilate 0)")  # fmt: skip
     args = parser.parse_args()
 
     import itertools
@@ -209,6 +231,11 @@ def main() -> None:
                            ("val2", lambda: synthetic_items(val2, with_base=True))):  # fmt: skip
             if key in wanted:
                 report["sets"][key] = score_set(pipeline, itertools.islice(items(), limit))
+        if args.per_kind:
+            report["per_kind"] = {
+                kind: score_set(pipeline, synthetic_items(path, with_base=True), dilations=(0,))
+                for kind, path in build_kind_sets(args.clean, work, args.per_kind).items()
+            }
         if "real" in wanted and args.real_old:
             kept: list = []
             report["sets"]["real"] = score_set(pipeline, real_items(Path(args.real_old)),
@@ -224,6 +251,11 @@ def main() -> None:
             print(f"{names[key]:34} {row[-1]:>6} {s['f1']:6.3f} {s['iou']:6.3f} "
                   f"{s['precision']:6.3f} {s['recall']:6.3f} {s['width_pred']:6.2f} "
                   f"{res['true_width']:6.2f} {res['images']:4d}")  # fmt: skip
+    for kind, res in report.get("per_kind", {}).items():
+        s = res["rows"]["dilate 0"]
+        print(f"{'damage2 ' + kind + ' alone':34} {0:>6} {s['f1']:6.3f} {s['iou']:6.3f} "
+              f"{s['precision']:6.3f} {s['recall']:6.3f} {s['width_pred']:6.2f} "
+              f"{res['true_width']:6.2f} {res['images']:4d}")  # fmt: skip
     for key, res in report["sets"].items():
         if res.get("recall_by_contrast"):
             split = ", ".join(f"{k}: {v['recall']:.2f} of {v['share']:.0%}"
