@@ -229,6 +229,28 @@ def test_damage2_masks_are_exact_and_every_kind_draws(damage2):
     assert np.array_equal(again.image, damage2.damage(clean, np.random.default_rng(9)).image)
 
 
+def test_damage2_pairs_of_one_kind_hold_that_kind_only(damage2, tmp_path):
+    """eval_detector --per-kind: a set drawn with ``only`` has that kind and nothing else,
+    and leaving ``only`` out still draws the fixed validation mix."""
+    from skimage import data
+
+    src = tmp_path / "src.png"
+    cv2.imwrite(str(src), cv2.resize(data.astronaut(), (160, 160)))
+
+    def drawn(only):
+        rng = np.random.default_rng([7, 0, 0])
+        rgb = cv2.cvtColor(cv2.imread(str(src)), cv2.COLOR_BGR2RGB)
+        return damage2.damage(damage2._crop(rgb, 96, rng), rng, only=only)
+
+    for only, sub in ((("tear",), "tear"), (None, "mix")):
+        names = damage2.make_pairs([src], tmp_path / sub, per_image=1, size=96, seed=7, only=only)
+        mask = cv2.imread(str(tmp_path / sub / "mask" / names[0]), cv2.IMREAD_GRAYSCALE) > 0
+        expected = drawn(only)
+        assert np.array_equal(mask, expected.mask > 0), sub
+    assert drawn(("tear",)).kinds == ["tear"]
+    assert drawn(None).kinds != ["tear"]
+
+
 def test_damage2_scratches_vary_in_width(damage2):
     widths = [_widths(damage2._scratch_alpha(np.random.default_rng(i), 96, 96) > 0.5)
               for i in range(30)]  # fmt: skip
