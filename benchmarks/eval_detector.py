@@ -246,16 +246,13 @@ def main() -> None:
              "real": "real old photos, hand-traced"}  # fmt: skip
     print(f"{'set':34} {'dilate':>6} {'F1':>6} {'IoU':>6} {'prec':>6} {'recall':>6} "
           f"{'w pred':>6} {'w true':>6} {'n':>4}")  # fmt: skip
-    for key, res in report["sets"].items():
+    labelled = [(names[key], res) for key, res in report["sets"].items()]
+    labelled += [(f"damage2 {kind} alone", res) for kind, res in report.get("per_kind", {}).items()]
+    for label, res in labelled:
         for row, s in res["rows"].items():
-            print(f"{names[key]:34} {row[-1]:>6} {s['f1']:6.3f} {s['iou']:6.3f} "
+            print(f"{label:34} {row[-1]:>6} {s['f1']:6.3f} {s['iou']:6.3f} "
                   f"{s['precision']:6.3f} {s['recall']:6.3f} {s['width_pred']:6.2f} "
                   f"{res['true_width']:6.2f} {res['images']:4d}")  # fmt: skip
-    for kind, res in report.get("per_kind", {}).items():
-        s = res["rows"]["dilate 0"]
-        print(f"{'damage2 ' + kind + ' alone':34} {0:>6} {s['f1']:6.3f} {s['iou']:6.3f} "
-              f"{s['precision']:6.3f} {s['recall']:6.3f} {s['width_pred']:6.2f} "
-              f"{res['true_width']:6.2f} {res['images']:4d}")  # fmt: skip
     for key, res in report["sets"].items():
         if res.get("recall_by_contrast"):
             split = ", ".join(f"{k}: {v['recall']:.2f} of {v['share']:.0%}"
