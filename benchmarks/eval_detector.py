@@ -113,7 +113,7 @@ def real_items(real_old: Path, masks_dir: Path = REAL_MASKS):
 def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> dict:
     from oldphoto_cli.metrics import detection_scores
     from oldphoto_cli.patterns import spare_patterns
-    from oldphoto_cli.pipeline import grow_mask, mask_from_probability
+    from oldphoto_cli.pipeline import grow_mask
 
     opts = pipeline.options
     pred = {d: [] for d in dilations}
@@ -131,7 +131,7 @@ def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> di
         a, s = stroke_width(mask)
         true_width[0] += a
         true_width[1] += s
-        rule_mask = mask_from_probability(prob, opts.threshold, 0, opts.min_area)
+        rule_mask = pipeline.mask_of(prob, dilate=False)
         if opts.spare_patterns:  # the default detect rule, as restore applies it
             rule_mask = spare_patterns(rule_mask, image)[0]
         if base:  # how much the damage changed each true pixel: is a miss faint or plain?

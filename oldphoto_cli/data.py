@@ -116,6 +116,8 @@ class DataConfig:
     thin_content: float = 0.0  # share of crops that get thin-line content (draw_thin_content)
     dot_prints: float = 0.0  # share of crops that get dotted fabric prints (draw_dot_prints)
     wide_damage: bool = False  # the wider damage mix (degrade.wide_config) for the full mix
+    # the wide mix plus real film-damage overlays, print cracks and tears (degrade.real_config)
+    real_damage: bool = False
     # The mapping's spectrum (what restore meets): clean crops whose target is themselves,
     # mild damage and the full default mix; the rest of the samples get the full mix.
     clean_share: float = 0.0
@@ -205,7 +207,13 @@ class SyntheticPairs(_Crops):
     dots_salt = 17  # dotted prints, likewise
 
     def item(self, crop, index):
-        from oldphoto_cli.degrade import DegradeConfig, degrade_image, rng_for, wide_config
+        from oldphoto_cli.degrade import (
+            DegradeConfig,
+            degrade_image,
+            real_config,
+            rng_for,
+            wide_config,
+        )
         from oldphoto_cli.degrade.unstructured import reapply_tone
 
         cfg = self.cfg
@@ -232,8 +240,12 @@ class SyntheticPairs(_Crops):
                     "mask": torch.from_numpy(mask.astype(np.float32))[None]}  # fmt: skip
         if u < cfg.clean_share + cfg.mild_share:
             config = mild_config(cfg.structured)
-            if cfg.wide_damage:
+            if cfg.real_damage:
+                config = real_config(cfg.structured, base=config)
+            elif cfg.wide_damage:
                 config = wide_config(cfg.structured, base=config)
+        elif cfg.real_damage:
+            config = real_config(cfg.structured)
         elif cfg.wide_damage:
             config = wide_config(cfg.structured)
         else:

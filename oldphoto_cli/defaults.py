@@ -11,6 +11,9 @@ from __future__ import annotations
 # scores within 0.003), then measured once on the validation split: F1 0.823.
 DEFAULT_THRESHOLD = 0.6
 DEFAULT_MIN_AREA = 8
+# Connectivity and shape (oldphoto_cli.mask_rule); None: the plain threshold.
+DEFAULT_LOW_THRESHOLD: float | None = None
+DEFAULT_BLOB_THRESHOLD: float | None = None
 
 # Refuse larger images (decompression-bomb guard; ``imageio.read_image``).
 DEFAULT_MAX_MEGAPIXELS = 300.0

@@ -7,8 +7,16 @@ table is one *configuration*:
 * ``input``: the degraded image itself (the floor every method must beat);
 * ``classical``: ``oldphoto_classical.classical_restore`` (Telea inpainting + OpenCV
   non-local means) given the TRUE mask: the non-learned baseline;
+* ``classical-blackhat``: the same on the mask a classical line finder draws (black-hat /
+  top-hat of the luminance, long thin structures only): the baseline with no help;
 * pipeline configurations (:class:`EvalConfig`): a translator, a mask source (a detector,
   the true mask, or none) and ``with_scratch``.
+
+Scores per row: PSNR against the truth; *tone-fit* PSNR, after the best per-channel affine
+tone map of the output onto the truth (:func:`oldphoto_cli.metrics.tone_fit`), which scores
+structure (grain, blur, blocks, scratches) apart from a global tone no blind method can
+know; *damaged* PSNR, the same tone fit scored on the pixels of the pair's true mask alone
+(pairs with damage), which is how well holes are filled; SSIM and sharpness.
 
 Detection is scored for configurations that detect, on the pipeline's mask rule before
 its dilation (``prob > threshold``, regions under ``min_area`` dropped; face sparing is
@@ -30,7 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from oldphoto_cli.metrics import detection_scores, psnr, sharpness, ssim
+from oldphoto_cli.metrics import (
+    detection_scores,
+    masked_psnr,
+    psnr,
+    sharpness,
+    ssim,
+    tone_fitted_psnr,
+)
 
 VALIDATION_SEED = 20201
 TRUE_MASK = "true"  # detector name meaning "use the pair's true mask"
@@ -64,6 +79,8 @@ class EvalConfig:
             return "degraded input, unchanged"
         if self.kind == "classical":
             return "OpenCV Telea (true mask) + NLM"
+        if self.kind == "classical-blackhat":
+            return "OpenCV Telea (black-hat line mask, no learning) + NLM"
         mask = {TRUE_MASK: "true mask", NO_MASK: "no scratch path"}.get(
             self.detector or "", f"detect:{self.detector or 'default'}"
         )
@@ -72,6 +89,7 @@ class EvalConfig:
 
 INPUT = EvalConfig("input", kind="input")
 CLASSICAL = EvalConfig("classical", kind="classical")
+CLASSICAL_BLACKHAT = EvalConfig("classical-blackhat", kind="classical-blackhat")
 
 
 def default_configs() -> list[EvalConfig]:
@@ -198,6 +216,8 @@ class RowStats:
 
     config: EvalConfig
     psnr: list[float] = field(default_factory=list)
+    psnr_tone_fit: list[float] = field(default_factory=list)
+    psnr_damaged: list[float] = field(default_factory=list)  # pairs with a non-empty mask
     ssim: list[float] = field(default_factory=list)
     sharpness: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -214,6 +234,8 @@ class RowStats:
             "config": asdict(self.config),
             "images": len(self.psnr),
             "psnr": _round(np.mean(finite)) if finite else None,
+            "psnr_tone_fit": _mean_finite(self.psnr_tone_fit),
+            "psnr_damaged": _mean_finite(self.psnr_damaged),
             "ssim": _round(np.mean(self.ssim), 4) if self.ssim else None,
             "sharpness": _round(np.mean(self.sharpness), 3) if self.sharpness else None,
             "seconds_per_mp": (
@@ -239,6 +261,11 @@ def _round(value: float, digits: int = 3) -> float:
     return round(float(value), digits)
 
 
+def _mean_finite(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return _round(np.mean(finite)) if finite else None
+
+
 def _pipeline_options(
     config: EvalConfig, weights_dir, device, face_enhancer, keep_tone: bool = False
 ) -> Any:
@@ -260,6 +287,11 @@ def run_config(
         from oldphoto_classical import classical_restore
 
         return classical_restore(degraded, mask), None, bool(mask.any())
+    if config.kind == "classical-blackhat":
+        from oldphoto_classical.core import blackhat_scratch_map, classical_restore
+
+        found = (blackhat_scratch_map(degraded) >= 0.5).astype(np.uint8)
+        return classical_restore(degraded, found), None, bool(found.any())
     if config.detector == TRUE_MASK:
         result = pipeline.restore(degraded, mask=mask)
         return result.image, None, result.mask is not None
@@ -317,7 +349,7 @@ def evaluate(
         try:
             import oldphoto_classical  # noqa: F401
 
-            rows.append(CLASSICAL)
+            rows += [CLASSICAL, CLASSICAL_BLACKHAT]
         except ImportError:
             pass  # the baseline plugin is optional
     rows += list(configs if configs is not None else default_configs())
@@ -358,6 +390,10 @@ def evaluate(
             row.megapixels += megapixels
             row.scratch_path += int(scratch)
             row.psnr.append(psnr(restored, target))
+            row.psnr_tone_fit.append(tone_fitted_psnr(restored, target))
+            damaged = masked_psnr(restored, target, true_mask)
+            if damaged is not None:
+                row.psnr_damaged.append(damaged)
             row.ssim.append(ssim(np.asarray(restored, np.float32), target))
             row.sharpness.append(sharpness(restored, target))
             if detected is not None:
@@ -382,8 +418,8 @@ def render_table(report: dict[str, Any]) -> Any:
     if report.get("weights_dir"):
         title += f", weights {report['weights_dir']}"
     table = Table(title=title)
-    for header in ("config", "PSNR dB", "SSIM", "sharp", "det F1", "det IoU", "s/MP",
-                   "scratch", "what"):  # fmt: skip
+    for header in ("config", "PSNR dB", "tone-fit", "damaged", "SSIM", "sharp", "det F1",
+                   "det IoU", "s/MP", "scratch", "what"):  # fmt: skip
         left = header in ("config", "what")
         table.add_column(header, justify="left" if left else "right", no_wrap=header != "what")
 
@@ -395,6 +431,8 @@ def render_table(report: dict[str, Any]) -> Any:
         table.add_row(
             row["name"],
             fmt(row["psnr"], ".2f"),
+            fmt(row.get("psnr_tone_fit"), ".2f"),
+            fmt(row.get("psnr_damaged"), ".2f"),
             fmt(row["ssim"], ".4f"),
             fmt(row.get("sharpness"), ".3f"),
             fmt(det.get("f1"), ".3f"),

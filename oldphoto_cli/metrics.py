@@ -18,6 +18,42 @@ def psnr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor, peak: float
     return float("inf") if mse == 0 else 10.0 * np.log10(peak**2 / mse)
 
 
+def tone_fit(output: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``output`` after the best per-channel affine tone map ``a * output + b`` onto
+    ``reference`` (least squares): what is left differs from the reference in structure
+    (noise, blur, blocks, damage), not in global tone, which no blind method can know.
+
+    Shapes: HxWxC (or HxW) float images; returns float64, same shape.
+    """
+    out = np.asarray(output, np.float64)
+    ref = np.asarray(reference, np.float64)
+    channels = out.shape[-1] if out.ndim == 3 else 1
+    x_all, y_all = out.reshape(-1, channels), ref.reshape(-1, channels)
+    fitted = np.empty_like(x_all)
+    for c in range(channels):
+        x, y = x_all[:, c], y_all[:, c]
+        var = float(x.var())
+        a = float(((x - x.mean()) * (y - y.mean())).mean() / var) if var > 1e-12 else 0.0
+        fitted[:, c] = a * x + (y.mean() - a * x.mean())
+    return fitted.reshape(out.shape)
+
+
+def tone_fitted_psnr(output: np.ndarray, reference: np.ndarray) -> float:
+    """PSNR after :func:`tone_fit`: the structure score."""
+    return psnr(tone_fit(output, reference), reference)
+
+
+def masked_psnr(output: np.ndarray, reference: np.ndarray, mask: np.ndarray,
+                fit_tone: bool = True) -> float | None:  # fmt: skip
+    """PSNR over the pixels of ``mask`` (HxW) alone, after the whole image's tone fit
+    (``fit_tone``); None when the mask is empty."""
+    keep = np.asarray(mask) > 0
+    if not keep.any():
+        return None
+    out = tone_fit(output, reference) if fit_tone else np.asarray(output, np.float64)
+    return psnr(out[keep], np.asarray(reference, np.float64)[keep])
+
+
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """SSIM of HxWx3 (or HxW) float images in [0, 1] (scikit-image, Gaussian weights)."""
     from skimage.metrics import structural_similarity

@@ -23,11 +23,14 @@ from oldphoto_cli.archs.mapping_arch import latent_mask
 from oldphoto_cli.archs.vae_arch import pad_to_multiple
 from oldphoto_cli.contract import PluginError
 from oldphoto_cli.defaults import (  # noqa: F401 (DEFAULT_*: re-exported)
+    DEFAULT_BLOB_THRESHOLD,
+    DEFAULT_LOW_THRESHOLD,
     DEFAULT_MIN_AREA,
     DEFAULT_THRESHOLD,
     PRECISIONS,
 )
 from oldphoto_cli.device import resolve_device, resolve_precision
+from oldphoto_cli.mask_rule import MaskRule, line_aware_mask
 from oldphoto_cli.tiling import run_tiled
 
 MIN_DEFECT_SHARE = 1e-4  # with_scratch=auto takes the scratch path above this mask share
@@ -62,6 +65,10 @@ class RestoreOptions:
     threshold: float = DEFAULT_THRESHOLD  # detector probability above which a pixel is a defect
     dilate: int = 1  # grow the mask by this many pixels (scratch edges are soft)
     min_area: int = DEFAULT_MIN_AREA  # drop detected regions smaller than this (pixels)
+    # Connectivity and shape (oldphoto_cli.mask_rule): grow detections through pixels above
+    # low_threshold; compact (not line-like) regions need blob_threshold. None: threshold.
+    low_threshold: float | None = DEFAULT_LOW_THRESHOLD
+    blob_threshold: float | None = DEFAULT_BLOB_THRESHOLD
     # Drop detected regions lying wholly inside a face (spare_faces). None: when faces are
     # enhanced, which finds the faces anyway (the Haar search costs ~3 s at 768x1024).
     spare_faces: bool | None = None
@@ -299,8 +306,14 @@ class RestorePipeline:
     def mask_of(self, prob: np.ndarray, dilate: bool = True) -> np.ndarray:
         """The options' mask rule on a probability map: threshold, min_area, dilate."""
         opts = self.options
-        return mask_from_probability(prob, opts.threshold, opts.dilate if dilate else 0,
-                                     opts.min_area)  # fmt: skip
+        return grow_mask(line_aware_mask(prob, self.mask_rule), opts.dilate if dilate else 0)
+
+    @property
+    def mask_rule(self) -> MaskRule:
+        """The options' :class:`~oldphoto_cli.mask_rule.MaskRule`."""
+        opts = self.options
+        low = None if opts.low_threshold is None else min(opts.low_threshold, opts.threshold)
+        return MaskRule(opts.threshold, low, opts.blob_threshold, opts.min_area)
 
     @property
     def sparing_faces(self) -> bool:

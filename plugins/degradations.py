@@ -48,6 +48,10 @@ def oldphoto_register_degradations(register):
         ("cracks_varied", s + "cracks_varied", "crack_varied"),
         ("hairs", s + "hairs", "hair"),
         ("flaking", s + "flaking", "flake"),
+        # real damage: film-damage overlays (a data folder) and print cracks and tears
+        ("film_overlays", "oldphoto_cli.degrade.film_overlays:film_overlays", "overlay"),
+        ("print_cracks", "oldphoto_cli.degrade.print_damage:print_cracks", "crack_print"),
+        ("tears", "oldphoto_cli.degrade.print_damage:tears", "tear"),
     ]
     for name, fn, group in structured:
         register(name, fn, group=group, structured=True, p=1.0)

@@ -24,6 +24,39 @@ def _single_thread():
     yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _damage_overlays(tmp_path_factory):
+    """A tiny folder of film-damage overlays (one drawn hair, one speck cluster, one
+    scratch bundle), so tests never depend on the shared data folder being beside the
+    checkout."""
+    import os
+
+    root = tmp_path_factory.mktemp("damage_overlays")
+    rng = np.random.default_rng(0)
+    shapes = {"hair": [], "dirt": [], "scratches": []}
+    for kind in shapes:
+        (root / kind).mkdir()
+        alpha = np.zeros((400, 400), np.uint8)
+        if kind == "hair":
+            pts = np.cumsum(rng.normal(0, 4, (60, 2)), axis=0) + 200
+            cv2.polylines(alpha, [pts.astype(np.int32)], False, 255, 2, cv2.LINE_AA)
+        elif kind == "dirt":
+            for x, y in rng.integers(120, 280, (40, 2)):
+                cv2.circle(alpha, (int(x), int(y)), int(rng.integers(1, 4)), 230, -1)
+        else:
+            for _ in range(6):
+                x, y = rng.integers(80, 320, 2)
+                cv2.line(alpha, (int(x), int(y)), (int(x) + 60, int(y) + 90), 200, 1, cv2.LINE_AA)
+        cv2.imwrite(str(root / kind / f"{kind}-001.png"), alpha)
+    previous = os.environ.get("OLDPHOTO_DAMAGE_OVERLAYS")
+    os.environ["OLDPHOTO_DAMAGE_OVERLAYS"] = str(root)
+    yield root
+    if previous is None:
+        os.environ.pop("OLDPHOTO_DAMAGE_OVERLAYS", None)
+    else:
+        os.environ["OLDPHOTO_DAMAGE_OVERLAYS"] = previous
+
+
 @pytest.fixture
 def isolated_plugins(monkeypatch):
     """A fresh plugin manager with nothing loaded: installed plugins stay out of the test.

@@ -91,14 +91,19 @@ def test_evaluate_tiny_pairs_gives_sane_numbers(pairs_dir, eval_weights):
     report = evaluate.evaluate(pairs_dir, configs, weights_dir=eval_weights, device="cpu")
     rows = {row["name"]: row for row in report["rows"]}
     assert report["images"] == 3
-    assert list(rows) == ["input", "classical", "default", "default+true-mask", "cl"]
+    assert list(rows) == ["input", "classical", "classical-blackhat", "default",
+                          "default+true-mask", "cl"]  # fmt: skip
     assert math.isfinite(rows["input"]["psnr"]) and 5 < rows["input"]["psnr"] < 60
     assert 0 < rows["input"]["ssim"] <= 1
     for row in rows.values():
         assert row["images"] == 3
         assert row["psnr"] is not None and math.isfinite(row["psnr"])
-    # The true-mask classical baseline must beat doing nothing on always-defected pairs.
+    # The true-mask classical baseline must beat doing nothing on always-defected pairs,
+    # on structure and on the damaged pixels most of all.
     assert rows["classical"]["psnr"] > rows["input"]["psnr"]
+    assert rows["classical"]["psnr_damaged"] > rows["input"]["psnr_damaged"] + 1
+    for row in rows.values():  # a tone fit can only bring an output closer to the truth
+        assert row["psnr_tone_fit"] >= row["psnr"] - 1e-6
     assert rows["input"]["seconds_per_mp"] is None and rows["classical"]["seconds_per_mp"] > 0
     for name in ("default", "cl"):
         det = rows[name]["detection"]
@@ -106,7 +111,7 @@ def test_evaluate_tiny_pairs_gives_sane_numbers(pairs_dir, eval_weights):
     assert rows["default+true-mask"]["detection"] is None
     assert rows["default+true-mask"]["scratch_path_share"] == 1.0
     json.dumps(report)  # JSON-able as is
-    assert evaluate.render_table(report).row_count == 5
+    assert evaluate.render_table(report).row_count == 6
 
 
 @needs_classical
@@ -121,7 +126,8 @@ def test_eval_command_json(pairs_dir, eval_weights):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["images"] == 2
-    assert [row["name"] for row in report["rows"]] == ["input", "classical", "cl",
+    assert [row["name"] for row in report["rows"]] == ["input", "classical",
+                                                       "classical-blackhat", "cl",
                                                        "cl (clean in)"]  # fmt: skip
 
 

@@ -44,6 +44,10 @@ def _default_group_p() -> dict[str, float]:
         "crack_varied": 0.0,
         "hair": 0.0,
         "flake": 0.0,
+        # real damage, off by default (:func:`real_config`)
+        "overlay": 0.0,  # film-damage overlays (real dust, hair, scratches; a data folder)
+        "crack_print": 0.0,  # emulsion crack networks of a print
+        "tear": 0.0,  # torn corners and tears from the border
     }
 
 
@@ -259,4 +263,22 @@ def wide_config(structured: bool = True, jpeg_after: float = 0.3,
     base = base or DegradeConfig(structured=structured)
     return DegradeConfig(structured=structured, only=base.only,
                          group_p={**base.group_p, **WIDE_GROUP_P}, always=base.always,
+                         jpeg_after=jpeg_after)  # fmt: skip
+
+
+REAL_GROUP_P = {
+    "overlay": 0.55,
+    "crack_print": 0.35,
+    "tear": 0.08,
+}
+"""The real-damage groups of :func:`real_config`: film-damage overlays, print cracks, tears."""
+
+
+def real_config(structured: bool = True, jpeg_after: float = 0.3,
+                base: DegradeConfig | None = None) -> DegradeConfig:  # fmt: skip
+    """:func:`wide_config` plus the real-damage groups of :data:`REAL_GROUP_P` (film
+    overlays need their data folder: :mod:`oldphoto_cli.degrade.film_overlays`)."""
+    wide = wide_config(structured, jpeg_after, base)
+    return DegradeConfig(structured=structured, only=wide.only,
+                         group_p={**wide.group_p, **REAL_GROUP_P}, always=wide.always,
                          jpeg_after=jpeg_after)  # fmt: skip

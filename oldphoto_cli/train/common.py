@@ -248,8 +248,9 @@ class Trainer:
 
     @property
     def channels_last(self) -> bool:
-        # bf16 convolutions on the CPU (oneDNN) run fastest on NHWC tensors.
-        return self.opts.bf16 and self.device.type == "cpu"
+        # oneDNN convolutions on the CPU run fastest on NHWC tensors: bf16 ones, and fp32
+        # ones too (a width-16 U-Net step at 256 px: 6 s instead of 12 s on 2 AVX2 cores).
+        return self.device.type == "cpu"
 
     def frozen_models(self) -> list[nn.Module]:
         """Networks the step runs but does not train (e.g. the mapping's VAEs)."""

@@ -69,12 +69,16 @@ class DetectorTrainer(Trainer):
                  graphics: float = 0.0, thin_content: float = 0.0,
                  wide_damage: bool = False, dot_prints: float = 0.0,
                  clean_share: float = 0.0, mild_share: float = 0.0,
-                 intact_weight: float = 0.2) -> None:  # fmt: skip
+                 intact_weight: float = 0.2, real_damage: bool = False) -> None:  # fmt: skip
         self.cfg, self.dice_weight, self.clean_dir = cfg or UNetConfig(), dice_weight, clean_dir
         self.real_old_dir, self.negative_weight = real_old_dir, negative_weight
         self.graphics, self.thin_content, self.wide_damage = graphics, thin_content, wide_damage
         self.dot_prints, self.clean_share, self.mild_share = dot_prints, clean_share, mild_share
-        self.intact_weight = intact_weight
+        self.intact_weight, self.real_damage = intact_weight, real_damage
+        if real_damage:  # fail now, not in the first batch, when the overlays are missing
+            from oldphoto_cli.degrade.film_overlays import _resolve, overlay_index
+
+            overlay_index(_resolve(None))
         # Real negatives keep their share of the batch (2 of a CPU batch of 6-8, a quarter of
         # a GPU batch): a fixed 2 in a batch of 24 diluted them and let the detector mark the
         # grain and paper of real old photos (2.6 % of their pixels instead of 0.3 %).
@@ -85,6 +89,7 @@ class DetectorTrainer(Trainer):
         self.pairs = SyntheticPairs(train, DataConfig(crop=opts.crop, seed=opts.seed,
                                                       graphics=graphics, thin_content=thin_content,
                                                       wide_damage=wide_damage,
+                                                      real_damage=real_damage,
                                                       dot_prints=dot_prints,
                                                       clean_share=clean_share,
                                                       mild_share=mild_share,
@@ -161,7 +166,10 @@ class DetectorTrainer(Trainer):
                                    "(wires, hair, fences, text, lace; hard negatives)",
                    "dot_prints": f"{self.dot_prints} of crops get dotted fabric prints "
                                  "(polka dots; hard negatives)",
-                   "damage": "wide (degrade.wide_config)" if self.wide_damage else "default",
+                   "damage": ("real (degrade.real_config: film-damage overlays, print "
+                              "cracks, tears)" if self.real_damage
+                              else "wide (degrade.wide_config)" if self.wide_damage
+                              else "default"),
                    "spectrum": f"{self.clean_share} intact crops (empty mask, marks "
                                f"penalised at {self.intact_weight}), "
                                f"{self.mild_share} on mildly degraded bases",
