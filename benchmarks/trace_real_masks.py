@@ -24,8 +24,9 @@ stroke file, and draw review sheets to correct them.
 * ``note``: one line on what damage the photo has (or, for an empty mask, what thin
   content it holds that a detector must not mark).
 
-Every zone, line and area names its damage ``kind``: ``crack``, ``scratch``, ``dust``,
-``tear`` (torn or missing paper, torn corners) or ``stain`` (blotches, spots, flaked
+Every zone, line and area names its damage ``kind``: ``crack``, ``scratch``, ``dust``
+(specks, lint and hairs lying on the print or negative, small flecks of lost emulsion),
+``tear`` (torn or missing paper, torn corners, holes) or ``stain`` (blotches, spots, flaked
 patches where the emulsion is lost); a zone or area then is
 ``{"polygon": [...], "kind": K, ...}``. A photo-level ``"kind"`` is the default for
 entries that name none (a plain polygon); an entry with neither gets label ``UNKNOWN``
