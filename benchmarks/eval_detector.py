@@ -95,19 +95,55 @@ CONTRAST_BINS = (10, 20, 40, 80, 256)
 
 
 def real_items(real_old: Path, masks_dir: Path = REAL_MASKS):
-    """(name, photo float RGB, traced mask) for every ``<stem>.png`` mask with a photo."""
+    """(name, photo float RGB, traced mask) for every traced photo; the damage kinds of
+    each are in :data:`REAL_KINDS` afterwards (for the per-kind recall)."""
     from oldphoto_cli.degrade import load_image
 
-    for mask_path in sorted(masks_dir.glob("*.png")):
-        photos = [p for p in real_old.glob(mask_path.stem + ".*") if p.suffix != ".png"]
-        if not photos:
-            print(f"note: no photo for {mask_path.name} in {real_old}", file=sys.stderr)
+    sys.path.insert(0, str(HERE))
+    import trace_real_masks
+
+    for name, (mask, kinds) in trace_real_masks.load_real_masks(real_old, masks_dir).items():
+        photo = next(p for p in real_old.glob(name + ".*") if p.suffix != ".png")
+        REAL_KINDS[name] = kinds
+        yield name, load_image(photo), mask
+
+
+REAL_KINDS: dict[str, np.ndarray] = {}
+
+
+def recall_by_kind_and_width(kept: list) -> dict:
+    """Recall of the hand-traced damage per kind (crack, scratch, ...) and per width class of
+    its connected components, plus the share of the intact photos' pixels marked."""
+    sys.path.insert(0, str(HERE))
+    import trace_real_masks as trm
+
+    kinds_found = np.zeros((2, len(trm.KINDS)))
+    widths_found = np.zeros((2, len(trm.WIDTH_CLASSES)))
+    intact = [0, 0]
+    for name, _image, truth, pred in kept:
+        if not truth.any():
+            intact[0] += int(pred.sum())
+            intact[1] += pred.size
             continue
-        photo = load_image(photos[0])
-        mask = (load_image(mask_path).max(axis=2) > 0.5).astype(np.uint8)
-        if mask.shape != photo.shape[:2]:
-            raise ValueError(f"{mask_path}: mask size {mask.shape} != photo {photo.shape[:2]}")
-        yield mask_path.stem, photo, mask
+        hit = (truth > 0) & (pred > 0)
+        kinds = REAL_KINDS[name]
+        for k in range(len(trm.KINDS)):
+            true_k = (truth > 0) & (kinds == k + 1)
+            kinds_found[:, k] += true_k.sum(), (true_k & hit).sum()
+        labels, width = trm.component_widths(truth)
+        cls = np.array([trm.width_class(w) for w in width])
+        pixel_cls = cls[labels]
+        for c in range(len(trm.WIDTH_CLASSES)):
+            true_c = (truth > 0) & (pixel_cls == c)
+            widths_found[:, c] += true_c.sum(), (true_c & hit).sum()
+    names = [f"{lo}-{hi} px" if hi < 10**8 else f">{lo - 1} px" for lo, hi in trm.WIDTH_CLASSES]
+    return {
+        "recall_by_kind": {k: {"pixels": int(t), "recall": round(f / max(t, 1), 3)}
+                           for k, t, f in zip(trm.KINDS, *kinds_found, strict=True)},
+        "recall_by_width": {n: {"pixels": int(t), "recall": round(f / max(t, 1), 3)}
+                            for n, t, f in zip(names, *widths_found, strict=True)},
+        "intact_photos_marked": round(intact[0] / max(intact[1], 1), 5),
+    }  # fmt: skip
 
 
 def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> dict:
@@ -206,6 +242,9 @@ def main() -> None:
     parser.add_argument("--sets", default="val1,val2,real", help="which sets to score")
     parser.add_argument("--json", help="also write the report here")
     parser.add_argument("--sheet", help="write the real set's overlay sheet here (PNG or JPEG)")
+    parser.add_argument("--rule", metavar="T[,LOW[,BLOB]]",
+                        help="mask rule to score instead of the default: threshold, hysteresis "
+                             "low, compact-region threshold (oldphoto_cli.mask_rule)")  # fmt: skip
     parser.add_argument("--per-kind", type=int, default=0, metavar="N",
                         help="also score each damage2 kind alone on N crops (dilate 0)")  # fmt: skip
     args = parser.parse_args()
@@ -221,11 +260,15 @@ def main() -> None:
     wanted = args.sets.split(",")
     work = Path(args.work)
     val1, val2 = build_sets(args.clean, work)
+    rule = {}
+    if args.rule:
+        values = [float(v) for v in args.rule.split(",")]
+        rule = dict(zip(("threshold", "low_threshold", "blob_threshold"), values, strict=False))
     pipeline = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="none",
-                                              weights_dir=args.weights_dir))  # fmt: skip
+                                              weights_dir=args.weights_dir, **rule))  # fmt: skip
     limit = args.limit or None
-    report: dict = {"weights_dir": args.weights_dir, "threshold": pipeline.options.threshold,
-                    "min_area": pipeline.options.min_area, "sets": {}}  # fmt: skip
+    report: dict = {"weights_dir": args.weights_dir, "rule": str(pipeline.mask_rule),
+                    "sets": {}}  # fmt: skip
     with torch.inference_mode():
         for key, items in (("val1", lambda: synthetic_items(val1)),
                            ("val2", lambda: synthetic_items(val2, with_base=True))):  # fmt: skip
@@ -240,6 +283,7 @@ def main() -> None:
             kept: list = []
             report["sets"]["real"] = score_set(pipeline, real_items(Path(args.real_old)),
                                                keep=kept)  # fmt: skip
+            report["real_breakdown"] = recall_by_kind_and_width(kept)
             if args.sheet and kept:
                 overlay_sheet(kept, args.sheet)
     names = {"val1": "own renderer (validation pairs)", "val2": "independent renderer (damage2)",
@@ -258,6 +302,12 @@ def main() -> None:
             split = ", ".join(f"{k}: {v['recall']:.2f} of {v['share']:.0%}"
                               for k, v in res["recall_by_contrast"].items())  # fmt: skip
             print(f"{names[key]}, dilate 0 recall by damage contrast (8-bit levels): {split}")
+    if "real_breakdown" in report:
+        br = report["real_breakdown"]
+        for key in ("recall_by_kind", "recall_by_width"):
+            print(f"real, dilate 0, {key.replace('_', ' ')}: " + ", ".join(
+                f"{k} {v['recall']:.2f} ({v['pixels']} px)" for k, v in br[key].items()))
+        print(f"real, intact photos: {br['intact_photos_marked']:.3%} of pixels marked")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
 

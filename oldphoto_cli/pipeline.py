@@ -30,6 +30,7 @@ from oldphoto_cli.defaults import (  # noqa: F401 (DEFAULT_*: re-exported)
     PRECISIONS,
 )
 from oldphoto_cli.device import resolve_device, resolve_precision
+from oldphoto_cli.fill import harmonize_fill, neighbourhood_mean
 from oldphoto_cli.mask_rule import MaskRule, line_aware_mask
 from oldphoto_cli.tiling import run_tiled
 
@@ -74,6 +75,8 @@ class RestoreOptions:
     spare_faces: bool | None = None
     # Drop detected specks that lie on a printed lattice (polka dots): oldphoto_cli.patterns.
     spare_patterns: bool = True
+    # Move each repaired hole's local mean to its neighbourhood's (oldphoto_cli.fill)
+    harmonize_fill: bool = True
     strength: float = 1.0  # blend restored with input (1 = fully restored)
     keep_tone: bool = True  # keep the input's colour/sepia/grayscale tone
     tile: int | None = None  # latent decode tile side (translate: 2x); None: from free memory
@@ -175,17 +178,24 @@ def is_grayscale(rgb: np.ndarray, tolerance: float = 2.0 / 255) -> bool:
     return float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).max()) <= tolerance
 
 
-def keep_tone(restored: np.ndarray, original: np.ndarray) -> np.ndarray:
+def keep_tone(
+    restored: np.ndarray, original: np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray:
     """Restored luminance with the original's (smoothed) chroma: sepia stays sepia.
 
     Gray inputs come back gray. Chroma is blurred so colour noise in the input does not
     return; the network's job is structure and detail, the photo's tone is the owner's.
+    Under ``mask`` (the repaired defects) the original's chroma is the defect's own, so
+    it comes from the unmasked neighbourhood instead (:func:`oldphoto_cli.fill.neighbourhood_mean`).
     """
     if is_grayscale(original):
         luma = cv2.cvtColor(restored, cv2.COLOR_RGB2GRAY)
         return np.repeat(luma[..., None], 3, axis=2)
     lab_r = cv2.cvtColor(restored, cv2.COLOR_RGB2LAB)
     lab_o = cv2.cvtColor(original, cv2.COLOR_RGB2LAB)
+    if mask is not None and np.any(mask):
+        hole = np.asarray(mask) > 0
+        lab_o[hole, 1:] = neighbourhood_mean(lab_o[..., 1:], hole.astype(np.uint8))[hole]
     sigma = max(1.0, max(original.shape[:2]) / 512)
     lab_r[..., 1:] = cv2.GaussianBlur(lab_o[..., 1:], (0, 0), sigma)
     return np.clip(cv2.cvtColor(lab_r, cv2.COLOR_LAB2RGB), 0, 1)
@@ -442,6 +452,8 @@ class RestorePipeline:
         used_mask, faces = self._choose_mask(rgb, mask, info)
         info["scratch_path"] = used_mask is not None
         restored = self.restore_core(rgb, used_mask, info)
+        if used_mask is not None and opts.harmonize_fill:
+            restored = harmonize_fill(restored, used_mask)
         intermediates["restored_global"] = restored
         if self.face_enhancer is not None:
             started = time.perf_counter()
@@ -457,7 +469,7 @@ class RestorePipeline:
             info["seconds_faces"] = round(time.perf_counter() - started, 3)
             intermediates["faces"] = restored
         if opts.keep_tone:
-            restored = keep_tone(restored, rgb)
+            restored = keep_tone(restored, rgb, used_mask)
         if opts.strength < 1.0:
             restored = opts.strength * restored + (1.0 - opts.strength) * rgb
         restored = np.asarray(restored, np.float32)
