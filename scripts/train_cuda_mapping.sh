@@ -6,8 +6,7 @@
 #
 #   bash scripts/train_cuda_mapping.sh INIT_EXPORT RUN_DIR [MINUTES_AT_1e-4] [MINUTES_AT_3e-5] [ARGS...]
 #
-# ARGS go to `oldphoto train mapping` as they are, e.g. --global-film to add the global
-# conditioning over a plain export (it starts as a no-op).
+# ARGS go to `oldphoto train mapping` as they are, e.g. --gan-weight 0.5.
 # DATA (default ../shared/data) must hold clean/; DEVICE (default cuda) and WORKERS
 # (default: cores - 2) can be set for a dry run on the CPU. Exports go to RUN_DIR:
 # mapping_phase1.safetensors after the first phase, mapping.safetensors at the end.

@@ -211,9 +211,6 @@ class Trainer:
 
     name = "trainer"
     exported_model = ""  # key in ``models`` of the network that export() writes
-    # Parameter-name prefixes of parts that start as a no-op, so an export without them
-    # can still be resumed from (``resume_from_export``).
-    new_parts: tuple[str, ...] = ()
 
     def __init__(self, opts: TrainOptions) -> None:
         self.opts = opts
@@ -269,11 +266,8 @@ class Trainer:
         missing, unexpected = unwrap(self.models[self.exported_model]).load_state_dict(
             tensors, strict=False
         )
-        # Only parts that start as a no-op may be absent (e.g. the mapping's global FiLM
-        # switched on over an export without it); anything else is the wrong file.
-        absent = [k for k in missing if not k.startswith(self.new_parts)]
-        if absent or unexpected:
-            raise RuntimeError(f"{path}: does not fit this model: missing {absent[:5]}, "
+        if missing or unexpected:  # another architecture or config: the wrong file
+            raise RuntimeError(f"{path}: does not fit this model: missing {missing[:5]}, "
                                f"unexpected {unexpected[:5]}")  # fmt: skip
         training = meta.get("training") or {}
         self.step = int(training.get("steps", 0))
