@@ -11,7 +11,8 @@ from oldphoto_cli.archs import mapping_arch
 from oldphoto_cli.archs.mapping_arch import LatentMapping as MappingNet
 from oldphoto_cli.archs.mapping_arch import MappingConfig
 from oldphoto_cli.archs.nonlocal_arch import context_tokens, grid_shape, pool_context
-from oldphoto_cli.contract import LatentTranslator, TorchStage
+from oldphoto_cli.contract import LatentTranslator
+from oldphoto_cli.torch_stage import TorchStage
 
 
 @dataclass
