@@ -266,6 +266,19 @@ def test_third_party_degradation_used(third_party, img, tmp_path):
     assert r.exit_code == 0, r.output
     line = json.loads((tmp_path / "o" / "manifest.jsonl").read_text().splitlines()[0])
     assert line["ops"][0]["name"] == "invert"
+    # ... and so do the listings: degrade --list (no arguments needed) and stages
+    r = CliRunner().invoke(cli, ["degrade", "--list"])
+    assert r.exit_code == 0, r.output
+    listed = {line.split()[0]: line.split() for line in r.output.splitlines()[1:] if line}
+    assert listed["invert"][1:] == ["mytest", "unstructured", "1.00", "inverter"]
+    assert listed["scratches"][1:4] == ["scratch", "structured", "0.60"]
+    assert listed["hairs"][3] == "0.00"  # a group the default mix leaves out
+    assert set(get_degradations()) <= set(listed)
+    rows = json.loads(CliRunner().invoke(cli, ["stages", "--json"]).output)["degrade"]
+    assert {"name": "invert", "plugin": "inverter", "default": False, "group": "mytest",
+            "structured": False, "description": "unstructured, group mytest"} in rows
+    table = CliRunner().invoke(cli, ["stages"]).output
+    assert {"invert,", "scratches,"} <= set(table.split("\ndegrade", 1)[1].split())
 
 
 def test_contact_sheet(img):
