@@ -45,7 +45,7 @@ def _list_degradations(ctx: click.Context, _param: click.Parameter, value: bool)
 )
 @click.option(
     "--size",
-    type=click.IntRange(min=8),
+    type=click.IntRange(min=0),
     default=256,
     show_default=True,
     help="Random crop size in pixels; 0 keeps whole images.",
@@ -90,6 +90,8 @@ def degrade_command(
 
     from oldphoto_cli import degrade, imageio
 
+    if 0 < size < 8:
+        raise click.BadParameter(f"{size} is below 8 (0 keeps whole images)", param_hint="--size")
     cv2.setNumThreads(1)
     only_t = _split(only)
     try:

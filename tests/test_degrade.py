@@ -348,6 +348,18 @@ def test_cli_degrade(tmp_path, img):
         assert cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).max() == 0
 
 
+def test_cli_size_0_keeps_the_whole_image(tmp_path):
+    from oldphoto_cli.cli import cli
+
+    src = tmp_path / "a.png"
+    cv2.imwrite(str(src), np.full((40, 60, 3), 128, np.uint8))
+    r = CliRunner().invoke(cli, ["degrade", str(src), str(tmp_path / "o"), "--size", "0", "-q"])
+    assert r.exit_code == 0, r.output
+    assert cv2.imread(str(next((tmp_path / "o" / "degraded").iterdir()))).shape == (40, 60, 3)
+    r = CliRunner().invoke(cli, ["degrade", str(src), str(tmp_path / "p"), "--size", "4"])
+    assert r.exit_code == 2 and "0 keeps whole images" in r.output
+
+
 def test_cli_unknown_only(tmp_path, img):
     from oldphoto_cli.cli import cli
 
