@@ -55,7 +55,7 @@ def test_tile_starts_cover_and_overlap():
 
 def test_tile_spans_balance_a_size_just_over_one_tile():
     """Two half tiles, not a whole tile and a second one almost wholly inside it: the
-    cost above one tile (issue 12)."""
+    cost above one tile (benchmarks/RESULTS.md)."""
     assert tile_spans(290, 256, 8) == [(0, 149), (141, 149)]
 
 

@@ -44,7 +44,7 @@ class TrainOptions:
     # process). On a GPU the damage synthesis (~10 ms a crop on one core) is the bottleneck.
     workers: int = 0
     # bfloat16 autocast for the training step (models channels-last on the CPU): 2.4x the
-    # fp32 speed of a mapping step on a CPU with AMX (benchmarks/RESULTS.md, session 9).
+    # fp32 speed of a mapping step on a CPU with AMX (benchmarks/RESULTS.md, 2026-12-05).
     bf16: bool = False
     # Linear learning-rate warm-up over this many steps when the optimizers start without
     # saved moments (a new run, or one continued from exported weights): Adam's first
@@ -366,7 +366,7 @@ class Trainer:
             if opts.val_every and self.step % opts.val_every == 0 and self.ddp.main:
                 metrics = self.validate()
                 self.log.write({"step": self.step, "val": metrics})
-                # Export as we go: a run killed later (or a session ending) still leaves
+                # Export as we go: a run killed later (or a machine taken back) still leaves
                 # weights that --resume and the stages can use.
                 self.export(metrics)
         self.checkpoint()
