@@ -15,7 +15,7 @@ Times, each in fresh subprocesses (``--repeat`` runs, min and median reported):
 - in one process: model load, the first image, the warm per-image time (median of
   ``--images - 1`` further images) and its cost per megapixel, their ratio, peak memory.
 
-Targets (issue 17): ``--help`` and ``stages`` under 0.3 s; the headline command
+Targets (set on 2026-11-29): ``--help`` and ``stages`` under 0.3 s; the headline command
 <= 4.4 s and <= 1.5 GiB on 2 cores; the first image within 1.2x of a warm one. Use a quiet
 machine (on this project: ``/work/quiet.sh python benchmarks/bench_command.py``). ``--out``
 rewrites this script's section of the results file and keeps the rest.

@@ -1,4 +1,4 @@
-"""CPU cost per megapixel of the restore pipeline, one tile against many (issue 12, item 6).
+"""CPU cost per megapixel of the restore pipeline, one tile against many.
 
     python benchmarks/bench_tiles.py [--sizes 768x1024,1,4,12] [--threads 1] [--repeat 1]
         [--tile N] [--weights-dir DIR]

@@ -1,6 +1,6 @@
 """Bit-identity check for refactors: the same fixed restores, hashed, from two installs.
 
-A refactor that must not change behaviour (issue 14's redesign) is checked by restoring a
+A refactor that must not change behaviour (such as the plugin-contract redesign of 2026-11-29) is checked by restoring a
 fixed set of crops with the shipped weights through the CLI of each install and comparing
 the sha256 of every output file and every ``--json`` record (timings left out):
 

@@ -10,7 +10,7 @@ the library (``RestoreOptions.precision``), so it also runs where the device has
 arithmetic for it (then emulated: slow, but the same rounding). Reports mean PSNR against
 the clean photo, its change from fp32, the PSNR of each output against fp32's, and how
 many mask pixels differ. ``--precision auto`` may pick a precision only when its PSNR
-stays within 0.1 dB of fp32 (issue 17).
+stays within 0.1 dB of fp32.
 """
 
 from __future__ import annotations

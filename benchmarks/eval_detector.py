@@ -1,5 +1,5 @@
 """Scratch detection on three test sets: the project's validation pairs (its own renderer,
-``oldphoto_cli.degrade``), pairs from an independent renderer (``benchmarks/damage2.py``,
+``oldphoto_cli.degrade``), pairs from an independent renderer (``oldphoto_cli/damage2.py``,
 never used for training) and the hand-traced real old photos (``benchmarks/real_masks``).
 
     python benchmarks/eval_detector.py --clean ../shared/data/clean \\
@@ -45,11 +45,9 @@ def stroke_width(mask: np.ndarray) -> tuple[float, float]:
 
 
 def build_sets(clean: str, work: Path) -> tuple[Path, Path]:
+    from oldphoto_cli import damage2
     from oldphoto_cli.data import list_images, split
     from oldphoto_cli.evaluate import make_validation_pairs
-
-    sys.path.insert(0, str(HERE))
-    import damage2
 
     val1, val2 = work / "val1", work / "val2"
     if not (val1 / "mask").is_dir():
@@ -64,10 +62,8 @@ def build_kind_sets(clean: str, work: Path, per_kind: int) -> dict[str, Path]:
     """One set per damage2 kind, that kind alone: one 256 px crop of each of the first
     ``per_kind`` validation photos, seed ``PAIR_SEED + 1 + k`` for the k-th kind. Where
     the independent renderer's gap is: which kinds the detector misses or over-marks."""
+    from oldphoto_cli import damage2
     from oldphoto_cli.data import list_images, split
-
-    sys.path.insert(0, str(HERE))
-    import damage2
 
     _, validation = split(list_images(clean))
     sets = {}

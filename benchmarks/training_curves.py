@@ -1,8 +1,8 @@
 """Training curves from the runs' ``log.jsonl`` files: loss (smoothed) and the in-training
 validation figures against the step, one panel per run.
 
-    python benchmarks/training_curves.py weights/training_logs/mapping.jsonl \
-        weights/training_logs/face.jsonl --out benchmarks/figures/training_curves.png
+    python benchmarks/training_curves.py research/training_logs/mapping.jsonl \
+        research/training_logs/face.jsonl --out benchmarks/figures/training_curves.png
 
 Each log line is ``{"step", "seconds", "loss", ...}`` or ``{"step", "val": {...}}``
 (``oldphoto_cli.train.common.JsonlLog``). A resumed run appends to the same log, so a step

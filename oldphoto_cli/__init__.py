@@ -22,9 +22,9 @@ from oldphoto_cli.contract import (
     LatentTranslator,
     PluginError,
     Stage,
-    TorchStage,
 )
 from oldphoto_cli.hookspecs import hookimpl
+from oldphoto_cli.torch_stage import TorchStage
 
 __version__ = "0.1.0"
 

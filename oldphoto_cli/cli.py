@@ -40,37 +40,18 @@ def plugins_command() -> None:
 @cli.command(name="stages")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def stages_command(as_json: bool) -> None:
-    """Show, per kind, the available stage implementations and the default (face
-    enhancers and face detectors included)."""
-    rows: dict[str, list[dict]] = {}
-    for kind in stages.KINDS:
-        default = stages.default_name(kind)
-        rows[kind] = [
-            {
-                "name": spec.name,
-                "plugin": spec.plugin,
-                "default": spec.name == default,
-                "description": spec.description,
-            }
-            for spec in stages.stages_of(kind)
-        ]
-    from oldphoto_cli import faces
-    from oldphoto_cli.registry import default_of
+    """Show, per kind, the registered implementations and the default: the pipeline's
+    stages, face detectors and degradations (`oldphoto degrade --list` details those)."""
+    from oldphoto_cli import catalog
 
-    detectors = faces.face_detectors()
-    chosen = default_of([s for s in detectors if s.default])
-    default = chosen.name if chosen else "haar"  # the built-in fallback
-    rows["face_detector"] = [
-        {"name": spec.name, "plugin": spec.plugin, "default": spec.name == default,
-         "description": spec.description}
-        for spec in detectors
-    ]  # fmt: skip
+    rows = catalog.stage_rows()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for kind, specs in rows.items():
         names = ", ".join(s["name"] + (" (default)" if s["default"] else "") for s in specs)
-        click.echo(f"{kind:13s} {names or '-'}")
+        click.echo(click.wrap_text(names or "-", width=88, initial_indent=f"{kind:13s} ",
+                                   subsequent_indent=" " * 14))  # fmt: skip
 
 
 def _add_commands() -> None:

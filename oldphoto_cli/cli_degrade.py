@@ -16,6 +16,23 @@ def _split(value: str | None) -> tuple[str, ...] | None:
     return tuple(part.strip() for part in value.split(",") if part.strip()) or None
 
 
+def _list_degradations(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--list``: the registered degradations, their groups and default probabilities."""
+    if not value or ctx.resilient_parsing:
+        return
+    from oldphoto_cli import catalog
+
+    rows = catalog.degradation_table()
+    click.echo(f"{'name':20s} {'group':16s} {'kind':13s} {'p':>5s}  plugin")
+    for row in rows:
+        kind = "structured" if row["structured"] else "unstructured"
+        click.echo(f"{row['name']:20s} {row['group']:16s} {kind:13s} {row['p']:5.2f}  "
+                   f"{row['plugin']}")  # fmt: skip
+    click.echo("\np: how likely the group is to fire in the default mix (0: only with "
+               "--only NAME --always).")  # fmt: skip
+    ctx.exit()
+
+
 @click.command(name="degrade")
 @click.argument("clean_dir", type=click.Path(exists=True, path_type=Path))
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
@@ -28,7 +45,7 @@ def _split(value: str | None) -> tuple[str, ...] | None:
 )
 @click.option(
     "--size",
-    type=click.IntRange(min=8),
+    type=click.IntRange(min=0),
     default=256,
     show_default=True,
     help="Random crop size in pixels; 0 keeps whole images.",
@@ -44,7 +61,7 @@ def _split(value: str | None) -> tuple[str, ...] | None:
     "--only",
     default=None,
     metavar="NAMES",
-    help="Comma-separated op or group names, e.g. blur,noise,scratch.",
+    help="Comma-separated op or group names, e.g. blur,noise,scratch (--list names them).",
 )
 @click.option("--always", is_flag=True, help="Apply every selected group (probability 1).")
 @click.option(
@@ -54,6 +71,14 @@ def _split(value: str | None) -> tuple[str, ...] | None:
     help="Write a clean | degraded | mask contact sheet of the first 6 images.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--list",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_list_degradations,
+    help="List the registered degradations (name, group, default probability) and exit.",
+)
 def degrade_command(
     clean_dir, out_dir, count, size, seed, structured, only, always, preview, quiet
 ):
@@ -65,6 +90,8 @@ def degrade_command(
 
     from oldphoto_cli import degrade, imageio
 
+    if 0 < size < 8:
+        raise click.BadParameter(f"{size} is below 8 (0 keeps whole images)", param_hint="--size")
     cv2.setNumThreads(1)
     only_t = _split(only)
     try:

@@ -525,6 +525,10 @@ class StageChoiceOption(click.Option):
 @_common_options
 @click.option("--detector", metavar="NAME", help="Scratch detector stage (see `oldphoto stages`).")
 @click.option("--translator", metavar="NAME", help="Translate stage (see `oldphoto stages`).")
+@click.option("--encoder", cls=StageChoiceOption, kind="encode", metavar="NAME",
+              help="Encode stage (image -> latent), for a latent-space translator.")  # fmt: skip
+@click.option("--decoder", cls=StageChoiceOption, kind="decode", metavar="NAME",
+              help="Decode stage (latent -> image); its scale must be the encoder's.")  # fmt: skip
 @click.option(
     "--face-enhancer",
     cls=StageChoiceOption,
@@ -651,6 +655,8 @@ def restore_command(
     quiet,
     detector,
     translator,
+    encoder,
+    decoder,
     face_enhancer,
     face_enhance,
     only_center_face,
@@ -724,6 +730,8 @@ def restore_command(
     items = _shard(items, shard, rank)
     _check_stage("detect", detector)
     _check_stage("translate", translator)
+    _check_stage("encode", encoder)
+    _check_stage("decode", decoder)
     _check_stage("face_enhance", face_enhancer)
     device_name, precision = _device(device, precision, fp16, reporter, rank)
     from oldphoto_cli.pipeline import RestoreOptions
@@ -732,6 +740,8 @@ def restore_command(
         device=device_name,
         detector=detector,
         translator=translator,
+        encoder=encoder,
+        decoder=decoder,
         face_enhancer=face_enhancer,
         with_scratch=with_scratch,
         spare_patterns=spare_patterns,

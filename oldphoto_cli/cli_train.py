@@ -142,14 +142,6 @@ def vae2(clean_dir, gan_weight, pixel_skip, opts):
     show_default=True,
     help="Grey and toned samples keep their tone in the target.",
 )
-@click.option(
-    "--global-film/--no-global-film",
-    default=False,
-    show_default=True,
-    help="Condition on the whole image's mean features (FiLM before the post blocks), so "
-    "the mapping sees how faded a photo is overall; starts as a no-op, so it can be "
-    "switched on over a trained export.",
-)
 @click.option("--gan-weight", default=0.0, show_default=True)
 @click.option("--latent-l1", default=60.0, show_default=True, help="lambda1 (official: 60).")
 @click.option("--image-l1", default=10.0, show_default=True, help="L1 on the decoded image.")
@@ -159,7 +151,7 @@ def vae2(clean_dir, gan_weight, pixel_skip, opts):
               "and blocks start as no-ops); ignored when the run folder resumes.")  # fmt: skip
 @common_options
 def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_share, mild_share,
-            keep_tone, global_film, gan_weight, latent_l1, image_l1, grow_from, opts):  # fmt: skip
+            keep_tone, gan_weight, latent_l1, image_l1, grow_from, opts):  # fmt: skip
     """Latent mapping T_Z (VAEs frozen) on synthetic pairs with structured defects."""
     from oldphoto_cli.archs.mapping_arch import MappingConfig
     from oldphoto_cli.train.mapping import MappingLosses, MappingTrainer, Spectrum
@@ -167,7 +159,7 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
     check_spectrum(clean_share, mild_share)
     n_pre, n_local, n_post = blocks
     cfg = MappingConfig(width=width, n_pre=n_pre, n_local=n_local, n_post=n_post,
-                        residual=residual, global_film=global_film)  # fmt: skip
+                        residual=residual)  # fmt: skip
     trainer = MappingTrainer(opts, clean_dir, vae1_path, vae2_path, cfg,
                              MappingLosses(latent_l1=latent_l1, image_l1=image_l1,
                                            gan_weight=gan_weight),

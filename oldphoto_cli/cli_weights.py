@@ -55,8 +55,8 @@ def list_weights(override: str | None = None, *, sha256: bool = False) -> list[d
 def _known_weights() -> dict[str, Any]:
     """weights name -> the TorchStage class that loads it (built-in and plugin stages)."""
     from oldphoto_cli import stages
-    from oldphoto_cli.contract import TorchStage
     from oldphoto_cli.registry import resolve
+    from oldphoto_cli.torch_stage import TorchStage
 
     for spec in stages.all_stages():  # import the stage classes registered by name
         try:

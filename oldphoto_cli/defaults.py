@@ -6,9 +6,10 @@ modules that use them (which re-export them under their old names).
 
 from __future__ import annotations
 
-# The mask rule, chosen by benchmarks/tune_detector.py on a tuning set synthesized from
-# *training-split* photos (best pixel F1 there, 0.840; every threshold from 0.5 to 0.8
-# scores within 0.003), then measured once on the validation split: F1 0.823.
+# The mask rule, chosen on a tuning set synthesized from *training-split* photos (best
+# pixel F1 there, 0.840; every threshold from 0.5 to 0.8 scores within 0.003), then
+# measured once on the validation split: F1 0.823 (benchmarks/RESULTS.md, "Studies whose
+# scripts were removed").
 DEFAULT_THRESHOLD = 0.6
 DEFAULT_MIN_AREA = 8
 # Connectivity and shape (oldphoto_cli.mask_rule); None: the plain threshold.

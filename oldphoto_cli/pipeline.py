@@ -429,7 +429,7 @@ class RestorePipeline:
                              self.decoder.halo, overlap, float(scale), z_out.device)  # fmt: skip
 
         # Translate tiles twice the decode tile's side: fewer, so less of the translator's
-        # larger halo is computed twice (benchmarks/RESULTS.md, issue 12).
+        # larger halo is computed twice (benchmarks/RESULTS.md, "Cost per megapixel above one tile").
         out = run_tiled(translate_decode, both, 2 * self.tile, halo, overlap, float(scale), "cpu")
         del both
         info["seconds_translate_decode"] = round(time.perf_counter() - started, 3)

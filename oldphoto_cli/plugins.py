@@ -22,9 +22,9 @@ from oldphoto_cli.contract import PluginError
 GROUP = "oldphoto"
 OWN_DISTRIBUTION = "oldphoto"
 BUILTIN_MODULES = {
-    "builtin": "oldphoto_plugins.builtin",
-    "degradations": "oldphoto_plugins.degradations",
-    "faces": "oldphoto_plugins.faces",
+    "builtin": "oldphoto_cli.builtin_plugins.builtin",
+    "degradations": "oldphoto_cli.builtin_plugins.degradations",
+    "faces": "oldphoto_cli.builtin_plugins.faces",
 }
 
 

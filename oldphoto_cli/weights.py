@@ -222,8 +222,12 @@ def make_config(path: str | Path, config_cls: Any, config: Any, arch: str) -> An
 
 
 def shipped_dir() -> Path:
-    import oldphoto_weights
-
+    """The shipped weights' folder: the installed package ``oldphoto_weights`` or, run from
+    a source tree where it is not installed, the tree's ``weights/`` folder."""
+    try:
+        import oldphoto_weights
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "weights"
     return Path(oldphoto_weights.__file__).parent
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The longest training (VAE2, VAE1, then the mapping with L1 and then the GAN terms) on one
-# CUDA GPU, for when one is lent: run from the repository root, with the data beside it in
+# CUDA GPU, for when one is available: run from the repository root, with the data beside it in
 # ../shared/data. Each stage resumes from RUNS/<name> (checkpoint, or exported weights when
 # the checkpoint is gone) and exports safetensors there; copy them to weights/ when their
 # validation figures beat the shipped ones (`oldphoto weights list` shows those).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Continue the scratch detector on one CUDA GPU for a fixed wall time, from an exported
-# safetensors file, on the wide damage mix with intact crops penalised (issue 16): a lease
-# has minutes, and the CPU gives ~500 steps a session where the GPU gives thousands.
+# safetensors file, on the wide damage mix with intact crops penalised: a GPU slot may
+# last minutes, and the CPU gives ~500 steps an hour where the GPU gives thousands.
 #
 #   bash scripts/train_cuda_detector.sh INIT_EXPORT RUN_DIR [MINUTES_AT_2e-4] [MINUTES_AT_5e-5]
 #

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Continue the mapping T_Z (GAN phase, the shipped 8 x 96 architecture) on one CUDA GPU for
-# a fixed wall time, from an exported safetensors file: a fresh lease has minutes, not
-# hours, so this is the one command to give it. Damage synthesis runs in worker processes
+# a fixed wall time, from an exported safetensors file: a GPU slot of minutes, not hours,
+# needs one command. Damage synthesis runs in worker processes
 # (`--workers`); the GPU step is far cheaper than one crop's damage on one core.
 #
 #   bash scripts/train_cuda_mapping.sh INIT_EXPORT RUN_DIR [MINUTES_AT_1e-4] [MINUTES_AT_3e-5] [ARGS...]
 #
-# ARGS go to `oldphoto train mapping` as they are, e.g. --global-film to add the global
-# conditioning over a plain export (it starts as a no-op).
+# ARGS go to `oldphoto train mapping` as they are, e.g. --gan-weight 0.5.
 # DATA (default ../shared/data) must hold clean/; DEVICE (default cuda) and WORKERS
 # (default: cores - 2) can be set for a dry run on the CPU. Exports go to RUN_DIR:
 # mapping_phase1.safetensors after the first phase, mapping.safetensors at the end.

@@ -16,6 +16,18 @@ from oldphoto_cli import hookspecs, plugins, registry, stages
 from oldphoto_cli.hookspecs import hookimpl
 
 
+def benchmark_script(name: str):
+    """A script of ``benchmarks/`` loaded as a module by its path (scripts are not a
+    package; nothing is added to ``sys.path``)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _single_thread():
     """Two shared CPU cores: never let a test grab them all."""

@@ -98,3 +98,22 @@ def test_list_reads_headers_and_flags_broken_files(wdir):
     for name in ("cut", "junk", "tiny2"):
         with pytest.raises(weights.WeightsError, match=f"{name}.safetensors"):
             weights.read_metadata(wdir / f"{name}.safetensors")
+
+
+def test_the_package_folder_holds_only_the_shipped_weights_and_research_one_point_each():
+    """weights/ (installed as oldphoto_weights) holds the files of its manifest, its model
+    card and nothing else: training logs and continuation points live in research/, at most
+    one per network, float16."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(json.loads((root / "weights" / "manifest.json").read_text())["files"])
+    present = {p.name for p in (root / "weights").iterdir() if p.name != "__pycache__"}
+    assert present == listed | {"README.md", "__init__.py", "manifest.json"}
+    for path in sorted((root / "research" / "checkpoints").iterdir()):
+        meta = weights.read_metadata(path)  # a loadable weights file, named by its network
+        assert path.suffix == ".safetensors" and meta["arch"], path
+        header = weights.read_header(path)
+        header.pop("__metadata__", None)
+        dtypes = {entry["dtype"] for entry in header.values()}
+        assert dtypes <= {"F16", "I64"}, (path.name, dtypes)  # float16 (+ BatchNorm counts)

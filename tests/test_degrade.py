@@ -266,6 +266,19 @@ def test_third_party_degradation_used(third_party, img, tmp_path):
     assert r.exit_code == 0, r.output
     line = json.loads((tmp_path / "o" / "manifest.jsonl").read_text().splitlines()[0])
     assert line["ops"][0]["name"] == "invert"
+    # ... and so do the listings: degrade --list (no arguments needed) and stages
+    r = CliRunner().invoke(cli, ["degrade", "--list"])
+    assert r.exit_code == 0, r.output
+    listed = {line.split()[0]: line.split() for line in r.output.splitlines()[1:] if line}
+    assert listed["invert"][1:] == ["mytest", "unstructured", "1.00", "inverter"]
+    assert listed["scratches"][1:4] == ["scratch", "structured", "0.60"]
+    assert listed["hairs"][3] == "0.00"  # a group the default mix leaves out
+    assert set(get_degradations()) <= set(listed)
+    rows = json.loads(CliRunner().invoke(cli, ["stages", "--json"]).output)["degrade"]
+    assert {"name": "invert", "plugin": "inverter", "default": False, "group": "mytest",
+            "structured": False, "description": "unstructured, group mytest"} in rows
+    table = CliRunner().invoke(cli, ["stages"]).output
+    assert {"invert,", "scratches,"} <= set(table.split("\ndegrade", 1)[1].split())
 
 
 def test_contact_sheet(img):
@@ -333,6 +346,18 @@ def test_cli_degrade(tmp_path, img):
     assert r.exit_code == 0, r.output
     for p in (out3 / "mask").iterdir():
         assert cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).max() == 0
+
+
+def test_cli_size_0_keeps_the_whole_image(tmp_path):
+    from oldphoto_cli.cli import cli
+
+    src = tmp_path / "a.png"
+    cv2.imwrite(str(src), np.full((40, 60, 3), 128, np.uint8))
+    r = CliRunner().invoke(cli, ["degrade", str(src), str(tmp_path / "o"), "--size", "0", "-q"])
+    assert r.exit_code == 0, r.output
+    assert cv2.imread(str(next((tmp_path / "o" / "degraded").iterdir()))).shape == (40, 60, 3)
+    r = CliRunner().invoke(cli, ["degrade", str(src), str(tmp_path / "p"), "--size", "4"])
+    assert r.exit_code == 2 and "0 keeps whole images" in r.output
 
 
 def test_cli_unknown_only(tmp_path, img):

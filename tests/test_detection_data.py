@@ -1,16 +1,18 @@
-"""Issue 16: the wider training damage, thin-line hard negatives, the independent
-validation renderer (benchmarks/damage2.py) and the detector benchmark's width measure."""
+"""Detector data: the wider training damage, thin-line hard negatives, the independent
+validation renderer (oldphoto_cli/damage2.py), the detector benchmark's width measure and
+the hand-traced real masks."""
 
 from __future__ import annotations
 
-import ast
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import benchmark_script
+from importgraph import import_graph, reachable
 
+from oldphoto_cli import damage2
 from oldphoto_cli.data import DataConfig, SyntheticPairs, draw_dot_prints, draw_thin_content
 from oldphoto_cli.degrade import (
     DegradeConfig,
@@ -34,17 +36,6 @@ def img() -> np.ndarray:
     return cv2.resize(data.astronaut(), (96, 96), interpolation=cv2.INTER_AREA).astype(
         np.float32
     ) / np.float32(255)
-
-
-@pytest.fixture(scope="module")
-def damage2():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import damage2
-
-        yield damage2
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
 
 
 def test_wider_groups_are_off_by_default_and_take_no_draw(img):
@@ -202,22 +193,22 @@ def test_mild_share_with_wide_damage_draws_the_wide_defects(img, monkeypatch):
     assert all(c.group_p["blur"] == data_mod.MILD_GROUP_P["blur"] for c in seen)
 
 
-def test_nothing_in_the_package_imports_the_validation_renderer():
-    """damage2 validates the detector; training on it would make its figures meaningless."""
-    for root in (ROOT / "oldphoto_cli", ROOT / "plugins"):
-        for path in root.rglob("*.py"):
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            for node in ast.walk(tree):
-                names = []
-                if isinstance(node, ast.Import):
-                    names = [a.name for a in node.names]
-                elif isinstance(node, ast.ImportFrom):
-                    names = [node.module or ""] + [a.name for a in node.names]
-                assert not any("damage2" in n for n in names), path
-            assert "damage2" not in path.read_text(encoding="utf-8"), path
+def test_training_never_reaches_the_validation_renderer():
+    """damage2 validates the detector; training on it would make its figures meaningless.
+    No module that training, its data or the damage it draws imports (at any level, through
+    any other module) is damage2; and the plugin packages do not import it either."""
+    _, graph = import_graph()
+    training = [m for m in graph if m.startswith(("oldphoto_cli.train", "oldphoto_cli.degrade",
+                                                  "oldphoto_cli.builtin_plugins"))]  # fmt: skip
+    assert "oldphoto_cli.train.detector" in training and "oldphoto_cli.data" in graph
+    reached = reachable(graph, [*training, "oldphoto_cli.data", "oldphoto_cli.cli_train"])
+    assert "oldphoto_cli.damage2" in graph and "oldphoto_cli.data" in reached
+    assert "oldphoto_cli.damage2" not in reached
+    for path in (ROOT / "plugins").rglob("*.py"):
+        assert "damage2" not in path.read_text(encoding="utf-8"), path
 
 
-def test_damage2_masks_are_exact_and_every_kind_draws(damage2):
+def test_damage2_masks_are_exact_and_every_kind_draws():
     from skimage import data
 
     clean = cv2.resize(data.astronaut(), (128, 128), interpolation=cv2.INTER_AREA)
@@ -231,7 +222,7 @@ def test_damage2_masks_are_exact_and_every_kind_draws(damage2):
     assert np.array_equal(again.image, damage2.damage(clean, np.random.default_rng(9)).image)
 
 
-def test_damage2_pairs_of_one_kind_hold_that_kind_only(damage2, tmp_path):
+def test_damage2_pairs_of_one_kind_hold_that_kind_only(tmp_path):
     """eval_detector --per-kind: a set drawn with ``only`` has that kind and nothing else,
     and leaving ``only`` out still draws the fixed validation mix."""
     from skimage import data
@@ -253,18 +244,14 @@ def test_damage2_pairs_of_one_kind_hold_that_kind_only(damage2, tmp_path):
     assert drawn(None).kinds != ["tear"]
 
 
-def test_damage2_scratches_vary_in_width(damage2):
+def test_damage2_scratches_vary_in_width():
     widths = [_widths(damage2._scratch_alpha(np.random.default_rng(i), 96, 96) > 0.5)
               for i in range(30)]  # fmt: skip
     assert min(widths) <= 2.0 and max(widths) >= 4.0
 
 
 def test_stroke_width_measure():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from eval_detector import stroke_width
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    stroke_width = benchmark_script("eval_detector").stroke_width
     mask = np.zeros((60, 80), np.uint8)
     mask[20:23, 10:70] = 1  # a 3 px wide, 60 px long stroke
     area, length = stroke_width(mask)
@@ -273,11 +260,7 @@ def test_stroke_width_measure():
 
 
 def test_traced_masks_render_zones_lines_areas_and_erase():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from trace_real_masks import render
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    render = benchmark_script("trace_real_masks").render
     rgb = np.full((80, 100, 3), 0.5, np.float32)
     rgb[10, 10] = rgb[12, 60] = 1.0  # two white specks on a plain ground
     rgb[40:43, 5:95] = 0.2  # a 3 px dark scratch across

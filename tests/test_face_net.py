@@ -216,7 +216,7 @@ def test_help_lists_face_enhancers_and_stages_shows_face_stages():
     faces.reset()
     help_text = " ".join(CliRunner().invoke(cli, ["restore", "--help"]).stdout.split())
     assert "Choices:" in help_text
-    listed = help_text.split("Choices:")[1].split(".")[0]
+    listed = help_text.split("--face-enhancer NAME|none")[1].split("Choices:")[1].split(".")[0]
     assert "general" in listed and "face" in listed and "none" in listed
     rows = json.loads(CliRunner().invoke(cli, ["stages", "--json"]).stdout)
     assert {"face", "general"} <= {s["name"] for s in rows["face_enhance"]}

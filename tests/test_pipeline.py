@@ -55,7 +55,7 @@ def test_tile_starts_cover_and_overlap():
 
 def test_tile_spans_balance_a_size_just_over_one_tile():
     """Two half tiles, not a whole tile and a second one almost wholly inside it: the
-    cost above one tile (issue 12)."""
+    cost above one tile (benchmarks/RESULTS.md)."""
     assert tile_spans(290, 256, 8) == [(0, 149), (141, 149)]
 
 
@@ -342,7 +342,7 @@ def test_precision_goes_only_to_stages_that_declare_it():
     """A third-party stage with the fixed __init__(device, weights_dir, fp16, compile) still
     builds when --precision is given; one declaring supports_precision receives it."""
     from oldphoto_cli.contract import Detector
-    from oldphoto_cli.stages import StageSpec
+    from oldphoto_cli.registry import FactorySpec
 
     class Fixed(Detector):
         name = "fixed"
@@ -362,9 +362,9 @@ def test_precision_goes_only_to_stages_that_declare_it():
             self.precision = precision
 
     common = dict(device="cpu", weights_dir=None, fp16=False, compile=False, precision="bf16")
-    fixed = StageSpec.from_registration("detect", "fixed", Fixed, plugin="p").build(**common)
+    fixed = FactorySpec.stage("detect", "fixed", Fixed, plugin="p").build(**common)
     assert not hasattr(fixed, "precision") and fixed.fp16 is False
-    takes = StageSpec.from_registration("detect", "fixed", Takes, plugin="p").build(**common)
+    takes = FactorySpec.stage("detect", "fixed", Takes, plugin="p").build(**common)
     assert takes.precision == "bf16"
 
 

@@ -247,6 +247,19 @@ def test_face_detector_and_degradation_registries_share_the_rules(isolated_plugi
         degradations.get_degradations()
 
 
+def test_stages_and_face_detectors_are_one_spec_class(builtin_plugins):
+    from oldphoto_cli import faces
+    from oldphoto_cli.registry import FACE_DETECTOR, FactorySpec
+
+    specs = stages.all_stages() + faces.face_detectors()
+    assert {type(spec) for spec in specs} == {FactorySpec}
+    (haar,) = [spec for spec in faces.face_detectors() if spec.name == "haar"]
+    assert haar.key == (FACE_DETECTOR, "haar") and haar.label == "face detector 'haar'"
+    assert stages.get("detect", "unet").label == "stage detect:unet"
+    with pytest.raises(PluginError, match="face detector 'x' has no factory"):
+        FactorySpec.face_detector("x", 42, plugin="p")
+
+
 def test_plugins_module_knows_nothing_of_stages():
     import ast
     import inspect

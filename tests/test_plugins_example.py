@@ -143,6 +143,36 @@ def test_image_space_translator_through_the_entry_point(tmp_path):
     assert np.abs(out.astype(int) - (255 - 60)).max() <= 1  # the inverting translator ran
 
 
+def _has_pixels() -> bool:
+    """example-pixels came with version 0.3.0 of the example plugin."""
+    version = metadata.version("oldphoto-example-plugin") if _installed() else "0"
+    return tuple(int(part) for part in version.split(".")[:2]) >= (0, 3)
+
+
+@pytest.mark.skipif(not _has_pixels(), reason="example plugin older than 0.3.0: "
+                    "pip install ./tests/example_plugin again")  # fmt: skip
+def test_encoder_and_decoder_chosen_from_the_cli(tmp_path):
+    rgb = (_speckled(45, 71) * 255).astype(np.uint8)  # odd sides: padded to the scale, cropped
+    Image.fromarray(rgb).save(tmp_path / "in.png")
+    common = ("--with-scratch", "off", "--no-face-enhance", "--no-keep-tone", "--device", "cpu")
+    result = oldphoto("restore", tmp_path / "in.png", tmp_path / "out", "--encoder",
+                      "example-pixels", "--decoder", "example-pixels", "--translator",
+                      "identity", "--json", *common)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.splitlines()[0])
+    assert record["stages"] == {"translate": "identity", "encode": "example-pixels",
+                                "decode": "example-pixels"}  # fmt: skip
+    out = np.asarray(Image.open(tmp_path / "out" / "in.png"))
+    assert np.array_equal(out, rgb)  # an exact pair with no translation: the photo back
+    # The shipped encoder (scale 4) with the example decoder (scale 2): refused at set-up.
+    mixed = oldphoto("restore", tmp_path / "in.png", tmp_path / "mixed", "--decoder",
+                     "example-pixels", *common)  # fmt: skip
+    assert mixed.returncode == 1 and "do not fit together" in mixed.stderr
+    assert not (tmp_path / "mixed" / "in.png").exists()
+    unknown = oldphoto("restore", tmp_path / "in.png", tmp_path / "o", "--encoder", "nope")
+    assert unknown.returncode == 2 and "example-pixels" in unknown.stderr
+
+
 def test_unknown_translator_refused_with_exit_2(tmp_path):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "in.png")
     result = oldphoto("restore", tmp_path / "in.png", tmp_path / "o", "--translator", "nope")

@@ -1,5 +1,5 @@
-"""Issue 15's smaller items: tiny images, skipped subfolders, frames, plugins that exit,
-a missing --mask-dir mask, file OUT vs --ext, and the README's JSON field list."""
+"""Smaller user reports: tiny images, skipped subfolders, frames, plugins that exit,
+a missing --mask-dir mask, file OUT vs --ext, and the reference's JSON field list."""
 
 from __future__ import annotations
 
@@ -115,9 +115,10 @@ def test_newline_in_a_file_name_keeps_its_error_on_one_line(run, tmp_path):
     assert len(errors) == 1 and "two\\nlines.jpg" in errors[0]
 
 
-def test_readme_lists_the_json_fields(tiny_weights, photo_dir, tmp_path):
-    """Every field of a real restore record is in the README's --json field list."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+def test_reference_lists_the_json_fields(tiny_weights, photo_dir, tmp_path):
+    """Every field of a real restore record is in the --json field list of the command
+    reference (docs/usage.md)."""
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "usage.md").read_text()
     listing = readme[readme.index("- `--json` fields:"):]
     listing = listing[: listing.index("\n\n")]
     result = invoke("restore", photo_dir / "a.png", tmp_path / "o", "--json", "--device", "cpu",

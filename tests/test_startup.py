@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +164,37 @@ print(hostmem.reusable_bytes() >> 20, imageio.available_memory() - imageio._syst
         pytest.skip("no glibc malloc here")
     kept, counted = map(int, run.stdout.split())
     assert kept >= 256 and counted >= 192  # two reads of MemAvailable: other processes move it
+
+
+# A checkout whose project is not installed (its dependencies are): the installed copy's
+# import hooks and metadata are taken away before ``python -m oldphoto_cli`` runs.
+NOT_INSTALLED = """
+import importlib.metadata as md, runpy, sys
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+entry_points = md.entry_points
+md.entry_points = lambda **kw: md.EntryPoints(
+    ep for ep in entry_points(**kw) if not (ep.dist and ep.dist.name.lower() == "oldphoto"))
+sys.argv = ["oldphoto_cli", *sys.argv[1:]]
+try:
+    runpy.run_module("oldphoto_cli", run_name="__main__", alter_sys=True)
+finally:
+    import oldphoto_cli, oldphoto_cli.weights as w
+    print("FROM", oldphoto_cli.__file__, w.shipped_dir(), "oldphoto_weights" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["stages", "--json"]])
+def test_python_m_runs_from_a_checkout_that_is_not_installed(args):
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OLDPHOTO_LOAD_PLUGINS": ""}
+    run = subprocess.run([sys.executable, "-c", NOT_INSTALLED, *args], capture_output=True,
+                         text=True, timeout=120, cwd=root, env=env)  # fmt: skip
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    *output, where = run.stdout.strip().splitlines()
+    assert where == f"FROM {root / 'oldphoto_cli' / '__init__.py'} {root / 'weights'} False"
+    if args == ["--help"]:
+        assert "restore" in "\n".join(output)
+    else:
+        rows = json.loads("\n".join(output))
+        assert {s["plugin"] for s in rows["detect"]} == {"builtin"}
+        assert {"face", "general"} == {s["name"] for s in rows["face_enhance"]}

@@ -66,7 +66,7 @@ def test_haar_is_the_fallback_and_a_plugin_claim_wins(isolated_plugins):
     from oldphoto_cli.faces.detect import HaarFaceDetector
     from oldphoto_cli.hookspecs import hookimpl
 
-    isolated_plugins.register(importlib.import_module("oldphoto_plugins.faces"), name="faces")
+    isolated_plugins.register(importlib.import_module("oldphoto_cli.builtin_plugins.faces"), name="faces")
     faces.reset()
     assert isinstance(faces.get_face_detector(), HaarFaceDetector)
 

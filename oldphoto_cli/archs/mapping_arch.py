@@ -33,11 +33,6 @@ class MappingConfig:
     # Output z + T(z) with T's last conv starting at zero: the untrained mapping is the
     # identity, so intact photos pass through and training only learns the repair.
     residual: bool = False
-    # Global conditioning: the mean of the intact features over the *whole* image scales
-    # and shifts the fused features (FiLM) before the post blocks, so the mapping can see
-    # how faded or dark a photo is overall, which ~70 px of local context cannot tell. Its
-    # last layer starts at zero: switching it on leaves a trained mapping unchanged.
-    global_film: bool = False
 
     def receptive_radius(self) -> int:
         """Latent pixels of context one output needs (3x3 convs; the global branch reads
@@ -61,11 +56,6 @@ class LatentMapping(nn.Module):
         self.nonlocal_block = PartialNonLocal(cfg.width, cfg.nonlocal_inner, cfg.max_grid)
         self.post = nn.Sequential(*[ResBlock(cfg.width, cfg.norm) for _ in range(cfg.n_post)])
         self.tail = conv(cfg.width, cfg.latent_channels)
-        if cfg.global_film:
-            self.film = nn.Sequential(nn.Linear(cfg.width, cfg.width), nn.LeakyReLU(0.2),
-                                      nn.Linear(cfg.width, 2 * cfg.width))  # fmt: skip
-            nn.init.zeros_(self.film[2].weight)
-            nn.init.zeros_(self.film[2].bias)
         if cfg.residual:
             nn.init.zeros_(self.tail.weight)
             nn.init.zeros_(self.tail.bias)
@@ -79,20 +69,12 @@ class LatentMapping(nn.Module):
         z: torch.Tensor,
         mask: torch.Tensor | None = None,
         context: tuple[torch.Tensor, torch.Tensor] | None = None,
-        summary: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``summary`` (B, W): :func:`intact_mean` of the whole image's features, for
-        ``global_film`` when ``z`` is one tile of it (default: computed from ``z``)."""
         f = self.features(z)  # (B, W, h, w)
         fused = self.local(f)
         if mask is not None and (mask > 0.5).any():
             glob = self.nonlocal_block(f, mask, context)
             fused = (1 - mask) * fused + mask * glob  # official "combine"
-        if self.cfg.global_film:
-            if summary is None:
-                summary = intact_mean(*feature_sums(f, mask))
-            scale, shift = self.film(summary.to(f.dtype)).chunk(2, dim=1)  # (B, W) each
-            fused = fused * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
         out = self.tail(self.post(fused))
         return z + out if self.cfg.residual else out
 
@@ -110,9 +92,8 @@ def grown_state(old: dict[str, torch.Tensor], old_cfg: MappingConfig,
     """
     cfg = new.cfg
     same = ("latent_channels", "nonlocal_inner", "max_grid", "norm", "residual")
-    if any(getattr(cfg, k) != getattr(old_cfg, k) for k in same) or cfg.global_film \
-            or old_cfg.global_film:  # fmt: skip
-        raise ValueError("only width and block counts can grow (no global FiLM)")
+    if any(getattr(cfg, k) != getattr(old_cfg, k) for k in same):
+        raise ValueError("only width and block counts can grow")
     if cfg.width < old_cfg.width or any(getattr(cfg, k) < getattr(old_cfg, k)
                                         for k in ("n_pre", "n_local", "n_post")):  # fmt: skip
         raise ValueError(f"cannot shrink {old_cfg} to {cfg}")
@@ -126,22 +107,6 @@ def grown_state(old: dict[str, torch.Tensor], old_cfg: MappingConfig,
             grown.zero_()
         state[key] = grown
     return state
-
-
-def feature_sums(f: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sums of the intact features (B, W) and the intact pixel count (B, 1) of ``f``
-    (B, W, h, w) under ``mask`` (B, 1, h, w; None: all intact). Tiles' sums add up to the
-    whole image's."""
-    if mask is None:
-        count = f.new_full((f.shape[0], 1), float(f.shape[2] * f.shape[3]))
-        return f.float().sum(dim=(2, 3)), count.float()
-    keep = 1.0 - mask.float()
-    return (f.float() * keep).sum(dim=(2, 3)), keep.sum(dim=(2, 3))
-
-
-def intact_mean(sums: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
-    """Mean intact feature (B, W) from :func:`feature_sums` (zeros where nothing is intact)."""
-    return sums / count.clamp_min(1.0)
 
 
 def latent_mask(mask: torch.Tensor, factor: int = 4) -> torch.Tensor:

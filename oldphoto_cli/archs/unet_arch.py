@@ -110,7 +110,7 @@ def weighted_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     L = mean_i [ (1 - alpha_i) * sum_scratch -log p  +  alpha_i * sum_clean -log(1 - p) ] / HW
 
     The rare class (scratches, share alpha small) gets the *large* weight 1 - alpha; the
-    formula in the issue text, read literally, would weight scratches by alpha and make
+    formula as the task first stated it, read literally, would weight scratches by alpha and make
     the rare class nearly free, so we take the direction the paper intends.
 
     Shapes: logits, target (B, 1, H, W); target in {0, 1}.

@@ -5,7 +5,7 @@
 >>> res.image, res.mask, res.ops
 
 Degradations are registered by plugins (``oldphoto_register_degradations``); the
-built-ins live in ``oldphoto_plugins.degradations``. See :class:`DegradeConfig` for the
+built-ins live in ``oldphoto_cli.builtin_plugins.degradations``. See :class:`DegradeConfig` for the
 probabilities.
 """
 

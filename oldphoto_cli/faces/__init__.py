@@ -8,15 +8,12 @@ returns a :class:`oldphoto_cli.contract.FaceDetector`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from oldphoto_cli.contract import Face, FaceDetector, PluginError
-from oldphoto_cli.registry import Registry, default_of, resolve
+from oldphoto_cli.contract import Face, FaceDetector
+from oldphoto_cli.registry import FactorySpec, Registry, default_of
 
-__all__ = ["Face", "FaceDetectorSpec", "face_detectors", "face_weights_available",
-           "get_face_detector", "reset"]  # fmt: skip
+__all__ = ["Face", "face_detectors", "face_weights_available", "get_face_detector", "reset"]
 
 # face.safetensors: the ``face`` enhancer's network; research use, so not shipped with
 # oldphoto but in the separate plugin package oldphoto-face-weights.
@@ -32,47 +29,8 @@ def face_weights_available(weights_dir: str | None = None) -> bool:
     return any((d / f"{FACE_WEIGHTS}.safetensors").is_file() for d in weights_dirs(weights_dir))
 
 
-@dataclass(frozen=True)
-class FaceDetectorSpec:
-    name: str
-    factory: Callable[..., Any] | str
-    plugin: str
-    default: bool = False
-    description: str = ""
-
-    @classmethod
-    def from_registration(
-        cls,
-        name: str,
-        factory: Callable[..., Any] | str,
-        *,
-        default: bool = False,
-        description: str = "",
-        plugin: str,
-    ) -> FaceDetectorSpec:
-        if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
-            raise PluginError(f"plugin {plugin!r}: face detector {name!r} has no factory")
-        return cls(name, factory, plugin, bool(default), description)
-
-    @property
-    def key(self) -> str:
-        return self.name
-
-    @property
-    def label(self) -> str:
-        return f"face detector {self.name!r}"
-
-    def build(self, **options: Any) -> FaceDetector:
-        detector = resolve(self.factory)(**options)
-        if not callable(detector):
-            raise PluginError(
-                f"plugin {self.plugin!r}: face detector {self.name!r} is not callable"
-            )
-        return detector
-
-
-registry: Registry[FaceDetectorSpec] = Registry(
-    "oldphoto_register_face_detectors", FaceDetectorSpec, "face detector"
+registry: Registry[FactorySpec] = Registry(
+    "oldphoto_register_face_detectors", FactorySpec, "face detector", make=FactorySpec.face_detector
 )
 reset = registry.reset
 face_detectors = registry.all

@@ -16,9 +16,10 @@ import cv2
 import numpy as np
 
 from oldphoto_cli.archs import face_arch
-from oldphoto_cli.contract import RestoreFn, TorchStage
+from oldphoto_cli.contract import RestoreFn
 from oldphoto_cli.faces import FACE_WEIGHTS
 from oldphoto_cli.faces.enhance import AlignedFaceEnhancer
+from oldphoto_cli.torch_stage import TorchStage
 
 DEFAULT_FIDELITY = 1.0
 NET_SIZE = 256  # the crop the network runs at when its weights do not say (training crop)

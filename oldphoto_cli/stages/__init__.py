@@ -15,79 +15,21 @@ Face enhancement lives in :mod:`oldphoto_cli.faces`. What each kind must be is
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from oldphoto_cli.contract import KINDS, PluginError, check_stage
-from oldphoto_cli.registry import Registry, default_of, resolve
+from oldphoto_cli.contract import KINDS
+from oldphoto_cli.registry import FactorySpec, Registry, default_of
 
-__all__ = ["KINDS", "StageSpec", "all_stages", "build", "default_name", "get", "reset",
-           "stages_of"]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    kind: str
-    name: str
-    factory: Callable[..., Any] | str
-    plugin: str
-    default: bool = False
-    description: str = ""
-
-    @classmethod
-    def from_registration(
-        cls,
-        kind: str,
-        name: str,
-        factory: Callable[..., Any] | str,
-        *,
-        default: bool = False,
-        description: str = "",
-        plugin: str,
-    ) -> StageSpec:
-        if kind not in KINDS:
-            raise PluginError(
-                f"plugin {plugin!r} registered unknown stage kind {kind!r} "
-                f"(kinds: {', '.join(KINDS)})"
-            )
-        if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
-            raise PluginError(f"plugin {plugin!r}: stage {kind}:{name} has no factory")
-        # A class declares its kind and name: they must be the ones it is registered as.
-        for attr, expected in (("kind", kind), ("name", name)):
-            declared = getattr(factory, attr, expected) if isinstance(factory, type) else expected
-            if declared != expected:
-                raise PluginError(
-                    f"plugin {plugin!r} registered {factory.__name__} as {kind}:{name}, "
-                    f"but it declares {attr} = {declared!r}"
-                )
-        return cls(kind, name, factory, plugin, bool(default), description)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.kind, self.name
-
-    @property
-    def label(self) -> str:
-        return f"stage {self.kind}:{self.name}"
-
-    def build(self, *, precision: str | None = None, **options: Any) -> Any:
-        """Build the stage (``options``: see :mod:`oldphoto_cli.contract`) and check it
-        keeps its kind's contract. ``precision`` is passed on only to a factory that
-        declares ``supports_precision`` (every TorchStage); others get ``fp16`` alone."""
-        factory = resolve(self.factory)
-        if precision is not None and getattr(factory, "supports_precision", False) is True:
-            options["precision"] = precision
-        stage = factory(**options)
-        return check_stage(stage, self.kind, self.name, self.plugin)
+__all__ = ["KINDS", "all_stages", "build", "default_name", "get", "reset", "stages_of"]
 
 
-registry: Registry[StageSpec] = Registry("oldphoto_register_stages", StageSpec, "stage")
+registry: Registry[FactorySpec] = Registry("oldphoto_register_stages", FactorySpec, "stage",
+                                           make=FactorySpec.stage)  # fmt: skip
 reset = registry.reset
 all_stages = registry.all
 
 
-def stages_of(kind: str) -> list[StageSpec]:
+def stages_of(kind: str) -> list[FactorySpec]:
     return [spec for spec in all_stages() if spec.kind == kind]
 
 
@@ -97,7 +39,7 @@ def default_name(kind: str) -> str | None:
     return spec.name if spec is not None else None
 
 
-def get(kind: str, name: str | None = None) -> StageSpec:
+def get(kind: str, name: str | None = None) -> FactorySpec:
     """Look up a stage; ``name=None`` means the default of its kind."""
     name = name or default_name(kind)
     for spec in stages_of(kind):

@@ -8,9 +8,10 @@ import torch
 from oldphoto_cli.archs import unet_arch
 from oldphoto_cli.archs.unet_arch import UNet, UNetConfig, fuse_batchnorm
 from oldphoto_cli.archs.vae_arch import pad_to_multiple
-from oldphoto_cli.contract import Detector, TorchStage
+from oldphoto_cli.contract import Detector
 from oldphoto_cli.imageio import LUMA
 from oldphoto_cli.tiling import run_tiled
+from oldphoto_cli.torch_stage import TorchStage
 
 
 class UNetDetector(TorchStage, Detector):

@@ -9,9 +9,10 @@ import torch
 
 from oldphoto_cli.archs import mapping_arch
 from oldphoto_cli.archs.mapping_arch import LatentMapping as MappingNet
-from oldphoto_cli.archs.mapping_arch import MappingConfig, feature_sums, intact_mean
+from oldphoto_cli.archs.mapping_arch import MappingConfig
 from oldphoto_cli.archs.nonlocal_arch import context_tokens, grid_shape, pool_context
-from oldphoto_cli.contract import LatentTranslator, TorchStage
+from oldphoto_cli.contract import LatentTranslator
+from oldphoto_cli.torch_stage import TorchStage
 
 
 @dataclass
@@ -22,7 +23,6 @@ class MappingContext:
 
     tokens: tuple[torch.Tensor, torch.Tensor]  # ((1, N, C), (1, N)) pooled, valid
     features: torch.Tensor | None = None  # (1, width, h, w) (host; device if one piece), or a tile's
-    summary: torch.Tensor | None = None  # (1, width) mean intact feature (``global_film``)
 
 
 class LatentMapping(TorchStage, LatentTranslator):
@@ -52,18 +52,14 @@ class LatentMapping(TorchStage, LatentTranslator):
 
     @torch.inference_mode()
     def prepare(self, z: torch.Tensor, mask: torch.Tensor | None) -> MappingContext | None:
-        """Whole-image context (:class:`MappingContext`) or None when there is no hole
-        (and the mapping has no ``global_film``, which needs the whole image's summary).
+        """Whole-image context (:class:`MappingContext`) or None when there is no hole.
 
         The features are computed in tiles of ``tile`` with a halo of their receptive
         radius (exact), written into one whole-latent tensor when that is at most
         ``keep_bytes`` (and the model is not compiled), and pooled core by core.
         """
-        film = self.model.cfg.global_film
-        if not film and (mask is None or not bool((mask > 0.5).any())):
+        if mask is None or not bool((mask > 0.5).any()):
             return None
-        if mask is None:
-            mask = torch.zeros_like(z[:, :1])
         _, _, h, w = z.shape
         grid = grid_shape(h, w, self.model.cfg.max_grid)
         width = self.model.cfg.width
@@ -72,7 +68,6 @@ class LatentMapping(TorchStage, LatentTranslator):
         one_piece = len(rows) == len(cols) == 1  # kept as computed: no copy
         kept = torch.empty(1, width, h, w) if keep and not one_piece else None
         sums = counts = None
-        intact = (0.0, 0.0)  # feature sums and pixel count for the summary
         halo = self.features_radius
         for y, th in rows:
             for x, tw in cols:
@@ -88,11 +83,7 @@ class LatentMapping(TorchStage, LatentTranslator):
                 s, c = pool_context(core, core_mask, grid, (h, w), (y, x))
                 sums = s if sums is None else sums + s
                 counts = c if counts is None else counts + c
-                if film:
-                    fs, fc = feature_sums(core, core_mask)
-                    intact = (intact[0] + fs, intact[1] + fc)
-        summary = intact_mean(*intact) if film else None
-        return MappingContext(context_tokens(sums, counts), kept, summary)
+        return MappingContext(context_tokens(sums, counts), kept)
 
     def tile_context(self, context, box: tuple[int, int, int, int]):
         """The context of the tile at ``box`` = (top, left, height, width), halo included,
@@ -101,26 +92,25 @@ class LatentMapping(TorchStage, LatentTranslator):
             return context
         top, left, height, width = box
         piece = context.features[:, :, top : top + height, left : left + width]
-        return MappingContext(context.tokens, piece, context.summary)
+        return MappingContext(context.tokens, piece)
 
     @torch.inference_mode()
     def __call__(self, z: torch.Tensor, mask: torch.Tensor | None, context=None) -> torch.Tensor:
-        feats = summary = None
+        feats = None
         if isinstance(context, MappingContext):
-            feats, summary, context = context.features, context.summary, context.tokens
-            summary = None if summary is None else self.to_device(summary)
+            feats, context = context.features, context.tokens
         if context is not None:
             context = tuple(t.to(self.device) for t in context)
             context = (context[0].to(self.dtype), context[1])
         mask = None if mask is None else self.to_device(mask)
         z = self.to_device(z)
         if feats is None or feats.shape[2:] != z.shape[2:]:  # not kept, or not this tile's
-            return self.model(z, mask, context, summary).float()
+            return self.model(z, mask, context).float()
         feats = self.to_device(feats)
         # The model's forward starts with ``self.features(z)``: hand it the kept result.
         self.model.features = lambda _z: feats
         try:
-            return self.model(z, mask, context, summary).float()
+            return self.model(z, mask, context).float()
         finally:
             del self.model.features
 

@@ -6,8 +6,9 @@ import torch
 
 from oldphoto_cli.archs import vae_arch
 from oldphoto_cli.archs.vae_arch import VAE, VAEConfig
-from oldphoto_cli.contract import Decoder, Encoder, TorchStage
+from oldphoto_cli.contract import Decoder, Encoder
 from oldphoto_cli.tiling import run_tiled
+from oldphoto_cli.torch_stage import TorchStage
 
 
 class VAE1Encoder(TorchStage, Encoder):

@@ -44,7 +44,7 @@ class TrainOptions:
     # process). On a GPU the damage synthesis (~10 ms a crop on one core) is the bottleneck.
     workers: int = 0
     # bfloat16 autocast for the training step (models channels-last on the CPU): 2.4x the
-    # fp32 speed of a mapping step on a CPU with AMX (benchmarks/RESULTS.md, session 9).
+    # fp32 speed of a mapping step on a CPU with AMX (benchmarks/RESULTS.md, 2026-12-05).
     bf16: bool = False
     # Linear learning-rate warm-up over this many steps when the optimizers start without
     # saved moments (a new run, or one continued from exported weights): Adam's first
@@ -211,9 +211,6 @@ class Trainer:
 
     name = "trainer"
     exported_model = ""  # key in ``models`` of the network that export() writes
-    # Parameter-name prefixes of parts that start as a no-op, so an export without them
-    # can still be resumed from (``resume_from_export``).
-    new_parts: tuple[str, ...] = ()
 
     def __init__(self, opts: TrainOptions) -> None:
         self.opts = opts
@@ -270,11 +267,8 @@ class Trainer:
         missing, unexpected = unwrap(self.models[self.exported_model]).load_state_dict(
             tensors, strict=False
         )
-        # Only parts that start as a no-op may be absent (e.g. the mapping's global FiLM
-        # switched on over an export without it); anything else is the wrong file.
-        absent = [k for k in missing if not k.startswith(self.new_parts)]
-        if absent or unexpected:
-            raise RuntimeError(f"{path}: does not fit this model: missing {absent[:5]}, "
+        if missing or unexpected:  # another architecture or config: the wrong file
+            raise RuntimeError(f"{path}: does not fit this model: missing {missing[:5]}, "
                                f"unexpected {unexpected[:5]}")  # fmt: skip
         training = meta.get("training") or {}
         self.step = int(training.get("steps", 0))
@@ -373,7 +367,7 @@ class Trainer:
             if opts.val_every and self.step % opts.val_every == 0 and self.ddp.main:
                 metrics = self.validate()
                 self.log.write({"step": self.step, "val": metrics})
-                # Export as we go: a run killed later (or a session ending) still leaves
+                # Export as we go: a run killed later (or a machine taken back) still leaves
                 # weights that --resume and the stages can use.
                 self.export(metrics)
         self.checkpoint()

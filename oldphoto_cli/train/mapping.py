@@ -56,7 +56,6 @@ class Spectrum:
 class MappingTrainer(Trainer):
     name = "mapping"
     exported_model = "mapping"
-    new_parts = ("film.",)  # global FiLM: its last layer starts at zero
 
     def __init__(self, opts: TrainOptions, clean_dir: str, vae1_path: str, vae2_path: str,
                  cfg: MappingConfig | None = None, losses: MappingLosses | None = None,

@@ -8,7 +8,9 @@ entry-point group exactly like any other plugin. The worked examples of docs/plu
 - ``example-specks`` (detect): bright or dark specks that stand out from their 5x5
   median, i.e. dust;
 - ``example-sharpen`` (face_enhance): an unsharp mask on each aligned face crop;
-- ``example-invert`` (translate, image space): inverts the photo (the smallest stage).
+- ``example-invert`` (translate, image space): inverts the photo (the smallest stage);
+- ``example-pixels`` (encode and decode): 2x2 pixel blocks as latent channels and back, an
+  exact pair (``--encoder example-pixels --decoder example-pixels``).
 
 Stages are registered by ``"module:Class"`` so nothing heavy is imported until one is used.
 """
@@ -28,3 +30,7 @@ def oldphoto_register_stages(register):
              description="unsharp mask on aligned face crops (example plugin)")  # fmt: skip
     register("translate", "example-invert", "oldphoto_example_plugin.invert:ExampleInvert",
              description="invert colours (example third-party plugin)")  # fmt: skip
+    register("encode", "example-pixels", "oldphoto_example_plugin.pixels:ExamplePixelsEncoder",
+             description="2x2 pixel blocks as latent channels (example plugin)")  # fmt: skip
+    register("decode", "example-pixels", "oldphoto_example_plugin.pixels:ExamplePixelsDecoder",
+             description="latent channels back to 2x2 pixel blocks (example plugin)")  # fmt: skip

@@ -1,8 +1,11 @@
 """A second, independent damage renderer: for VALIDATION of scratch detection only.
 
-Nothing under ``oldphoto_cli/`` may import this module (``tests/test_damage2.py`` checks
-it): a detector trained on it could no longer be measured by it. It shares no drawing
-code with :mod:`oldphoto_cli.degrade.structured` and draws differently on purpose:
+Training never imports this module, directly or through another module
+(``tests/test_detection_data.py`` walks the imports): a detector trained on it could no
+longer be measured by it. It is part of the package so that the detector benchmark
+(``benchmarks/eval_detector.py``) and the tests import it like any other module. It shares
+no drawing code with :mod:`oldphoto_cli.degrade.structured` and draws differently on
+purpose:
 
 * scratches: smooth cubic curves (straight-ish film scratches and wandering print
   scratches) drawn as a union of discs on a 4x supersampled canvas, so the width varies
