@@ -105,6 +105,7 @@ def real_items(real_old: Path, masks_dir: Path = REAL_MASKS):
 
 
 REAL_KINDS: dict[str, np.ndarray] = {}
+PROB_CACHE: Path | None = None  # --prob-cache: detector outputs kept to score other rules
 
 
 def recall_by_kind_and_width(kept: list) -> dict:
@@ -156,7 +157,14 @@ def score_set(pipeline, items, dilations=(0, 1), keep: list | None = None) -> di
     by_contrast = np.zeros((2, bins))  # (true pixels, found) per contrast bin
     for name, image, mask, *base in items:
         started = time.perf_counter()
-        prob = pipeline.detect(image)
+        cached = PROB_CACHE / f"{name}.npy" if PROB_CACHE else None
+        if cached is not None and cached.exists():
+            prob = np.load(cached).astype(np.float32)
+        else:
+            prob = pipeline.detect(image)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                np.save(cached, prob.astype(np.float16))
         seconds += time.perf_counter() - started
         count += 1
         truth.append(mask.ravel() > 0)
@@ -241,6 +249,9 @@ def main() -> None:
     parser.add_argument("--rule", metavar="T[,LOW[,BLOB]]",
                         help="mask rule to score instead of the default: threshold, hysteresis "
                              "low, compact-region threshold (oldphoto_cli.mask_rule)")  # fmt: skip
+    parser.add_argument("--prob-cache", metavar="DIR",
+                        help="keep the detector's probability maps here (one folder per "
+                             "weights), so scoring other --rule values detects nothing")  # fmt: skip
     parser.add_argument("--per-kind", type=int, default=0, metavar="N",
                         help="also score each damage2 kind alone on N crops (dilate 0)")  # fmt: skip
     args = parser.parse_args()
@@ -256,6 +267,7 @@ def main() -> None:
     wanted = args.sets.split(",")
     work = Path(args.work)
     val1, val2 = build_sets(args.clean, work)
+    global PROB_CACHE
     rule = {}
     if args.rule:
         values = [float(v) for v in args.rule.split(",")]
@@ -269,13 +281,16 @@ def main() -> None:
         for key, items in (("val1", lambda: synthetic_items(val1)),
                            ("val2", lambda: synthetic_items(val2, with_base=True))):  # fmt: skip
             if key in wanted:
+                PROB_CACHE = Path(args.prob_cache) / key if args.prob_cache else None
                 report["sets"][key] = score_set(pipeline, itertools.islice(items(), limit))
         if args.per_kind:
+            PROB_CACHE = None
             report["per_kind"] = {
                 kind: score_set(pipeline, synthetic_items(path, with_base=True), dilations=(0,))
                 for kind, path in build_kind_sets(args.clean, work, args.per_kind).items()
             }
         if "real" in wanted and args.real_old:
+            PROB_CACHE = Path(args.prob_cache) / "real" if args.prob_cache else None
             kept: list = []
             report["sets"]["real"] = score_set(pipeline, real_items(Path(args.real_old)),
                                                keep=kept)  # fmt: skip

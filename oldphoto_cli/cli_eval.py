@@ -51,6 +51,11 @@ COMMANDS: list[click.Command] = []
     help="First write PAIRS_DIR from the validation split of this clean folder "
     "(fixed seed 20201, 256 px crops) unless it already holds pairs.",
 )
+@click.option("--renderer", type=click.Choice(["own", "aging", "aging+damage", "damage"]),
+              default="own", show_default=True,
+              help="Who damages the --make-validation pairs: the training renderer (own) or "
+                   "one that never trains anything: aging (fading, blur, grain, JPEG), "
+                   "aging+damage (plus scratches, cracks, dust, tears), damage.")  # fmt: skip
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch/OpenCV CPU threads (default: library default).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True,
@@ -58,16 +63,18 @@ COMMANDS: list[click.Command] = []
 @click.option("--quiet", "-q", is_flag=True, help="No progress (and no table with --json).")
 def eval_command(
     pairs_dir, configs, translators, detectors, limit, weights_dir, device, faces, keep_tone,
-    truth, no_baselines, identity, clean_dir, threads, as_json, quiet,
+    truth, no_baselines, identity, clean_dir, renderer, threads, as_json, quiet,
 ):  # fmt: skip
     """Restore every pair of PAIRS_DIR (degraded/, clean/, mask/ from `oldphoto degrade`)
-    and tabulate PSNR, SSIM, sharpness (gradient energy of the output over the clean
-    image's: 1 keeps detail, below 1 is paint), detection F1/IoU and seconds per megapixel
-    per configuration.
+    and tabulate PSNR, tone-fitted PSNR (after the best per-channel affine tone map onto
+    the truth: structure alone), PSNR on the damaged pixels (pairs with a mask), SSIM,
+    sharpness (gradient energy of the output over the clean image's: 1 keeps detail, below
+    1 is paint), detection F1/IoU and seconds per megapixel per configuration.
 
-    Rows: `input`, `classical` (Telea on the true mask + NLM, if oldphoto-classical is
-    installed) and the pipeline configurations (default: the shipped pipeline detecting
-    its own mask, and the shipped pipeline given the true mask).
+    Rows: `input`, `classical` (Telea on the true mask + NLM) and `classical-blackhat`
+    (Telea on a black-hat line mask + NLM), if oldphoto-classical is installed, and the
+    pipeline configurations (default: the shipped pipeline detecting its own mask, and the
+    shipped pipeline given the true mask).
     """
     from rich.console import Console
 
@@ -91,7 +98,7 @@ def eval_command(
     if clean_dir is not None and not _has_pairs(pairs_dir):
         if not quiet:
             err.print(f"writing validation pairs of {clean_dir} to {pairs_dir}")
-        evaluate.make_validation_pairs(clean_dir, pairs_dir)
+        evaluate.make_validation_pairs(clean_dir, pairs_dir, renderer=renderer)
 
     def progress(index: int, total: int, name: str) -> None:
         if not quiet:

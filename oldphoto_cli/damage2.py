@@ -228,10 +228,11 @@ KINDS = ("scratch", "crack", "dust", "hair", "flake", "tear")
 
 
 def damage(clean: np.ndarray, rng: np.random.Generator,
-           only: tuple[str, ...] | None = None) -> Damaged:  # fmt: skip
+           only: tuple[str, ...] | None = None, prepare: bool = True) -> Damaged:  # fmt: skip
     """Damage a clean uint8 HxWx3 photo; at least one kind of damage is drawn (``only``:
-    those kinds, each for sure: per-kind scores)."""
-    base = _prepare(rng, clean)
+    those kinds, each for sure: per-kind scores). ``prepare``: add grain, blur and tone
+    first (off: the photo is already aged, e.g. by :mod:`oldphoto_cli.aging2`)."""
+    base = _prepare(rng, clean) if prepare else clean
     h, w = base.shape[:2]
     img = base.astype(np.float32) / 255
     kinds: list[str] = []

@@ -168,23 +168,44 @@ def load_pair(pairs_dir: str | Path, name: str) -> tuple[np.ndarray, np.ndarray,
     return degraded, clean, mask
 
 
+RENDERERS = ("own", "aging", "aging+damage", "damage")
+"""Validation-pair renderers: ``own`` is the training renderer (:mod:`oldphoto_cli.degrade`);
+the others never train anything: ``aging`` (:mod:`oldphoto_cli.aging2`: fading, blur,
+grain, JPEG), ``aging+damage`` (the same plus :mod:`oldphoto_cli.damage2`'s scratches,
+cracks, dust, hairs, flakes and tears) and ``damage`` (damage2 alone, on grain and tone)."""
+
+
 def make_validation_pairs(
     clean_dir: str | Path,
     out_dir: str | Path,
     seed: int = VALIDATION_SEED,
     size: int | None = 256,
     on_progress: Callable[[Any], None] | None = None,
+    renderer: str = "own",
 ) -> list[Any]:
-    """Degrade exactly the validation-split files of ``clean_dir`` (one pair each) into
-    ``out_dir`` with :func:`oldphoto_cli.degrade.make_pairs`; returns its records."""
+    """Degrade exactly the validation-split files of ``clean_dir`` into ``out_dir`` with
+    ``renderer`` (:data:`RENDERERS`): ``own`` writes one pair each with
+    :func:`oldphoto_cli.degrade.make_pairs` (returns its records), the independent ones two
+    256 px crops each with their own fixed seeds (returns the names)."""
     from oldphoto_cli.data import list_images, split
-    from oldphoto_cli.degrade import make_pairs
 
     _, validation = split(list_images(clean_dir))
     if not validation:
         raise FileNotFoundError(f"{clean_dir}: no validation-split images")
-    return make_pairs(validation, out_dir, count=len(validation), size=size, seed=seed,
-                      on_progress=on_progress)  # fmt: skip
+    if renderer == "own":
+        from oldphoto_cli.degrade import make_pairs
+
+        return make_pairs(validation, out_dir, count=len(validation), size=size, seed=seed,
+                          on_progress=on_progress)  # fmt: skip
+    if renderer in ("aging", "aging+damage"):
+        from oldphoto_cli import aging2
+
+        return aging2.make_pairs(validation, out_dir, structured=renderer == "aging+damage")
+    if renderer == "damage":
+        from oldphoto_cli import damage2
+
+        return damage2.make_pairs(validation, out_dir)
+    raise ValueError(f"renderer must be one of {RENDERERS}, not {renderer!r}")
 
 
 TRUTHS = ("colour", "tone")

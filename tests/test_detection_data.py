@@ -203,9 +203,11 @@ def test_training_never_reaches_the_validation_renderer():
     assert "oldphoto_cli.train.detector" in training and "oldphoto_cli.data" in graph
     reached = reachable(graph, [*training, "oldphoto_cli.data", "oldphoto_cli.cli_train"])
     assert "oldphoto_cli.damage2" in graph and "oldphoto_cli.data" in reached
-    assert "oldphoto_cli.damage2" not in reached
+    for renderer in ("oldphoto_cli.damage2", "oldphoto_cli.aging2"):
+        assert renderer in graph and renderer not in reached
     for path in (ROOT / "plugins").rglob("*.py"):
-        assert "damage2" not in path.read_text(encoding="utf-8"), path
+        text = path.read_text(encoding="utf-8")
+        assert "damage2" not in text and "aging2" not in text, path
 
 
 def test_damage2_masks_are_exact_and_every_kind_draws():

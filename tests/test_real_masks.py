@@ -16,12 +16,9 @@ SCRIPT = ROOT / "benchmarks" / "trace_real_masks.py"
 
 
 def _module():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import trace_real_masks
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return trace_real_masks
+    from conftest import benchmark_script
+
+    return benchmark_script("trace_real_masks")
 
 
 def test_render_writes_kinds_and_union(tmp_path):
