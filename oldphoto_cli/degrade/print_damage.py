@@ -26,7 +26,9 @@ import numpy as np
 from oldphoto_cli.degrade.structured import _cut, _poly, _soft_composite, _walk, finalize
 
 CRACK_WIDTHS = (1, 2, 3, 4, 5, 6, 8, 10)
-CRACK_WIDTH_P = (0.2, 0.2, 0.17, 0.13, 0.1, 0.08, 0.07, 0.05)
+# Most real cracks are hairlines: compared side by side with the cracked prints of real_old
+# (benchmarks/crack_likeness.py), a flatter spread drew too many wide, opaque bands.
+CRACK_WIDTH_P = (0.3, 0.25, 0.15, 0.1, 0.07, 0.05, 0.05, 0.03)
 
 
 def _paper(rng, light: bool) -> np.ndarray:
@@ -167,6 +169,13 @@ def print_cracks(img, rng):
             cv2.fillPoly(layer, [_poly(poly)], 255, cv2.LINE_AA, shift=2)
             flakes += 1
     crack = _ragged(layer, rng, widest)
+    # Opacity wanders along the network (real cracks are faint in stretches, bright in
+    # others); half the networks also fade out in places, which breaks them into dashes.
+    h_, w_ = crack.shape
+    wander = _smooth_noise(rng, h_, w_, max(h_, w_) / 12)
+    low = 0.0 if rng.random() < 0.5 else 0.35
+    crack *= np.clip(0.75 + 0.35 * wander, low, 1.0).astype(np.float32)
+    crack = _cut(crack)
     light = bool(rng.random() < 0.7)
     base, params = _lift(img, crack, rng) if rng.random() < 0.5 else (img, {})
     value = _paper(rng, light)
