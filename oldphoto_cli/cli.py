@@ -60,7 +60,9 @@ def plugins_command() -> None:
     from oldphoto_cli.weights import registered_weights_dirs
 
     for lookup in registered_weights_dirs():
-        provided.setdefault(lookup.plugin, {}).setdefault("weights_dirs", []).append(str(lookup.path))
+        provided.setdefault(lookup.plugin, {}).setdefault("weights_dirs", []).append(
+            str(lookup.path)
+        )
     click.echo(json.dumps(plugins.plugin_info(provided), indent=2))
 
 
