@@ -9,6 +9,7 @@ are imported inside the commands, when there is work for them.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,10 @@ from oldphoto_cli.defaults import (
     DEFAULT_MAX_MEGAPIXELS,
     DEFAULT_MIN_AREA,
     DEFAULT_THRESHOLD,
+    MAX_DILATE,
+    MAX_IO_THREADS,
+    MAX_TILE,
+    MIN_TILE,
     PRECISIONS,
 )
 
@@ -38,6 +43,17 @@ SHARD_HELP = (
     "Process only part K of N (e.g. 3/8): inputs sorted by relative path, index % N == K-1. "
     "For SLURM arrays / GNU parallel. Under torchrun each rank takes its part automatically."
 )
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float range that refuses nan and inf (``FloatRange`` lets nan through: every
+    comparison with it is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,12 +92,13 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--io-threads",
-            type=click.IntRange(min=0),
+            type=click.IntRange(0, MAX_IO_THREADS),
             default=2,
             show_default=True,
             metavar="N",
             help="Threads reading the next images and writing finished ones while the "
-            "current one is computed (0: read, compute, write in turn).",
+            f"current one is computed (0: read, compute, write in turn; at most "
+            f"{MAX_IO_THREADS}: each holds an image in memory).",
         ),
         click.option(
             "--weights-dir",
@@ -90,14 +107,14 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--max-megapixels",
-            type=click.FloatRange(min=0, min_open=True),
+            type=FiniteFloatRange(min=0, min_open=True),
             default=DEFAULT_MAX_MEGAPIXELS,
             show_default=True,
             help="Refuse larger images (decompression-bomb guard).",
         ),
         click.option(
             "--max-memory",
-            type=click.FloatRange(min=0, min_open=True),
+            type=FiniteFloatRange(min=0, min_open=True),
             metavar="GB",
             help="Refuse an image whose estimated memory need is above GB, before decoding "
             "it (default: the memory available).",
@@ -542,7 +559,7 @@ class StageChoiceOption(click.Option):
 @click.option("--only-center-face", is_flag=True, help="Enhance only the face nearest the centre.")
 @click.option(
     "--face-fidelity",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=None,
     metavar="F",
     help="Face network only: how much of the photo's own tone and fine texture it keeps "
@@ -583,16 +600,16 @@ class StageChoiceOption(click.Option):
 )
 @click.option(
     "--dilate",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_DILATE),
     default=1,
     show_default=True,
     metavar="N",
     help="Grow the scratch mask by N pixels before inpainting, whether detected or from "
-    "--mask-dir: the margin inpainting needs around a defect's soft edge.",
+    f"--mask-dir: the margin inpainting needs around a defect's soft edge (0-{MAX_DILATE}).",
 )
 @click.option(
     "--strength",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=1.0,
     show_default=True,
     help="Blend of restored and input (1 = fully restored).",
@@ -605,9 +622,11 @@ class StageChoiceOption(click.Option):
 )
 @click.option(
     "--tile",
-    type=click.IntRange(min=1),
+    type=click.IntRange(MIN_TILE, MAX_TILE),
     metavar="N",
-    help="Process in NxN tiles (default: chosen from free memory).",
+    help=f"Decode in tiles of NxN latent pixels, 4N x 4N of the photo ({MIN_TILE}-{MAX_TILE}; "
+    "default: chosen from free memory, at most 256). Smaller tiles use less memory and "
+    "take longer.",
 )
 @click.option(
     "--save-intermediates",
@@ -749,8 +768,7 @@ def restore_command(
         compile=compile_models,
     )
     pending = [i for i in items if overwrite or i.error or not _exists(i.output)]
-    pipeline = _make_pipeline(options, eager_detector=with_scratch != "off") \
-        if pending else None
+    pipeline = _make_pipeline(options, eager_detector=with_scratch != "off") if pending else None
     job = jobs.RestoreJob(
         pipeline,
         mask_dir=Path(mask_dir) if mask_dir else None,
@@ -796,14 +814,14 @@ def restore_command(
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=DEFAULT_THRESHOLD,
     show_default=True,
     help="Pixels with scratch probability above this are marked.",
 )
 @click.option(
     "--dilate",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_DILATE),
     default=0,
     show_default=True,
     metavar="N",
@@ -872,6 +890,9 @@ def detect_command(
     rank = _rank()
     reporter = _reporter(quiet, as_json, rank)
     in_args, out_arg = _split_paths(paths, files_from)
+    if not save_mask and not overlay:
+        raise _usage("--no-save-mask without --overlay leaves nothing to write: add --overlay "
+                     "(the mask painted on the photo), or drop --no-save-mask")  # fmt: skip
     items = _collect(in_args, out_arg, recursive, files_from, null_separated, shard, reporter,
                      rank, file_out=False)  # fmt: skip
     out = Path(out_arg)

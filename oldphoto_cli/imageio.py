@@ -577,8 +577,22 @@ def write_mask(path: str | os.PathLike[str], mask: np.ndarray) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+# A mask is white (255) defects on black (0). Grey is read at 50 %: from 128 up a pixel is
+# a defect (a soft brush's edge, JPEG noise). A mask where more than half of the pixels it
+# marks are grey (128-223, not drawn white) is refused: that is no drawing of defects (a
+# grey or photo image given as a mask would mark most of the photo, and restore would blur
+# all of that).
+MASK_THRESHOLD = 128
+MASK_GREY_TOP = 223  # marked values up to this are grey, not white
+MASK_MAX_GREY_SHARE = 0.5
+
+
 def read_mask(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> np.ndarray:
-    """Read a user or ``detect`` mask as HxW uint8 {0, 1}; ``size`` = (width, height) check."""
+    """Read a user or ``detect`` mask as HxW uint8 {0, 1}; ``size`` = (width, height) check.
+
+    Values from :data:`MASK_THRESHOLD` (128) up are defects; a mask that is mostly grey
+    (over half of what it marks is 128-223) is refused (:class:`ImageReadError`).
+    """
     try:
         with Image.open(path) as image:
             image.load()
@@ -592,4 +606,15 @@ def read_mask(path: str | os.PathLike[str], size: tuple[int, int] | None = None)
         raise ImageReadError(
             f"mask {Path(path).name} is {gray.size[0]}x{gray.size[1]}, image is {size[0]}x{size[1]}"
         )
-    return (np.asarray(gray) > 127).astype(np.uint8)
+    values = np.asarray(gray)
+    mask = (values >= MASK_THRESHOLD).astype(np.uint8)
+    marked = int(mask.sum())
+    if marked:
+        grey = int(np.count_nonzero((values >= MASK_THRESHOLD) & (values <= MASK_GREY_TOP)))
+        if grey > MASK_MAX_GREY_SHARE * marked:
+            raise ImageReadError(
+                f"mask {Path(path).name} is grey, not black and white: {grey / marked:.0%} of "
+                f"the pixels it marks are {MASK_THRESHOLD}-{MASK_GREY_TOP}; draw defects white "
+                "(255) on black (0)"
+            )
+    return mask
