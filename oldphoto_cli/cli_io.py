@@ -276,6 +276,8 @@ def _collect(
         item = _stdin_image()
         if out != "-" and not file_out:
             raise _usage("with '-' as IN, OUT is '-' (the result on stdout)")
+        if out != "-":
+            _check_unwritable(Path(out))
         if out != "-" and (not imageio.is_image_path(out) or Path(out).is_dir()):
             raise _usage("with '-' as IN, OUT is '-' (stdout) or a file name such as new.jpg")
         return [item]
@@ -304,16 +306,24 @@ def _collect(
     return items
 
 
+def _check_unwritable(out: Path) -> None:
+    """OUT named with the extension of a format oldphoto does not write (``x.avif``)."""
+    from oldphoto_cli import imageio
+
+    suffix = out.suffix.lower()
+    if suffix in imageio.UNWRITABLE_IMAGE_EXTENSIONS and not out.is_dir():
+        raise _usage(f"OUT {out}: cannot write {suffix} images; output formats: "
+                     f"{', '.join(imageio.IMAGE_EXTENSIONS)}")  # fmt: skip
+
+
 def _check_file_out(items: list[inputs.InputItem], out: Path, ext: str | None) -> None:
     """OUT named like an image file: a format we cannot write, or one --ext contradicts."""
     from oldphoto_cli import imageio
 
     if out.is_dir():
         return
+    _check_unwritable(out)
     suffix = out.suffix.lower()
-    if suffix in imageio.UNWRITABLE_IMAGE_EXTENSIONS:
-        raise _usage(f"OUT {out}: cannot write {suffix} images; output formats: "
-                     f"{', '.join(imageio.IMAGE_EXTENSIONS)}")  # fmt: skip
     if len(items) == 1 and imageio.is_image_path(out) and ext and ext.lower() != suffix:
         raise _usage(f"--ext {ext} and OUT {out} disagree: with a file name as OUT its "
                      "extension sets the format (drop --ext, or give a folder)")  # fmt: skip

@@ -45,6 +45,23 @@ UNWRITABLE_IMAGE_EXTENSIONS = frozenset({
     ".heic", ".heif", ".avif", ".jp2", ".j2k", ".jxl", ".ico", ".psd", ".svg", ".pdf",
     ".eps", ".raw", ".dng", ".cr2", ".nef", ".arw", ".tga", ".pcx", ".ppm", ".pgm",
 })  # fmt: skip
+# Of those, the photo formats: a file so named is an input that fails with
+# ``unsupported_format`` (documents and icons, .pdf .svg .eps .ico, are skipped as non-images).
+OTHER_PHOTO_EXTENSIONS = UNWRITABLE_IMAGE_EXTENSIONS - {".pdf", ".svg", ".eps", ".ico"}
+# The one rule for every other image format (AVIF, HEIC, JPEG 2000, ...), whichever path it
+# comes by (a file named or found in a folder, stdin, OUT's name): oldphoto restores only
+# the formats it can also write back, so it is refused with this message (a file fails
+# alone, exit 1; OUT so named is a usage error). MPO is a JPEG with extra pictures.
+RESTORED_FORMATS = frozenset(FORMAT_BY_EXT.values()) | {"MPO"}
+FORMATS_TEXT = "JPEG, PNG, TIFF, BMP, WebP and GIF"
+
+
+def unsupported_format(name: str) -> str:
+    """The one-line error for an image format oldphoto does not restore."""
+    return (f"{name} images are not restored: oldphoto reads and writes {FORMATS_TEXT}; "
+            "convert it first (e.g. to PNG)")  # fmt: skip
+
+
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
 EXIF_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
@@ -270,6 +287,8 @@ def read_image(
         raise ImageReadError("not a readable image (unknown or damaged format)") from error
     except Exception as error:
         raise ImageReadError(f"corrupt or truncated image: {_first_line(error)}") from error
+    if image.format not in RESTORED_FORMATS:
+        raise ImageReadError(unsupported_format(image.format or "these"))
     width, height = image.size
     if max_megapixels is not None and width * height > max_megapixels * 1e6:
         raise ImageReadError(

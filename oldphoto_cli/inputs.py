@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from oldphoto_cli.imageio import IMAGE_EXTENSIONS, is_image_path
+from oldphoto_cli.imageio import (
+    IMAGE_EXTENSIONS,
+    OTHER_PHOTO_EXTENSIONS,
+    is_image_path,
+    unsupported_format,
+)
 
 STDIO = Path("-")  # IN '-': the image's bytes on stdin; OUT '-': the result to stdout
 
@@ -48,9 +53,7 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") and part not in (".", "..") for part in rel.parts)
 
 
-def read_path_list(
-    stream: IO[str] | IO[bytes] | bytes, null_separated: bool = False
-) -> list[str]:
+def read_path_list(stream: IO[str] | IO[bytes] | bytes, null_separated: bool = False) -> list[str]:
     """Paths from a stream (read as bytes: names need not be UTF-8) or bytes: one per line,
     or NUL-separated with ``-0``. Undecodable bytes survive via ``os.fsdecode``."""
     data = stream if isinstance(stream, bytes | str) else stream.read()
@@ -121,14 +124,18 @@ def collect_inputs(
         if _hidden(rel if not explicit else Path(path.name)):
             notes.append(f"skipped hidden file {path}")
             return
-        if not is_image_path(path):
+        other_format = path.suffix.lower() in OTHER_PHOTO_EXTENSIONS
+        if not is_image_path(path) and not other_format:
             notes.append(f"skipped {path}: not an image extension ({', '.join(IMAGE_EXTENSIONS)})")
             return
         key = path_key(path)
         if key in seen:
             return
         seen.add(key)
-        items.append(InputItem(path=path, rel=rel))
+        # A photo in a format oldphoto does not restore (AVIF, HEIC, ...) fails with the
+        # same error as such an image on stdin: it is not passed over as if it were no photo.
+        error = unsupported_format(path.suffix[1:].upper()) if other_format else None
+        items.append(InputItem(path=path, rel=rel, error=error))
 
     excluded = frozenset(path_key(Path(e)) for e in exclude)
 
