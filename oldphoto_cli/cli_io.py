@@ -416,6 +416,8 @@ def _finish(
         processes = f" (rank {rank.rank} of {rank.world}; no rendezvous to merge with)"
     if results:
         reporter.note(runner.summary(results) + processes)
+        if why := runner.skip_reasons(results):
+            reporter.note(why)
     else:
         reporter.note("no images to process" + processes)
     sys.exit(runner.EXIT_FAILED if merged.failed else runner.EXIT_OK)
@@ -731,6 +733,10 @@ def restore_command(
     else:
         out_path = Path(out)
         _check_file_out(items, out_path, ext)
+        try:
+            inputs.check_existing_out(out_path, len(items), overwrite)
+        except inputs.InputError as error:
+            raise _usage(str(error)) from None
         # A rerun in place: last run's <stem><suffix> files are outputs, not photos. Without
         # a suffix such a file (a.png beside a.jpg with --ext png) may be the owner's own
         # photo: that stays refused (exit 2), never overwritten.
@@ -906,6 +912,10 @@ def detect_command(
     items = _collect(in_args, out_arg, recursive, files_from, null_separated, shard, reporter,
                      rank, file_out=False)  # fmt: skip
     out = Path(out_arg)
+    try:
+        inputs.check_existing_out(out, len(items), overwrite, file_out=False)
+    except inputs.InputError as error:
+        raise _usage(str(error)) from None
     mask_root = Path(mask_dir) if mask_dir else None
     if out_arg == "-":
         if save_mask == overlay or mask_dir:

@@ -191,6 +191,36 @@ def drop_own_outputs(
     return kept, notes
 
 
+def check_existing_out(
+    out: str | os.PathLike[str], inputs: int, overwrite: bool, file_out: bool = True
+) -> None:
+    """Refuse (``InputError``) an OUT that is an existing image file where it may be a photo.
+
+    A shell glob (``oldphoto restore photos/*.jpg``) passes its last photo as OUT. So an
+    existing image named as OUT is never written over: with several inputs OUT must be a
+    folder, and with one input ``--overwrite`` does not replace it (without ``--overwrite``
+    it is kept and the input skipped, as any existing output, and the summary says why).
+    ``file_out=False``: OUT is always a folder (``detect``).
+    """
+    out = Path(out)
+    if out == STDIO or out.is_dir() or not (out.is_file() and is_image_path(out)):
+        return
+    glob = f"{out.parent.as_posix()}/*{out.suffix}" if out.parent != Path() else f"*{out.suffix}"
+    if inputs > 1 or not file_out:
+        count = f"with {inputs} inputs " if file_out else ""
+        raise InputError(
+            f"OUT {out} is an existing image, not a folder: {count}OUT must be "
+            f"a folder. If it is a photo (a glob such as {glob} names its last photo as OUT), "
+            "add an output folder after the inputs"
+        )
+    if overwrite:
+        raise InputError(
+            f"OUT {out} exists and is an image: --overwrite never replaces a file named as "
+            f"OUT, which may be a photo (a glob such as {glob} names its last photo as OUT). "
+            "Delete it first, or name an output folder"
+        )
+
+
 def check_writable(paths: Iterable[Path]) -> None:
     """Fail once, before any image, when an output could not be written: the nearest
     existing folder above each output must be a writable folder (``InputError``)."""
