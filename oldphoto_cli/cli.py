@@ -9,8 +9,35 @@ import click
 
 from oldphoto_cli import __version__, plugins, stages
 
+EXIT_INTERRUPTED = 130  # as a shell reports a process ended by SIGINT
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def interrupted(what: str = "interrupted") -> None:
+    """Ctrl-C outside a batch (parsing, importing torch, loading models): one line, exit 130."""
+    click.echo(f"oldphoto: {what}", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+class InterruptibleGroup(click.Group):
+    """A group where Ctrl-C anywhere ends with exit 130, the same as mid-batch, instead of
+    click's "Aborted!" and 1: the first second of a run imports torch and loads models."""
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            interrupted()
+            raise  # unreachable: interrupted() exits
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
+            raise
+
+
+@click.group(cls=InterruptibleGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="oldphoto")
 def cli() -> None:
     """Restore old, damaged photographs (Wan et al., "Bringing Old Photos Back to Life")."""
@@ -33,7 +60,9 @@ def plugins_command() -> None:
     from oldphoto_cli.weights import registered_weights_dirs
 
     for lookup in registered_weights_dirs():
-        provided.setdefault(lookup.plugin, {}).setdefault("weights_dirs", []).append(str(lookup.path))
+        provided.setdefault(lookup.plugin, {}).setdefault("weights_dirs", []).append(
+            str(lookup.path)
+        )
     click.echo(json.dumps(plugins.plugin_info(provided), indent=2))
 
 
@@ -71,4 +100,7 @@ _add_commands()
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except KeyboardInterrupt:  # between click's handlers (e.g. its own start-up)
+        interrupted()

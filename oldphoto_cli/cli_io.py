@@ -9,6 +9,7 @@ are imported inside the commands, when there is work for them.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,10 @@ from oldphoto_cli.defaults import (
     DEFAULT_MAX_MEGAPIXELS,
     DEFAULT_MIN_AREA,
     DEFAULT_THRESHOLD,
+    MAX_DILATE,
+    MAX_IO_THREADS,
+    MAX_TILE,
+    MIN_TILE,
     PRECISIONS,
 )
 
@@ -38,6 +43,17 @@ SHARD_HELP = (
     "Process only part K of N (e.g. 3/8): inputs sorted by relative path, index % N == K-1. "
     "For SLURM arrays / GNU parallel. Under torchrun each rank takes its part automatically."
 )
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float range that refuses nan and inf (``FloatRange`` lets nan through: every
+    comparison with it is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,12 +92,13 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--io-threads",
-            type=click.IntRange(min=0),
+            type=click.IntRange(0, MAX_IO_THREADS),
             default=2,
             show_default=True,
             metavar="N",
             help="Threads reading the next images and writing finished ones while the "
-            "current one is computed (0: read, compute, write in turn).",
+            f"current one is computed (0: read, compute, write in turn; at most "
+            f"{MAX_IO_THREADS}: each holds an image in memory).",
         ),
         click.option(
             "--weights-dir",
@@ -90,14 +107,14 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--max-megapixels",
-            type=click.FloatRange(min=0, min_open=True),
+            type=FiniteFloatRange(min=0, min_open=True),
             default=DEFAULT_MAX_MEGAPIXELS,
             show_default=True,
             help="Refuse larger images (decompression-bomb guard).",
         ),
         click.option(
             "--max-memory",
-            type=click.FloatRange(min=0, min_open=True),
+            type=FiniteFloatRange(min=0, min_open=True),
             metavar="GB",
             help="Refuse an image whose estimated memory need is above GB, before decoding "
             "it (default: the memory available).",
@@ -259,6 +276,8 @@ def _collect(
         item = _stdin_image()
         if out != "-" and not file_out:
             raise _usage("with '-' as IN, OUT is '-' (the result on stdout)")
+        if out != "-":
+            _check_unwritable(Path(out))
         if out != "-" and (not imageio.is_image_path(out) or Path(out).is_dir()):
             raise _usage("with '-' as IN, OUT is '-' (stdout) or a file name such as new.jpg")
         return [item]
@@ -287,16 +306,24 @@ def _collect(
     return items
 
 
+def _check_unwritable(out: Path) -> None:
+    """OUT named with the extension of a format oldphoto does not write (``x.avif``)."""
+    from oldphoto_cli import imageio
+
+    suffix = out.suffix.lower()
+    if suffix in imageio.UNWRITABLE_IMAGE_EXTENSIONS and not out.is_dir():
+        raise _usage(f"OUT {out}: cannot write {suffix} images; output formats: "
+                     f"{', '.join(imageio.IMAGE_EXTENSIONS)}")  # fmt: skip
+
+
 def _check_file_out(items: list[inputs.InputItem], out: Path, ext: str | None) -> None:
     """OUT named like an image file: a format we cannot write, or one --ext contradicts."""
     from oldphoto_cli import imageio
 
     if out.is_dir():
         return
+    _check_unwritable(out)
     suffix = out.suffix.lower()
-    if suffix in imageio.UNWRITABLE_IMAGE_EXTENSIONS:
-        raise _usage(f"OUT {out}: cannot write {suffix} images; output formats: "
-                     f"{', '.join(imageio.IMAGE_EXTENSIONS)}")  # fmt: skip
     if len(items) == 1 and imageio.is_image_path(out) and ext and ext.lower() != suffix:
         raise _usage(f"--ext {ext} and OUT {out} disagree: with a file name as OUT its "
                      "extension sets the format (drop --ext, or give a folder)")  # fmt: skip
@@ -389,6 +416,8 @@ def _finish(
         processes = f" (rank {rank.rank} of {rank.world}; no rendezvous to merge with)"
     if results:
         reporter.note(runner.summary(results) + processes)
+        if why := runner.skip_reasons(results):
+            reporter.note(why)
     else:
         reporter.note("no images to process" + processes)
     sys.exit(runner.EXIT_FAILED if merged.failed else runner.EXIT_OK)
@@ -546,7 +575,7 @@ class StageChoiceOption(click.Option):
 @click.option("--only-center-face", is_flag=True, help="Enhance only the face nearest the centre.")
 @click.option(
     "--face-fidelity",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=None,
     metavar="F",
     help="Face network only: how much of the photo's own tone and fine texture it keeps "
@@ -587,16 +616,16 @@ class StageChoiceOption(click.Option):
 )
 @click.option(
     "--dilate",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_DILATE),
     default=1,
     show_default=True,
     metavar="N",
     help="Grow the scratch mask by N pixels before inpainting, whether detected or from "
-    "--mask-dir: the margin inpainting needs around a defect's soft edge.",
+    f"--mask-dir: the margin inpainting needs around a defect's soft edge (0-{MAX_DILATE}).",
 )
 @click.option(
     "--strength",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=1.0,
     show_default=True,
     help="Blend of restored and input (1 = fully restored).",
@@ -609,9 +638,11 @@ class StageChoiceOption(click.Option):
 )
 @click.option(
     "--tile",
-    type=click.IntRange(min=1),
+    type=click.IntRange(MIN_TILE, MAX_TILE),
     metavar="N",
-    help="Process in NxN tiles (default: chosen from free memory).",
+    help=f"Decode in tiles of NxN latent pixels, 4N x 4N of the photo ({MIN_TILE}-{MAX_TILE}; "
+    "default: chosen from free memory, at most 256). Smaller tiles use less memory and "
+    "take longer.",
 )
 @click.option(
     "--save-intermediates",
@@ -708,6 +739,10 @@ def restore_command(
     else:
         out_path = Path(out)
         _check_file_out(items, out_path, ext)
+        try:
+            inputs.check_existing_out(out_path, len(items), overwrite)
+        except inputs.InputError as error:
+            raise _usage(str(error)) from None
         # A rerun in place: last run's <stem><suffix> files are outputs, not photos. Without
         # a suffix such a file (a.png beside a.jpg with --ext png) may be the owner's own
         # photo: that stays refused (exit 2), never overwritten.
@@ -759,8 +794,7 @@ def restore_command(
         compile=compile_models,
     )
     pending = [i for i in items if overwrite or i.error or not _exists(i.output)]
-    pipeline = _make_pipeline(options, eager_detector=with_scratch != "off") \
-        if pending else None
+    pipeline = _make_pipeline(options, eager_detector=with_scratch != "off") if pending else None
     job = jobs.RestoreJob(
         pipeline,
         mask_dir=Path(mask_dir) if mask_dir else None,
@@ -806,14 +840,14 @@ def restore_command(
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=DEFAULT_THRESHOLD,
     show_default=True,
     help="Pixels with scratch probability above this are marked.",
 )
 @click.option(
     "--dilate",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_DILATE),
     default=0,
     show_default=True,
     metavar="N",
@@ -882,9 +916,16 @@ def detect_command(
     rank = _rank()
     reporter = _reporter(quiet, as_json, rank)
     in_args, out_arg = _split_paths(paths, files_from)
+    if not save_mask and not overlay:
+        raise _usage("--no-save-mask without --overlay leaves nothing to write: add --overlay "
+                     "(the mask painted on the photo), or drop --no-save-mask")  # fmt: skip
     items = _collect(in_args, out_arg, recursive, files_from, null_separated, shard, reporter,
                      rank, file_out=False)  # fmt: skip
     out = Path(out_arg)
+    try:
+        inputs.check_existing_out(out, len(items), overwrite, file_out=False)
+    except inputs.InputError as error:
+        raise _usage(str(error)) from None
     mask_root = Path(mask_dir) if mask_dir else None
     if out_arg == "-":
         if save_mask == overlay or mask_dir:

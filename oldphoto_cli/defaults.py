@@ -21,3 +21,13 @@ DEFAULT_MAX_MEGAPIXELS = 300.0
 
 # Numeric precision of the networks (``--precision``): ``auto`` picks per device.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+# Ranges of the numeric options, so that no accepted value hangs or exhausts memory.
+# --tile: latent pixels per decode tile side. Below 32 the decoder's 8-pixel halo is
+# computed over and over (--tile 1 ran for minutes on a 220x276 photo); above 512 one
+# tile's activations pass 2 GiB (~8 KiB per latent pixel).
+MIN_TILE, MAX_TILE = 32, 512
+# --dilate: the elliptic kernel's cost grows with its area (5 s at 64 on 24 MP).
+MAX_DILATE = 64
+# --io-threads: each thread reads one image ahead (a whole photo in memory).
+MAX_IO_THREADS = 16

@@ -45,6 +45,23 @@ UNWRITABLE_IMAGE_EXTENSIONS = frozenset({
     ".heic", ".heif", ".avif", ".jp2", ".j2k", ".jxl", ".ico", ".psd", ".svg", ".pdf",
     ".eps", ".raw", ".dng", ".cr2", ".nef", ".arw", ".tga", ".pcx", ".ppm", ".pgm",
 })  # fmt: skip
+# Of those, the photo formats: a file so named is an input that fails with
+# ``unsupported_format`` (documents and icons, .pdf .svg .eps .ico, are skipped as non-images).
+OTHER_PHOTO_EXTENSIONS = UNWRITABLE_IMAGE_EXTENSIONS - {".pdf", ".svg", ".eps", ".ico"}
+# The one rule for every other image format (AVIF, HEIC, JPEG 2000, ...), whichever path it
+# comes by (a file named or found in a folder, stdin, OUT's name): oldphoto restores only
+# the formats it can also write back, so it is refused with this message (a file fails
+# alone, exit 1; OUT so named is a usage error). MPO is a JPEG with extra pictures.
+RESTORED_FORMATS = frozenset(FORMAT_BY_EXT.values()) | {"MPO"}
+FORMATS_TEXT = "JPEG, PNG, TIFF, BMP, WebP and GIF"
+
+
+def unsupported_format(name: str) -> str:
+    """The one-line error for an image format oldphoto does not restore."""
+    return (f"{name} images are not restored: oldphoto reads and writes {FORMATS_TEXT}; "
+            "convert it first (e.g. to PNG)")  # fmt: skip
+
+
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
 EXIF_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
@@ -270,6 +287,8 @@ def read_image(
         raise ImageReadError("not a readable image (unknown or damaged format)") from error
     except Exception as error:
         raise ImageReadError(f"corrupt or truncated image: {_first_line(error)}") from error
+    if image.format not in RESTORED_FORMATS:
+        raise ImageReadError(unsupported_format(image.format or "these"))
     width, height = image.size
     if max_megapixels is not None and width * height > max_megapixels * 1e6:
         raise ImageReadError(
@@ -577,8 +596,22 @@ def write_mask(path: str | os.PathLike[str], mask: np.ndarray) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+# A mask is white (255) defects on black (0). Grey is read at 50 %: from 128 up a pixel is
+# a defect (a soft brush's edge, JPEG noise). A mask where more than half of the pixels it
+# marks are grey (128-223, not drawn white) is refused: that is no drawing of defects (a
+# grey or photo image given as a mask would mark most of the photo, and restore would blur
+# all of that).
+MASK_THRESHOLD = 128
+MASK_GREY_TOP = 223  # marked values up to this are grey, not white
+MASK_MAX_GREY_SHARE = 0.5
+
+
 def read_mask(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> np.ndarray:
-    """Read a user or ``detect`` mask as HxW uint8 {0, 1}; ``size`` = (width, height) check."""
+    """Read a user or ``detect`` mask as HxW uint8 {0, 1}; ``size`` = (width, height) check.
+
+    Values from :data:`MASK_THRESHOLD` (128) up are defects; a mask that is mostly grey
+    (over half of what it marks is 128-223) is refused (:class:`ImageReadError`).
+    """
     try:
         with Image.open(path) as image:
             image.load()
@@ -592,4 +625,15 @@ def read_mask(path: str | os.PathLike[str], size: tuple[int, int] | None = None)
         raise ImageReadError(
             f"mask {Path(path).name} is {gray.size[0]}x{gray.size[1]}, image is {size[0]}x{size[1]}"
         )
-    return (np.asarray(gray) > 127).astype(np.uint8)
+    values = np.asarray(gray)
+    mask = (values >= MASK_THRESHOLD).astype(np.uint8)
+    marked = int(mask.sum())
+    if marked:
+        grey = int(np.count_nonzero((values >= MASK_THRESHOLD) & (values <= MASK_GREY_TOP)))
+        if grey > MASK_MAX_GREY_SHARE * marked:
+            raise ImageReadError(
+                f"mask {Path(path).name} is grey, not black and white: {grey / marked:.0%} of "
+                f"the pixels it marks are {MASK_THRESHOLD}-{MASK_GREY_TOP}; draw defects white "
+                "(255) on black (0)"
+            )
+    return mask

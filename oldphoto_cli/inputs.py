@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from oldphoto_cli.imageio import IMAGE_EXTENSIONS, is_image_path
+from oldphoto_cli.imageio import (
+    IMAGE_EXTENSIONS,
+    OTHER_PHOTO_EXTENSIONS,
+    is_image_path,
+    unsupported_format,
+)
 
 STDIO = Path("-")  # IN '-': the image's bytes on stdin; OUT '-': the result to stdout
 
@@ -48,9 +53,7 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") and part not in (".", "..") for part in rel.parts)
 
 
-def read_path_list(
-    stream: IO[str] | IO[bytes] | bytes, null_separated: bool = False
-) -> list[str]:
+def read_path_list(stream: IO[str] | IO[bytes] | bytes, null_separated: bool = False) -> list[str]:
     """Paths from a stream (read as bytes: names need not be UTF-8) or bytes: one per line,
     or NUL-separated with ``-0``. Undecodable bytes survive via ``os.fsdecode``."""
     data = stream if isinstance(stream, bytes | str) else stream.read()
@@ -121,14 +124,18 @@ def collect_inputs(
         if _hidden(rel if not explicit else Path(path.name)):
             notes.append(f"skipped hidden file {path}")
             return
-        if not is_image_path(path):
+        other_format = path.suffix.lower() in OTHER_PHOTO_EXTENSIONS
+        if not is_image_path(path) and not other_format:
             notes.append(f"skipped {path}: not an image extension ({', '.join(IMAGE_EXTENSIONS)})")
             return
         key = path_key(path)
         if key in seen:
             return
         seen.add(key)
-        items.append(InputItem(path=path, rel=rel))
+        # A photo in a format oldphoto does not restore (AVIF, HEIC, ...) fails with the
+        # same error as such an image on stdin: it is not passed over as if it were no photo.
+        error = unsupported_format(path.suffix[1:].upper()) if other_format else None
+        items.append(InputItem(path=path, rel=rel, error=error))
 
     excluded = frozenset(path_key(Path(e)) for e in exclude)
 
@@ -182,6 +189,36 @@ def drop_own_outputs(
         notes.append(f"skipped {dropped} file{'s' * (dropped != 1)} that are this run's own "
                      "outputs")  # fmt: skip
     return kept, notes
+
+
+def check_existing_out(
+    out: str | os.PathLike[str], inputs: int, overwrite: bool, file_out: bool = True
+) -> None:
+    """Refuse (``InputError``) an OUT that is an existing image file where it may be a photo.
+
+    A shell glob (``oldphoto restore photos/*.jpg``) passes its last photo as OUT. So an
+    existing image named as OUT is never written over: with several inputs OUT must be a
+    folder, and with one input ``--overwrite`` does not replace it (without ``--overwrite``
+    it is kept and the input skipped, as any existing output, and the summary says why).
+    ``file_out=False``: OUT is always a folder (``detect``).
+    """
+    out = Path(out)
+    if out == STDIO or out.is_dir() or not (out.is_file() and is_image_path(out)):
+        return
+    glob = f"{out.parent.as_posix()}/*{out.suffix}" if out.parent != Path() else f"*{out.suffix}"
+    if inputs > 1 or not file_out:
+        count = f"with {inputs} inputs " if file_out else ""
+        raise InputError(
+            f"OUT {out} is an existing image, not a folder: {count}OUT must be "
+            f"a folder. If it is a photo (a glob such as {glob} names its last photo as OUT), "
+            "add an output folder after the inputs"
+        )
+    if overwrite:
+        raise InputError(
+            f"OUT {out} exists and is an image: --overwrite never replaces a file named as "
+            f"OUT, which may be a photo (a glob such as {glob} names its last photo as OUT). "
+            "Delete it first, or name an output folder"
+        )
 
 
 def check_writable(paths: Iterable[Path]) -> None:

@@ -27,6 +27,9 @@ from oldphoto_cli.defaults import (  # noqa: F401 (DEFAULT_*: re-exported)
     DEFAULT_LOW_THRESHOLD,
     DEFAULT_MIN_AREA,
     DEFAULT_THRESHOLD,
+    MAX_DILATE,
+    MAX_TILE,
+    MIN_TILE,
     PRECISIONS,
 )
 from oldphoto_cli.device import resolve_device, resolve_precision
@@ -217,6 +220,20 @@ def auto_tile(device: torch.device) -> int:
     return int(max(32, min(256, side // 8 * 8)))
 
 
+def check_options(opts: RestoreOptions) -> None:
+    """Refuse (``ValueError``) values that would hang or exhaust memory, as the CLI does."""
+    if opts.tile is not None and not MIN_TILE <= opts.tile <= MAX_TILE:
+        raise ValueError(f"tile {opts.tile}: expected {MIN_TILE}-{MAX_TILE} latent pixels")
+    if not 0 <= opts.dilate <= MAX_DILATE:
+        raise ValueError(f"dilate {opts.dilate}: expected 0-{MAX_DILATE} pixels")
+    for name in ("strength", "threshold"):
+        value = getattr(opts, name)
+        if not 0.0 <= value <= 1.0:  # nan fails too
+            raise ValueError(f"{name} {value}: expected a number from 0 to 1")
+    if opts.face_fidelity is not None and not 0.0 <= opts.face_fidelity <= 1.0:
+        raise ValueError(f"face_fidelity {opts.face_fidelity}: expected a number from 0 to 1")
+
+
 class RestorePipeline:
     """Builds the selected stages once and restores many images."""
 
@@ -227,6 +244,7 @@ class RestorePipeline:
         detector is built on first use (``--with-scratch off`` never loads it).
         """
         self.options = opts = options or RestoreOptions()
+        check_options(opts)
         self.device = resolve_device(opts.device)
         # An explicit precision is used as given (the CLI has resolved it for the device);
         # auto and the older fp16 flag are resolved here.

@@ -22,6 +22,7 @@ from oldphoto_cli.inputs import InputItem
 from oldphoto_cli.progress import Reporter
 
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
+SKIP_EXISTS = "output exists (use --overwrite)"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -93,7 +94,7 @@ def _triage(
         if item.error:
             report(result_for(item, ERROR, error=item.error))
         elif skip_existing and (outs := outputs_of(item)) and all(p.exists() for p in outs):
-            report(result_for(item, SKIPPED, error="output exists (use --overwrite)"))
+            report(result_for(item, SKIPPED, error=SKIP_EXISTS))
         else:
             todo.append(item)
     return todo
@@ -240,6 +241,21 @@ def summary(results: Sequence[ItemResult]) -> str:
     for result in results:
         counts[result.status] = counts.get(result.status, 0) + 1
     return f"{counts[OK]} ok, {counts[SKIPPED]} skipped, {counts[ERROR]} failed"
+
+
+def skip_reasons(results: Sequence[ItemResult], names: int = 3) -> str:
+    """Why images were skipped, for the summary: "skipped because the output exists
+    (--overwrite replaces it): a.jpg, b.jpg"; empty when none was."""
+    why: dict[str, list[str]] = {}
+    for result in results:
+        if result.status == SKIPPED:
+            why.setdefault(result.error or "skipped", []).append(Path(result.output or "").name)
+    lines = []
+    for reason, outputs in why.items():
+        shown = ", ".join(outputs[:names]) + (f" and {len(outputs) - names} more"
+                                              if len(outputs) > names else "")  # fmt: skip
+        lines.append(f"skipped because the {reason}: {shown}")
+    return "; ".join(lines)
 
 
 def run_staged(job: StagedJob, item: InputItem) -> ItemResult:

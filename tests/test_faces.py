@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -55,6 +57,32 @@ def test_grace_hopper_has_exactly_one_face(detector):
 
 def test_blank_image_has_no_face(detector):
     assert detector(np.full((200, 300, 3), 0.5, np.float32)) == []
+
+
+REAL_OLD = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_old"
+# Boxes (x, y, w, h) the Haar fallback took for faces before it asked for eyes: a dress and
+# the background, an arm and a dress, a shop window (none a face; YuNet finds none there).
+NOT_FACES = {
+    "Dolores1920s.jpg": [(93, 639, 67, 67), (30, 446, 70, 70)],
+    "HelenKeller.jpg": [(820, 605, 63, 63), (752, 464, 84, 84)],
+    "FatMenShop.jpg": [(121, 401, 28, 28), (316, 403, 45, 45)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_FACES))
+def test_haar_takes_no_dress_arm_or_window_for_a_face(detector, name):
+    from PIL import Image
+
+    from oldphoto_cli.faces.detect import _overlap_small
+
+    if not (REAL_OLD / name).is_file():
+        pytest.skip(f"{REAL_OLD / name} not here (the project's shared data)")
+    with Image.open(REAL_OLD / name) as image:
+        faces = detector(np.asarray(image.convert("RGB")))
+    for face in faces:
+        assert all(_overlap_small(face.box, box) < 0.3 for box in NOT_FACES[name]), face
+    if name != "FatMenShop.jpg":  # the portraits' own faces are still found
+        assert faces
 
 
 def test_similarity_maps_points_exactly():

@@ -146,3 +146,54 @@ def test_ctrl_c_while_loading_models_exits_130(photo_dir, tmp_path, monkeypatch)
     monkeypatch.setattr(pipeline, "RestorePipeline", slow_setup)
     result = CliRunner().invoke(cli, ["restore", str(photo_dir), str(tmp_path / "out")])
     assert result.exit_code == 130 and "interrupted while loading" in result.stderr
+
+
+@pytest.mark.parametrize("where", ["_collect", "_device", "_check_writable"])
+def test_ctrl_c_before_the_batch_exits_130_not_aborted(photo_dir, tmp_path, fake_pipeline,
+                                                         monkeypatch, where):  # fmt: skip
+    """Ctrl-C in the first second (listing inputs, importing torch): 130, not click's
+    "Aborted!" and 1."""
+    from oldphoto_cli import cli_io
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_io, where, interrupted)
+    result = CliRunner().invoke(cli, ["restore", str(photo_dir), str(tmp_path / "out")])
+    assert result.exit_code == 130, result.output
+    assert "Aborted!" not in result.output and "interrupted" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("library", ["libtorch", "libgomp"])
+def test_real_sigint_while_torch_loads_exits_130(tmp_path, tiny_weights, library):
+    """A real Ctrl-C in the first second: sent once the process maps ``library`` (torch
+    being imported, before any image), not after a fixed delay a loaded machine stretches."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    save_pil(tmp_path / "in" / "a.png", Image.fromarray(gradient(48, 64)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oldphoto_cli", "restore", str(tmp_path / "in"),
+         str(tmp_path / "out"), "--device", "cpu", "--weights-dir", str(tiny_weights)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    maps = Path(f"/proc/{proc.pid}/maps")
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if library in maps.read_text():
+                break
+        except OSError:
+            pass
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip(f"the run finished before {library} was seen")
+    assert proc.returncode == 130, err.decode()
+    assert b"Aborted!" not in err and b"Traceback" not in err, err.decode()
+    assert not (tmp_path / "out").exists()

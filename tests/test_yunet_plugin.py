@@ -134,3 +134,13 @@ def test_yunet_finds_one_face_with_plausible_landmarks():
     # Grey and uint8 inputs work too, and a blank image has no face.
     assert len(detector(np.repeat(image.mean(-1, keepdims=True), 3, axis=2))) == 1
     assert detector(np.full((300, 400, 3), 0.5, np.float32)) == []
+
+
+def test_yunet_registers_nothing_where_yuface_has_no_wheel(monkeypatch):
+    """The user install line installs the plugin everywhere; without ``yuface`` (no wheel
+    for that platform) it must leave Haar the fallback instead of a detector that fails."""
+    plugin = pytest.importorskip("oldphoto_yunet.plugin")
+    monkeypatch.setattr(plugin, "find_spec", lambda name: None, raising=False)
+    registered = []
+    plugin.oldphoto_register_face_detectors(register=lambda *a, **k: registered.append(a))
+    assert registered == []

@@ -42,7 +42,11 @@ class HaarFaceDetector(FaceDetector):
       profile faces from ``haarcascade_profileface`` on the image and its mirror.
     - Score: number of cascade neighbours (how many overlapping windows agreed), plus a
       bonus when the ``alt2`` cascade agrees and when two eyes are found in the upper half.
-      A face is kept when ``score >= min_score``; weak detections need eyes.
+    - A face needs two eyes inside it (the eye cascades, level and apart) and
+      ``score >= min_score``; without eyes only a strong detection, ``score >=
+      min_score_without_eyes``, is kept. Eyeless detections scoring 12-27 were the dresses,
+      arms, floors and shop windows taken for faces (15 of them on 23 ``real_old`` photos,
+      none confirmed by YuNet; benchmarks/RESULTS.md).
     """
 
     name = "haar"
@@ -51,6 +55,7 @@ class HaarFaceDetector(FaceDetector):
         self,
         min_face: int = 24,
         min_score: float = 12.0,
+        min_score_without_eyes: float = 28.0,
         profile: bool = True,
         min_side: int = 480,
         max_side: int = 1600,
@@ -64,6 +69,7 @@ class HaarFaceDetector(FaceDetector):
         self.eye_glasses = cv2.CascadeClassifier(root + "haarcascade_eye_tree_eyeglasses.xml")
         self.min_face = int(min_face)
         self.min_score = float(min_score)
+        self.min_score_without_eyes = float(min_score_without_eyes)
         self.use_profile = profile
         self.min_side = int(min_side)
         self.max_side = int(max_side)
@@ -165,7 +171,8 @@ class HaarFaceDetector(FaceDetector):
                     extra={"neighbours": neighbours},
                 )
             )
-        faces = [f for f in faces if f.score >= self.min_score]
+        faces = [f for f in faces if f.score >= (self.min_score if f.eyes is not None
+                                                 else self.min_score_without_eyes)]  # fmt: skip
         # Non-maximum suppression, preferring higher scores (frontal wins ties).
         faces.sort(key=lambda f: (f.score, f.kind == "frontal"), reverse=True)
         kept: list[Face] = []
