@@ -30,10 +30,9 @@ HERE = Path(__file__).resolve().parent
 
 def marked_share(pipeline, image: np.ndarray) -> float:
     from oldphoto_cli.patterns import spare_patterns
-    from oldphoto_cli.pipeline import mask_from_probability
 
     opts = pipeline.options
-    mask = mask_from_probability(pipeline.detect(image), opts.threshold, 0, opts.min_area)
+    mask = pipeline.mask_of(pipeline.detect(image), dilate=False)
     if opts.spare_patterns:
         mask = spare_patterns(mask, image)[0]
     return float((mask > 0).mean())
@@ -48,6 +47,8 @@ def main() -> None:
     parser.add_argument("--watch", default="1925Girl", help="comma-separated photo stems")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", help="also write the report here")
+    parser.add_argument("--rule", metavar="T[,LOW[,BLOB]]",
+                        help="mask rule instead of the default (as eval_detector.py --rule)")
     args = parser.parse_args()
 
     import torch
@@ -60,9 +61,13 @@ def main() -> None:
     from oldphoto_cli.degrade import load_image
     from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
 
+    rule = {}
+    if args.rule:
+        values = [float(v) for v in args.rule.split(",")]
+        rule = dict(zip(("threshold", "low_threshold", "blob_threshold"), values, strict=False))
     pipeline = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="none",
                                               spare_faces=False,
-                                              weights_dir=args.weights_dir))  # fmt: skip
+                                              weights_dir=args.weights_dir, **rule))  # fmt: skip
     val1, _ = build_sets(args.clean, Path(args.work))
     clean = [marked_share(pipeline, load_image(p)) for p in sorted((val1 / "clean").iterdir())]
     photos = list_images(args.real_old)
