@@ -23,13 +23,15 @@ SIGMAS = (2.0, 4.0, 8.0, 16.0, 32.0)
 MIN_WEIGHT = 0.05  # below this share of known neighbours, the next wider blur decides
 
 
-def neighbourhood_mean(values: np.ndarray, mask: np.ndarray, sigmas=SIGMAS) -> np.ndarray:
+def neighbourhood_mean(values: np.ndarray, mask: np.ndarray, sigmas=SIGMAS,
+                       where: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Per-pixel Gaussian mean of ``values`` (HxW or HxWxC float32) over the pixels where
-    ``mask`` (HxW) is 0; holes take the narrowest blur that reaches known pixels."""
+    ``mask`` (HxW) is 0; holes take the narrowest blur that reaches known pixels. Only the
+    pixels of ``where`` (HxW bool; default all) are computed, the rest are 0."""
     values = np.asarray(values, np.float32)
     keep = (np.asarray(mask) == 0).astype(np.float32)
     out = np.zeros_like(values)
-    settled = np.zeros(keep.shape, bool)
+    settled = np.zeros(keep.shape, bool) if where is None else ~np.asarray(where, bool)
     for sigma in sigmas:
         weight = cv2.GaussianBlur(keep, (0, 0), sigma)
         total = cv2.GaussianBlur(values * (keep[..., None] if values.ndim == 3 else keep),
@@ -47,15 +49,27 @@ def neighbourhood_mean(values: np.ndarray, mask: np.ndarray, sigmas=SIGMAS) -> n
     return out
 
 
+def _box(hole: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of ``hole`` grown by ``margin`` pixels, clipped to the image."""
+    ys, xs = np.nonzero(hole)
+    h, w = hole.shape
+    return (slice(max(0, ys.min() - margin), min(h, ys.max() + margin + 1)),
+            slice(max(0, xs.min() - margin), min(w, xs.max() + margin + 1)))  # fmt: skip
+
+
 def harmonize_fill(restored: np.ndarray, mask: np.ndarray, sigma: float = 3.0) -> np.ndarray:
     """``restored`` (HxWx3 float32 [0, 1]) with the local mean of its masked pixels moved
     to the local mean of their unmasked neighbourhood; pixels outside ``mask`` unchanged."""
     hole = np.asarray(mask) > 0
     if not hole.any() or hole.all():
         return restored
-    hole_u8 = hole.astype(np.uint8)
-    around = neighbourhood_mean(restored, hole_u8, (sigma, *[s for s in SIGMAS if s > sigma]))
-    inside = neighbourhood_mean(restored, 1 - hole_u8, (sigma, *[s for s in SIGMAS if s > sigma]))
+    sigmas = (sigma, *[s for s in SIGMAS if s > sigma])
+    box = _box(hole, int(4 * sigmas[-1]))  # blurs reach about 4 sigma: the rest is not needed
+    part, part_hole = restored[box], hole[box]
+    hole_u8 = part_hole.astype(np.uint8)
+    around = neighbourhood_mean(part, hole_u8, sigmas, where=part_hole)
+    inside = neighbourhood_mean(part, 1 - hole_u8, sigmas, where=part_hole)
     out = restored.copy()
-    out[hole] = np.clip(restored[hole] + (around[hole] - inside[hole]), 0.0, 1.0)
+    view = out[box]
+    view[part_hole] = np.clip(part[part_hole] + (around[part_hole] - inside[part_hole]), 0, 1)
     return out

@@ -198,7 +198,8 @@ def keep_tone(
     lab_o = cv2.cvtColor(original, cv2.COLOR_RGB2LAB)
     if mask is not None and np.any(mask):
         hole = np.asarray(mask) > 0
-        lab_o[hole, 1:] = neighbourhood_mean(lab_o[..., 1:], hole.astype(np.uint8))[hole]
+        chroma = neighbourhood_mean(lab_o[..., 1:], hole.astype(np.uint8), where=hole)
+        lab_o[hole, 1:] = chroma[hole]
     sigma = max(1.0, max(original.shape[:2]) / 512)
     lab_r[..., 1:] = cv2.GaussianBlur(lab_o[..., 1:], (0, 0), sigma)
     return np.clip(cv2.cvtColor(lab_r, cv2.COLOR_LAB2RGB), 0, 1)
