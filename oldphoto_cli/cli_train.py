@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from pathlib import Path
 
 import click
 
@@ -200,13 +201,17 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
 @click.option("--intact-weight", default=0.2, show_default=True,
               help="Weight of the -log(1-p) penalty on marks in intact crops (the "
                    "class-balanced BCE gives them no weight at all).")  # fmt: skip
+@click.option("--held-out", "held_out_dir", default=None,
+              type=click.Path(exists=True, file_okay=False),
+              help="Real old photos named by the files of this folder (e.g. the hand-traced "
+                   "masks, benchmarks/real_masks) are never used as negatives.")  # fmt: skip
 @click.option("--real-damage/--no-real-damage", default=False, show_default=True,
               help="The wide mix plus real film-damage overlays ($OLDPHOTO_DAMAGE_OVERLAYS or "
                    "shared/data/damage_overlays), print crack networks and tears.")  # fmt: skip
 @common_options
 def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, thin_content,
-             dot_prints, wide_damage, clean_share, mild_share, intact_weight, real_damage,
-             opts):  # fmt: skip
+             dot_prints, wide_damage, clean_share, mild_share, intact_weight, held_out_dir,
+             real_damage, opts):  # fmt: skip
     """U-Net scratch detector on synthetic structured defects."""
     check_spectrum(clean_share, mild_share)
     from oldphoto_cli.archs.unet_arch import UNetConfig
@@ -217,7 +222,9 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                               graphics=graphics, thin_content=thin_content,
                               wide_damage=wide_damage, dot_prints=dot_prints,
                               clean_share=clean_share, mild_share=mild_share,
-                              intact_weight=intact_weight, real_damage=real_damage)  # fmt: skip
+                              intact_weight=intact_weight, real_damage=real_damage,
+                              held_out=frozenset(p.stem for p in Path(held_out_dir).iterdir())
+                              if held_out_dir else frozenset())  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

@@ -122,6 +122,21 @@ def test_real_negatives_keep_their_share_of_a_large_batch(tmp_path, photo_dirs):
     assert [negatives(n) for n in (6, 8, 24)] == [2, 2, 6]
 
 
+def test_held_out_photos_are_never_negatives(tmp_path, photo_dirs):
+    """Photos of an evaluation set (the hand-traced real masks) stay out of training."""
+    clean, old = photo_dirs
+
+    def negative_paths(held_out):
+        trainer = DetectorTrainer(_opts(tmp_path / f"h{len(held_out)}"), str(clean),
+                                  UNetConfig(width=4, depth=2), real_old_dir=str(old),
+                                  held_out=held_out)  # fmt: skip
+        return {p.stem for p in trainer.negatives.images.paths}
+
+    every = negative_paths(frozenset())
+    held = frozenset(sorted(every)[:3])
+    assert len(every) > 3 and negative_paths(held) == every - held
+
+
 def test_detector_learns_from_intact_crops(tmp_path, photo_dirs):
     """Intact crops (empty masks) carry no weight in the class-balanced BCE and almost
     none in Dice; the intact term is what teaches the detector not to mark them."""

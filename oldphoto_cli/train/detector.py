@@ -69,7 +69,8 @@ class DetectorTrainer(Trainer):
                  graphics: float = 0.0, thin_content: float = 0.0,
                  wide_damage: bool = False, dot_prints: float = 0.0,
                  clean_share: float = 0.0, mild_share: float = 0.0,
-                 intact_weight: float = 0.2, real_damage: bool = False) -> None:  # fmt: skip
+                 intact_weight: float = 0.2, real_damage: bool = False,
+                 held_out: frozenset[str] = frozenset()) -> None:  # fmt: skip
         self.cfg, self.dice_weight, self.clean_dir = cfg or UNetConfig(), dice_weight, clean_dir
         self.real_old_dir, self.negative_weight = real_old_dir, negative_weight
         self.graphics, self.thin_content, self.wide_damage = graphics, thin_content, wide_damage
@@ -96,6 +97,9 @@ class DetectorTrainer(Trainer):
                                                       false_alarm_masks=False))  # fmt: skip
         if real_old_dir:
             old_train, _ = training_split(real_old_dir)
+            # photos of an evaluation set (the hand-traced real masks) stay out of training
+            old_train = [p for p in old_train if p.stem not in held_out]
+            self.held_out = len(held_out)
             self.negatives = RealOldCrops(old_train, DataConfig(crop=opts.crop, seed=opts.seed))
         self.val_pairs = SyntheticPairs(val, DataConfig(crop=opts.crop, seed=VAL_SEED))
         super().__init__(opts)
@@ -156,7 +160,8 @@ class DetectorTrainer(Trainer):
     def export(self, metrics):
         path = Path(self.opts.extra.get("export") or self.out / "detector.safetensors")
         summary = {**self.training_summary(),
-                   "data": {"clean": self.clean_dir, "real_old_negatives": self.real_old_dir},
+                   "data": {"clean": self.clean_dir, "real_old_negatives": self.real_old_dir,
+                            "real_old_held_out": getattr(self, "held_out", 0)},
                    "loss": "class-balanced BCE (rare class weight 1-alpha) + soft Dice"
                    + (f" + {self.negative_weight} x BCE(real old crops, all clean; "
                       f"{self.negatives_per_batch} a batch)"
