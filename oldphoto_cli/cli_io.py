@@ -117,7 +117,7 @@ def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             type=FiniteFloatRange(min=0, min_open=True),
             metavar="GB",
             help="Refuse an image whose estimated memory need is above GB, before decoding "
-            "it (default: the memory available).",
+            "it (default: 80 % of the memory available, the rest kept as headroom).",
         ),
         click.option(
             "--json",
@@ -612,7 +612,8 @@ class StageChoiceOption(click.Option):
     "--mask-dir",
     type=click.Path(exists=True, file_okay=False),
     metavar="DIR",
-    help="Masks to use instead of detection: <stem>_mask.png or <stem>.png (0/255).",
+    help="Masks to use instead of detection: <stem>_mask.png or <stem>.png, white (255) "
+    "defects on black; grey counts from 128, a mostly grey mask is refused.",
 )
 @click.option(
     "--dilate",
@@ -830,7 +831,8 @@ def restore_command(
     "--save-mask/--no-save-mask",
     default=True,
     show_default=True,
-    help="Write <stem>_mask.png (0/255, input size) per input.",
+    help="Write <stem>_mask.png (0/255, input size) per input (--no-save-mask needs "
+    "--overlay: something to write).",
 )
 @click.option(
     "--mask-dir",

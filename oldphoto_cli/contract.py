@@ -76,6 +76,9 @@ class Stage(ABC):
 
     kind: ClassVar[str]
     name: ClassVar[str]
+    # True: ``__call__`` also takes an 8-bit photo as HxWx3 uint8 (0-255) and converts it
+    # tile by tile, so a large photo is never held in float32; else it gets float32 [0, 1].
+    takes_uint8: ClassVar[bool] = False
 
     def __init__(self, device: Any = "cpu", weights_dir: str | None = None,
                  fp16: bool = False, compile: bool = False) -> None:  # fmt: skip
@@ -232,6 +235,7 @@ class FaceDetector(ABC):
     list of :class:`Face`. Built by ``factory(**options)`` (e.g. ``min_face``)."""
 
     name: ClassVar[str]
+    takes_uint8: ClassVar[bool] = False  # True: also takes HxWx3 uint8 (as Stage's)
 
     @abstractmethod
     def __call__(self, rgb: np.ndarray) -> list[Face]: ...

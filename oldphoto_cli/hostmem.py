@@ -23,8 +23,15 @@ import os
 import sys
 
 M_TRIM_THRESHOLD = -1  # mallopt parameters (malloc.h)
+M_MMAP_THRESHOLD = -3
 M_MMAP_MAX = -4
 KEEP_BYTES = 1 << 30
+# Above this many pixels a photo's tiles run with big blocks mapped and unmapped again
+# (glibc's way): kept on the heap, the buffers of many tiles of several sizes fragment it
+# and the peak grew by ~45 bytes per pixel of the photo on top of its own arrays. Their page
+# faults cost a share of the time that large photos, with their whole-image work, can spare.
+KEEP_UP_TO_PIXELS = 6_000_000
+MAP_THRESHOLD = 32 << 20  # glibc's largest mmap threshold
 
 _done: bool | None = None
 
@@ -54,6 +61,33 @@ def keep_freed_memory() -> bool:
     # Order matters little: both are plain settings read by later allocations.
     _done = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, KEEP_BYTES))
     return _done
+
+
+def fit_to(pixels: int) -> bool:
+    """Keep freed memory for a photo of ``pixels`` up to :data:`KEEP_UP_TO_PIXELS`; above,
+    map big blocks apart, trim the heap as glibc does by default, and hand back what is
+    kept now (``malloc_trim``: e.g. the decoder's buffers of the photo just read). A no-op
+    unless :func:`keep_freed_memory` took effect; returns whether memory is kept now."""
+    global _keeping
+    if not _done:
+        return False
+    keep = pixels <= KEEP_UP_TO_PIXELS
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    if keep and not _keeping:
+        libc.mallopt(M_MMAP_MAX, 0)
+        libc.mallopt(M_TRIM_THRESHOLD, KEEP_BYTES)
+    elif not keep:
+        if _keeping:
+            libc.mallopt(M_MMAP_THRESHOLD, MAP_THRESHOLD)
+            libc.mallopt(M_MMAP_MAX, 65536)  # glibc's default
+            libc.mallopt(M_TRIM_THRESHOLD, 128 << 10)  # glibc's default
+        libc.malloc_trim(0)
+    _keeping = keep
+    return keep
+
+
+_keeping = True
 
 
 class _MallInfo2(ctypes.Structure):

@@ -1,6 +1,8 @@
 """Reading and writing photos around the pipeline.
 
-The pipeline sees float32 HxWx3 RGB in [0, 1]. This module turns whatever is on disk
+The pipeline sees HxWx3 RGB: 8-bit photos as uint8 (converted to float32 in [0, 1] tile by
+tile and band by band, so a large photo is never held as several float copies), others as
+float32 in [0, 1]. This module turns whatever is on disk
 (JPEG, PNG, TIFF, BMP, WebP; grayscale, alpha, 16-bit, CMYK, palette; EXIF-rotated) into
 that, remembers what the file was, and writes the restored pixels back in the same form:
 same size, grayscale stays grayscale, alpha is re-joined, 16-bit stays 16-bit where the
@@ -63,16 +65,25 @@ def unsupported_format(name: str) -> str:
 
 
 SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
+# Pillow modes read into uint8 pixels (8 bits a channel); other modes are read as float32.
+EIGHT_BIT_MODES = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "CMYK",
+                             "YCbCr"})  # fmt: skip
 ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
 EXIF_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
 ICC_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
-# Peak memory per pixel, to refuse what would not fit before decoding. restore: README's
-# figures, 0.83 GiB at 0.79 MP and 2.4 GiB at 24 MP peak RSS, give ~73 B per pixel above
-# the models and tile buffers (those add up to ~1 GiB more, whatever the size). detect
-# measured 0.78 GiB at 0.75 MP and 1.20 GiB at 6 MP (~82 B per pixel, the detector's
-# 1024 px tile filling up included): the same figure is used for both.
-RESTORE_BYTES_PER_PIXEL = 80
-DETECT_BYTES_PER_PIXEL = 80
+# Peak memory per pixel, to refuse what would not fit before decoding: the slope of peak RSS
+# over pixels measured by benchmarks/bench_memory.py (4, 24 and 100 MP; RESULTS.md), rounded
+# up. An 8-bit photo is kept in 8 bits and converted per tile; 16-bit and float ones are held
+# as float32 (three whole copies more). On top come the models, tile buffers and kept
+# features, a constant (FIXED_BYTES), and a photo is only accepted within MEMORY_SHARE of the
+# memory available: the rest is headroom for everything else the machine runs.
+RESTORE_BYTES_PER_PIXEL = 96
+DETECT_BYTES_PER_PIXEL = 24
+FLOAT_EXTRA_BYTES_PER_PIXEL = 36  # a 16-bit or float photo: three float32 copies more
+FIXED_BYTES = 3 << 30
+MEMORY_SHARE = 0.8
+BAND_ROWS = 256  # rows converted at a time (whole-image work done band by band)
+WHOLE_IMAGE_MAP_BYTES = 16 << 20  # whole-image arrays from this size get a map of their own
 ORIENTATION_TAG = 0x0112
 # A TIFF's first IFD is its EXIF too, and holds the tags that lay out its pixels (sample
 # format, photometric, planar config, strips, ...). Only these descriptive tags (and the
@@ -119,7 +130,9 @@ def list_images(path: str | os.PathLike[str], recursive: bool = False) -> list[P
 class LoadedImage:
     """An image as the pipeline wants it plus what is needed to write it back alike."""
 
-    rgb: np.ndarray  # HxWx3 float32 in [0, 1] (grayscale replicated into 3 channels)
+    # HxWx3 (grayscale replicated into 3 channels): uint8 for 8-bit images, else float32 in
+    # [0, 1]. ``rgb`` is it as float32 (a new array for uint8: use ``pixels`` where it can).
+    pixels: np.ndarray
     alpha: np.ndarray | None  # HxW float32 in [0, 1], or None
     mode: str  # "L" or "RGB": the colour mode to write back
     bit_depth: int  # 8 or 16
@@ -131,19 +144,73 @@ class LoadedImage:
     # first one is read
 
     @property
+    def rgb(self) -> np.ndarray:
+        """HxWx3 float32 in [0, 1]."""
+        return to_float(self.pixels)
+
+    @property
     def size(self) -> tuple[int, int]:
         """(width, height) after EXIF orientation."""
-        return self.rgb.shape[1], self.rgb.shape[0]
+        return self.pixels.shape[1], self.pixels.shape[0]
 
     @property
     def gray(self) -> np.ndarray:
-        return to_gray(self.rgb)
+        return to_gray(self.pixels)
 
 
-def to_gray(rgb: np.ndarray) -> np.ndarray:
-    """ITU-R 601 luma, as Pillow's ``convert("L")``."""
+def whole_image_array(shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
+    """A zero-filled array for a whole photo (its pixels, a result, a map): from its own
+    anonymous memory map when large, returned to the system when the array goes.
+
+    The networks' freed buffers are kept on the malloc heap for reuse (``hostmem``); a
+    long-lived whole-image array placed on that heap among them fragments it, and the heap,
+    so the peak, then grows with every one (75 bytes per pixel measured where the arrays
+    themselves took 34). Mapped apart, only the buffers share the heap.
+    """
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    if count * dtype.itemsize < WHOLE_IMAGE_MAP_BYTES:
+        return np.zeros(shape, dtype)
+    import mmap
+
+    buffer = mmap.mmap(-1, count * dtype.itemsize)  # anonymous: zero pages, touched lazily
+    return np.frombuffer(buffer, dtype, count).reshape(shape)
+
+
+def to_float(pixels: np.ndarray) -> np.ndarray:
+    """uint8 (0-255) or float pixels as float32 in [0, 1] (float32 input as it is)."""
+    if pixels.dtype == np.uint8:
+        return pixels.astype(np.float32) / np.float32(255.0)
+    return np.asarray(pixels, np.float32)
+
+
+def bands(height: int, rows: int = BAND_ROWS):
+    """(start, stop) of row bands covering ``height``."""
+    for start in range(0, height, rows):
+        yield start, min(height, start + rows)
+
+
+def luma(pixels: np.ndarray) -> np.ndarray:
+    """HxW float32 ITU-R 601 luma of uint8 or float [0, 1] RGB, converted band by band (the
+    same values as converting the whole image first)."""
+    out = whole_image_array(pixels.shape[:2], np.float32)
+    weights = np.asarray(LUMA, np.float32)
+    for y0, y1 in bands(pixels.shape[0]):
+        out[y0:y1] = to_float(pixels[y0:y1, :, :3]) @ weights
+    return out
+
+
+def to_gray(rgb: np.ndarray, clip: bool = False) -> np.ndarray:
+    """ITU-R 601 luma, as Pillow's ``convert("L")``, of uint8 or float RGB, band by band;
+    ``clip``: of the colours clipped to [0, 1] (nan as 0) first."""
     r, g, b = LUMA
-    return (rgb[..., 0] * r + rgb[..., 1] * g + rgb[..., 2] * b).astype(np.float32)
+    out = whole_image_array(rgb.shape[:2], np.float32)
+    for y0, y1 in bands(rgb.shape[0]):
+        band = to_float(rgb[y0:y1])
+        if clip:
+            band = np.clip(np.nan_to_num(band), 0.0, 1.0)
+        out[y0:y1] = band[..., 0] * r + band[..., 1] * g + band[..., 2] * b
+    return out
 
 
 def _rawmode(image: Image.Image) -> str:
@@ -207,9 +274,30 @@ def _exif_bytes(image: Image.Image) -> tuple[bytes | None, int]:
             exif[ORIENTATION_TAG] = original
 
 
-def memory_needed(width: int, height: int, bytes_per_pixel: int = RESTORE_BYTES_PER_PIXEL) -> int:
-    """Bytes an image of this size will need while it is processed (an estimate)."""
-    return int(width) * int(height) * int(bytes_per_pixel)
+def memory_needed(
+    width: int, height: int, bytes_per_pixel: int = RESTORE_BYTES_PER_PIXEL, eight_bit: bool = True
+) -> int:
+    """Bytes an image of this size will need while it is processed (an estimate): per pixel,
+    more for a photo held as float32 (16-bit, float), plus :data:`FIXED_BYTES`."""
+    per_pixel = int(bytes_per_pixel) + (0 if eight_bit else FLOAT_EXTRA_BYTES_PER_PIXEL)
+    return int(width) * int(height) * per_pixel + FIXED_BYTES
+
+
+def memory_limit(max_memory: float | None = None) -> int:
+    """Bytes an image may need: ``max_memory`` as given, else :data:`MEMORY_SHARE` of the
+    memory available now (the rest is headroom for whatever else the machine runs)."""
+    if max_memory is not None:
+        return int(max_memory)
+    return int(available_memory() * MEMORY_SHARE)
+
+
+def format_bytes(count: float) -> str:
+    """1.2 GB, 350 MB, 12 KB: enough digits to tell a limit from a need."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if abs(count) >= size:
+            value = count / size
+            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
+    return f"{int(count)} bytes"
 
 
 def available_memory() -> int:
@@ -265,7 +353,7 @@ def read_image(
     """Read ``path`` (or an image's bytes) into a :class:`LoadedImage`.
 
     Refused before decoding (:class:`ImageReadError`): over ``max_megapixels``, or needing
-    more than ``max_memory`` bytes (None: the memory available now) at ``bytes_per_pixel``.
+    more than ``max_memory`` bytes (None: :func:`memory_limit`) by :func:`memory_needed`.
     """
     if isinstance(path, bytes):
         data, path = path, Path("-")
@@ -295,16 +383,22 @@ def read_image(
             f"image is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the "
             f"--max-megapixels limit of {max_megapixels:g} (possible decompression bomb)"
         )
-    need = memory_needed(width, height, bytes_per_pixel)
-    limit = available_memory() if max_memory is None else max_memory
-    if need > limit:
-        raise ImageReadError(
-            f"image is {width}x{height}: it would need about {need / 1e9:.1f} GB of memory, "
-            f"{'available' if max_memory is None else 'allowed'}: {limit / 1e9:.1f} GB "
-            "(--max-memory; refused before decoding)"
-        )
-    fmt = image.format or FORMAT_BY_EXT.get(path.suffix.lower(), "PNG")
     rawmode = _rawmode(image)  # before anything loads the pixels and clears the tile
+    eight_bit = image.mode in EIGHT_BIT_MODES and "16" not in rawmode
+    need = memory_needed(width, height, bytes_per_pixel, eight_bit)
+    limit = memory_limit(max_memory)
+    if need > limit:
+        allowed = (
+            f"allowed: {format_bytes(limit)} (--max-memory)"
+            if max_memory is not None
+            else f"{MEMORY_SHARE:.0%} of the memory available: {format_bytes(limit)}"
+        )
+        raise ImageReadError(
+            f"image is {width}x{height}: it would need about {format_bytes(need)} of memory, "
+            f"{allowed}; refused before decoding" + ("" if max_memory is not None else
+                                                     " (--max-memory GB sets the limit)")
+        )  # fmt: skip
+    fmt = image.format or FORMAT_BY_EXT.get(path.suffix.lower(), "PNG")
     exif, orientation = _exif_bytes(image)
     icc = image.info.get("icc_profile")
     source_mode = image.mode
@@ -379,13 +473,17 @@ def _from_pil(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, str, i
         if mode in ("LA", "La"):
             image = image.convert("LA")
             alpha = np.asarray(image.getchannel("A"), np.float32) / 255.0
-        gray = np.asarray(image.convert("L"), np.float32) / 255.0
-        return np.repeat(gray[..., None], 3, axis=2), alpha, "L", 8
+        gray = np.asarray(image.convert("L"))
+        own = whole_image_array((*gray.shape, 3), np.uint8)
+        own[...] = gray[..., None]
+        return own, alpha, "L", 8
     if mode in ("RGBA", "RGBa"):
         image = image.convert("RGBA")
         alpha = np.asarray(image.getchannel("A"), np.float32) / 255.0
-    rgb = np.asarray(image.convert("RGB"), np.float32) / 255.0
-    return rgb, alpha, "RGB", 8
+    rgb = np.asarray(image.convert("RGB"))
+    own = whole_image_array(rgb.shape, np.uint8)  # writable, and off the heap
+    own[...] = rgb
+    return own, alpha, "RGB", 8
 
 
 def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
@@ -423,8 +521,11 @@ def encode_image(
     exif: bytes | None = None,
     icc_profile: bytes | None = None,
 ) -> bytes:
-    """Encode float RGB in [0, 1] as ``fmt`` bytes in the requested mode/depth."""
-    rgb = np.clip(np.nan_to_num(np.asarray(rgb, np.float32)), 0.0, 1.0)
+    """Encode float RGB in [0, 1] (or uint8 RGB) as ``fmt`` bytes in the requested mode and
+    depth. Quantized band by band: no whole-image float temporaries."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8:
+        rgb = np.asarray(rgb, np.float32)
     if alpha is not None and fmt not in ALPHA_FORMATS:
         alpha = None
     if alpha is not None and alpha.shape != rgb.shape[:2]:
@@ -433,7 +534,7 @@ def encode_image(
     if sixteen and mode == "RGB":
         return _encode_16bit_color(rgb, alpha, fmt, exif, icc_profile)
     if mode == "L":
-        gray = to_gray(rgb)
+        gray = to_gray(rgb, clip=True)
         if sixteen and alpha is None:
             image = Image.fromarray(_quantize(gray, 65535, np.uint16))
         else:
@@ -480,7 +581,16 @@ def _tiff_safe_exif(exif: bytes) -> bytes | None:
 
 
 def _quantize(values: np.ndarray, top: int, dtype: type) -> np.ndarray:
-    return np.clip(np.rint(values * top), 0, top).astype(dtype)
+    """Float [0, 1] (nan as 0, clipped) -> integers 0..top, band by band; uint8 input is
+    taken as 0..255 (scaled up for 16 bits)."""
+    values = np.asarray(values)
+    if values.dtype == np.uint8:
+        return values if top == 255 else values.astype(dtype) * np.asarray(257, dtype)
+    out = whole_image_array(values.shape, dtype)
+    for y0, y1 in bands(values.shape[0]):
+        band = np.clip(np.nan_to_num(values[y0:y1].astype(np.float32)), 0.0, 1.0)
+        out[y0:y1] = np.clip(np.rint(band * top), 0, top)
+    return out
 
 
 def _encode_16bit_color(

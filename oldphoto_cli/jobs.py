@@ -17,14 +17,21 @@ from oldphoto_cli.runner import ERROR, OK, ItemResult, one_line, result_for, run
 
 
 def overlay(rgb: Any, mask: Any, opacity: float = 0.6) -> Any:
-    """The image with the mask painted red, float RGB in [0, 1]."""
+    """The image with the mask painted red: float RGB in [0, 1], or uint8 for uint8."""
     import numpy as np
 
-    out = np.array(rgb, np.float32, copy=True)
-    red = np.array([1.0, 0.0, 0.0], np.float32)
+    out = np.array(rgb, copy=True)
+    top = 255.0 if out.dtype == np.uint8 else 1.0
+    red = np.array([top, 0.0, 0.0], np.float32)
     sel = np.asarray(mask) > 0
-    out[sel] = out[sel] * (1 - opacity) + red * opacity
+    blended = out[sel].astype(np.float32) * (1 - opacity) + red * opacity
+    out[sel] = np.rint(blended) if out.dtype == np.uint8 else blended
     return out
+
+
+def _input_for(pipeline: Any, image: Any) -> Any:
+    """The photo as ``pipeline`` takes it: 8-bit pixels where it takes uint8, else float."""
+    return image.pixels if getattr(pipeline, "takes_uint8", False) else image.rgb
 
 
 @dataclass
@@ -75,11 +82,15 @@ class RestoreJob:
         return state
 
     def compute(self, item: InputItem, state: dict[str, Any]) -> dict[str, Any]:
+        from oldphoto_cli import hostmem
+
         image = state["image"]
+        hostmem.fit_to(image.size[0] * image.size[1])  # large photos: no kept heap
         name = (item.rel.parent / item.path.stem).as_posix()  # names saved face crops
-        result = self.pipeline.restore(image.rgb, mask=state["mask"], name=name)
+        result = self.pipeline.restore(_input_for(self.pipeline, image), mask=state["mask"],
+                                       name=name)  # fmt: skip
         restored = result.image
-        if restored.shape[:2] != image.rgb.shape[:2]:
+        if restored.shape[:2] != image.pixels.shape[:2]:
             raise RuntimeError(
                 f"pipeline returned {restored.shape[1]}x{restored.shape[0]}, "
                 f"expected {image.size[0]}x{image.size[1]}"
@@ -169,7 +180,10 @@ class DetectJob:
                                             imageio.DETECT_BYTES_PER_PIXEL)}  # fmt: skip
 
     def compute(self, item: InputItem, state: dict[str, Any]) -> dict[str, Any]:
-        rgb = state["image"].rgb
+        from oldphoto_cli import hostmem
+
+        hostmem.fit_to(state["image"].size[0] * state["image"].size[1])
+        rgb = _input_for(self.pipeline, state["image"])
         state["info"] = {}
         state["mask"] = mask = self.pipeline.detected_mask(rgb, state["info"])[0]
         if mask.shape != rgb.shape[:2]:
@@ -185,7 +199,7 @@ class DetectJob:
             if "mask" in paths:
                 imageio.write_mask(paths["mask"], mask)
             if "overlay" in paths:
-                imageio.write_image(paths["overlay"], overlay(state["image"].rgb, mask))
+                imageio.write_image(paths["overlay"], overlay(state["image"].pixels, mask))
             from oldphoto_cli.pipeline import mask_stats
 
             info = {"mask": mask_stats(mask), **state.get("info", {}),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from oldphoto_cli.imageio import LUMA
+from oldphoto_cli.imageio import luma
 
 MAX_SPECK_AREA = 40  # pixels: dots and dust; scratches and cracks are larger and left alone
 WINDOW = 40  # autocorrelation window side (pixels)
@@ -50,8 +50,9 @@ OFFSETS = _offsets()
 # within a dot's width in every direction; stripes, edges and fences do not along their own
 # direction (a ridge in the autocorrelation, not isolated peaks).
 _ANGLES = np.linspace(0, np.pi, 16, endpoint=False)
-RAYS = np.stack([np.round(np.stack([r * np.cos(_ANGLES), r * np.sin(_ANGLES)], axis=1))
-                 for r in (3, 4)]).astype(int)  # (2 radii, 16 angles, (dx, dy))
+RAYS = np.stack(
+    [np.round(np.stack([r * np.cos(_ANGLES), r * np.sin(_ANGLES)], axis=1)) for r in (3, 4)]
+).astype(int)  # (2 radii, 16 angles, (dx, dy))
 MAX_RIDGE = 0.5  # mean autocorrelation along the most invariant short ray
 
 
@@ -148,7 +149,7 @@ def spare_patterns(
     small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] <= MAX_SPECK_AREA) + 1
     if len(small) == 0:
         return mask, 0
-    lum = np.asarray(rgb[..., :3], np.float32) @ np.asarray(LUMA, np.float32)
+    lum = luma(rgb)  # uint8 or float, band by band
     points = centroids[small]
     spared = lattice_scores(lum, points) >= MIN_SCORE
     first, second = _neighbour_pairs(points, radius)

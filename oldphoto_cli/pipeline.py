@@ -1,8 +1,10 @@
 """The restore pipeline: detect -> encode -> translate -> decode -> face_enhance.
 
 Library entry point used by ``oldphoto restore``/``detect``/``eval`` and by tests.
-Images cross this API as float32 numpy arrays, HxWx3 RGB in [0, 1]; the I/O layer handles
-modes (grayscale, alpha, 16-bit) around it. Stages are looked up in the plugin registry,
+Images cross this API as numpy arrays, HxWx3 RGB: float32 in [0, 1], or uint8 for 8-bit
+photos, which are converted tile by tile and band by band (a large photo is never held as
+several float copies: the result is the one float32 array); the I/O layer handles modes
+(grayscale, alpha, 16-bit) around it. Stages are looked up in the plugin registry,
 built once, and reused for every image.
 """
 
@@ -34,6 +36,7 @@ from oldphoto_cli.defaults import (  # noqa: F401 (DEFAULT_*: re-exported)
 )
 from oldphoto_cli.device import resolve_device, resolve_precision
 from oldphoto_cli.fill import harmonize_fill, neighbourhood_mean
+from oldphoto_cli.imageio import bands, to_float
 from oldphoto_cli.mask_rule import MaskRule, line_aware_mask
 from oldphoto_cli.tiling import run_tiled
 
@@ -92,6 +95,9 @@ class RestoreOptions:
     face_fidelity: float | None = None  # the face network's `fidelity` (None: its default)
     save_faces_dir: str | None = None
     weights_dir: str | None = None
+    # Keep the intermediate images in RestoreResult.intermediates (a whole-image float32
+    # copy each: the CLI asks for them only with --save-intermediates).
+    intermediates: bool = True
 
 
 @dataclass
@@ -177,8 +183,13 @@ def mask_stats(mask: np.ndarray) -> dict[str, float]:
 
 
 def is_grayscale(rgb: np.ndarray, tolerance: float = 2.0 / 255) -> bool:
-    """True when the three channels agree (a gray photo saved as RGB)."""
-    return float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).max()) <= tolerance
+    """True when the three channels agree (a gray photo saved as RGB); uint8 or float
+    pixels, looked at band by band."""
+    for y0, y1 in bands(rgb.shape[0]):
+        band = to_float(rgb[y0:y1])
+        if float(np.abs(band - band.mean(axis=2, keepdims=True)).max(initial=0.0)) > tolerance:
+            return False
+    return True
 
 
 def keep_tone(
@@ -190,19 +201,39 @@ def keep_tone(
     return; the network's job is structure and detail, the photo's tone is the owner's.
     Under ``mask`` (the repaired defects) the original's chroma is the defect's own, so
     it comes from the unmasked neighbourhood instead (:func:`oldphoto_cli.fill.neighbourhood_mean`).
+    ``restored`` (float32, our own) is changed in place and returned; ``original`` is uint8
+    or float. Without a mask it goes band by band, each with the blur's reach of context:
+    the same values as on the whole image, without its whole-image Lab copies.
     """
+    height = original.shape[0]
     if is_grayscale(original):
-        luma = cv2.cvtColor(restored, cv2.COLOR_RGB2GRAY)
-        return np.repeat(luma[..., None], 3, axis=2)
-    lab_r = cv2.cvtColor(restored, cv2.COLOR_RGB2LAB)
-    lab_o = cv2.cvtColor(original, cv2.COLOR_RGB2LAB)
+        for y0, y1 in bands(height):
+            restored[y0:y1] = cv2.cvtColor(restored[y0:y1], cv2.COLOR_RGB2GRAY)[..., None]
+        return restored
     if mask is not None and np.any(mask):
+        # Under the mask the chroma comes from the neighbourhood: the whole image at once
+        # (float32 Lab copies of it; band by band it is not yet).
+        lab_r = cv2.cvtColor(restored, cv2.COLOR_RGB2LAB)
+        lab_o = cv2.cvtColor(to_float(original), cv2.COLOR_RGB2LAB)
         hole = np.asarray(mask) > 0
         chroma = neighbourhood_mean(lab_o[..., 1:], hole.astype(np.uint8), where=hole)
         lab_o[hole, 1:] = chroma[hole]
+        del chroma
+        sigma = max(1.0, max(original.shape[:2]) / 512)
+        lab_r[..., 1:] = cv2.GaussianBlur(lab_o[..., 1:], (0, 0), sigma)
+        del lab_o
+        restored[...] = np.clip(cv2.cvtColor(lab_r, cv2.COLOR_LAB2RGB), 0, 1)
+        return restored
     sigma = max(1.0, max(original.shape[:2]) / 512)
-    lab_r[..., 1:] = cv2.GaussianBlur(lab_o[..., 1:], (0, 0), sigma)
-    return np.clip(cv2.cvtColor(lab_r, cv2.COLOR_LAB2RGB), 0, 1)
+    reach = int(np.ceil(4 * sigma)) + 2  # OpenCV's Gaussian kernel radius is ~4 sigma
+    for y0, y1 in bands(height, max(256, 4 * reach)):
+        a0, a1 = max(0, y0 - reach), min(height, y1 + reach)
+        lab_o = cv2.cvtColor(to_float(original[a0:a1]), cv2.COLOR_RGB2LAB)
+        chroma = cv2.GaussianBlur(lab_o[..., 1:], (0, 0), sigma)
+        lab_r = cv2.cvtColor(restored[y0:y1], cv2.COLOR_RGB2LAB)
+        lab_r[..., 1:] = chroma[y0 - a0 : y1 - a0]
+        restored[y0:y1] = np.clip(cv2.cvtColor(lab_r, cv2.COLOR_LAB2RGB), 0, 1)
+    return restored
 
 
 def auto_tile(device: torch.device) -> int:
@@ -235,8 +266,34 @@ def check_options(opts: RestoreOptions) -> None:
         raise ValueError(f"face_fidelity {opts.face_fidelity}: expected a number from 0 to 1")
 
 
+def _pixels(rgb: np.ndarray) -> np.ndarray:
+    """The RGB channels as uint8 (kept in 8 bits) or float32, contiguous."""
+    rgb = np.asarray(rgb)[..., :3]
+    return np.ascontiguousarray(rgb, np.uint8 if rgb.dtype == np.uint8 else np.float32)
+
+
+def _for(stage: Any, pixels: np.ndarray) -> np.ndarray:
+    """What ``stage`` takes: uint8 as it is where it says so (``takes_uint8``), else float32."""
+    if pixels.dtype == np.uint8 and getattr(stage, "takes_uint8", False):
+        return pixels
+    return to_float(pixels)
+
+
+def _pad_to_multiple_hw(array: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """``vae_arch.pad_to_multiple`` for an HxWxC numpy array (same modes: reflect, or edge
+    where the image is too small to reflect); returns it and the original (H, W)."""
+    h, w = array.shape[:2]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not (ph or pw):
+        return array, (h, w)
+    mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
+    return np.pad(array, ((0, ph), (0, pw), (0, 0)), mode=mode), (h, w)
+
+
 class RestorePipeline:
     """Builds the selected stages once and restores many images."""
+
+    takes_uint8 = True  # restore/detect take 8-bit photos as uint8 (see the module doc)
 
     def __init__(self, options: RestoreOptions | None = None, detect_only: bool = False) -> None:
         """Build the stages now, so a missing weights file fails here, not per image.
@@ -329,8 +386,12 @@ class RestorePipeline:
 
     def detect(self, rgb: np.ndarray) -> np.ndarray:
         """Scratch probability map, HxW float32 in [0, 1] (tiny images edge-padded)."""
-        padded, (h, w) = pad_small(np.ascontiguousarray(rgb, np.float32))
-        return np.asarray(self.detector(padded), np.float32)[:h, :w]
+        padded, (h, w) = pad_small(_pixels(rgb))
+        return np.asarray(self.detector(_for(self.detector, padded)), np.float32)[:h, :w]
+
+    def find_faces(self, rgb: np.ndarray) -> list:
+        """Faces on the input (uint8 or float), with the face enhancer's detector."""
+        return self.face_detector(_for(self.face_detector, rgb))
 
     def mask_of(self, prob: np.ndarray, dilate: bool = True) -> np.ndarray:
         """The options' mask rule on a probability map: threshold, min_area, dilate."""
@@ -375,7 +436,7 @@ class RestorePipeline:
                 info["mask_spared_in_patterns"] = spared
         faces = None
         if self.sparing_faces:
-            faces = self.face_detector(rgb)
+            faces = self.find_faces(rgb)
             mask, spared = spare_faces(mask, [face.box for face in faces])
             if info is not None:
                 info["mask_spared_in_faces"] = {"faces": len(faces), "pixels": spared}
@@ -404,20 +465,27 @@ class RestorePipeline:
         return mask, faces
 
     def restore_core(self, rgb: np.ndarray, mask: np.ndarray | None, info=None) -> np.ndarray:
-        """encode -> translate -> decode (or an image-space translator) on HxWx3 [0, 1]."""
+        """encode -> translate -> decode (or an image-space translator) on HxWx3, uint8 or
+        float32 [0, 1]; returns float32 [0, 1]."""
         info = {} if info is None else info
+        rgb = _pixels(rgb)
         if min(rgb.shape[:2]) < MIN_SIDE:  # tiny: edge-pad for the networks, crop after
             padded, (h, w) = pad_small(rgb)
             small = None if mask is None else pad_small(mask)[0]
             return self.restore_core(padded, small, info)[:h, :w].copy()
         if self.image_space:
-            return np.clip(self.translator(rgb, mask), 0, 1).astype(np.float32)
+            return np.clip(self.translator(to_float(rgb), mask), 0, 1).astype(np.float32)
         # Whole-image host arrays cost memory per pixel (only tiles reach the device), so
         # they are updated in place and dropped as soon as the next stage has its input.
         started = time.perf_counter()
-        x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None]  # our copy: scaled in place
         scale = self.encoder.scale  # the latent's downsampling factor
-        x, (h, w) = pad_to_multiple(x.mul_(2).sub_(1), scale)  # (1, 3, H, W) in [-1, 1]
+        if rgb.dtype == np.uint8 and self.encoder.takes_uint8:
+            # a view in (1, 3, H, W) order of the padded 8-bit photo: scaled tile by tile
+            padded, (h, w) = _pad_to_multiple_hw(rgb, scale)
+            x = torch.from_numpy(padded).permute(2, 0, 1)[None]
+        else:
+            x = torch.from_numpy(to_float(rgb).transpose(2, 0, 1).copy())[None]  # scaled in place
+            x, (h, w) = pad_to_multiple(x.mul_(2).sub_(1), scale)  # (1, 3, H, W) in [-1, 1]
         z = self.encoder(x)  # (1, Cz, H/scale, W/scale) on the host
         del x
         info["seconds_encode"] = round(time.perf_counter() - started, 3)
@@ -429,19 +497,19 @@ class RestorePipeline:
             del m
         context = self.translator.prepare(z, m_lat)
         tile_context = getattr(self.translator, "tile_context", None)
-        both = torch.cat([z, m_lat if m_lat is not None else torch.zeros_like(z[:, :1])], 1)
-        has_mask = m_lat is not None
-        del z, m_lat
         halo = self.translator.halo + self.decoder.halo
         overlap = 8
 
-        def translate_decode(piece: torch.Tensor, box) -> torch.Tensor:
-            z_tile, m_tile = piece[:, :-1], piece[:, -1:]
+        def translate_decode(z_tile: torch.Tensor, box) -> torch.Tensor:
+            # the tile's piece of the mask: the same window run_tiled cut from z
+            top, left = max(0, box[0] - halo), max(0, box[1] - halo)
+            m_tile = None
+            if m_lat is not None:
+                m_tile = m_lat[:, :, top : top + z_tile.shape[2], left : left + z_tile.shape[3]]
             tile_ctx = context
             if tile_context is not None:  # e.g. the features prepare() kept for this tile
-                top, left = max(0, box[0] - halo), max(0, box[1] - halo)
-                tile_ctx = tile_context(context, (top, left, *piece.shape[2:]))
-            z_out = self.translator(z_tile, m_tile if has_mask else None, tile_ctx)
+                tile_ctx = tile_context(context, (top, left, *z_tile.shape[2:]))
+            z_out = self.translator(z_tile, m_tile, tile_ctx)
             # The decoder in smaller tiles of its own: its activations (full resolution)
             # take ~20x the translator's per latent pixel, and its halo is small.
             return run_tiled(lambda t, _box: self.decoder(t), z_out, self.tile,
@@ -449,11 +517,16 @@ class RestorePipeline:
 
         # Translate tiles twice the decode tile's side: fewer, so less of the translator's
         # larger halo is computed twice (benchmarks/RESULTS.md, "Cost per megapixel above one tile").
-        out = run_tiled(translate_decode, both, 2 * self.tile, halo, overlap, float(scale), "cpu")
-        del both
+        # laid out (1, H, W, 3): the result is a view of it, no whole-image copy
+        out = run_tiled(translate_decode, z, 2 * self.tile, halo, overlap, float(scale), "cpu",
+                        channels_last=True)  # fmt: skip
+        z = m_lat = context = None  # dropped (translate_decode is done with them)
         info["seconds_translate_decode"] = round(time.perf_counter() - started, 3)
         restored = out[0, :, :h, :w].add_(1).mul_(0.5).clamp_(0, 1)  # (3, h, w) in [0, 1]
-        return restored.float().permute(1, 2, 0).contiguous().numpy()  # (h, w, 3) float32
+        if restored.dtype != torch.float32 or restored.permute(1, 2, 0).stride()[2] != 1:
+            restored = restored.float().permute(1, 2, 0).contiguous()  # one tile: its own
+            return restored.numpy()
+        return restored.permute(1, 2, 0).numpy()  # (h, w, 3) float32, rows strided
 
     def restore(
         self, rgb: np.ndarray, mask: np.ndarray | None = None, name: str | None = None
@@ -465,19 +538,21 @@ class RestorePipeline:
         saved face crops.
         """
         opts = self.options
-        rgb = np.ascontiguousarray(rgb[..., :3], np.float32)
+        rgb = _pixels(rgb)
         info: dict[str, Any] = {"stages": self.stage_names(), "precision": self.precision}
         intermediates: dict[str, np.ndarray] = {}
+        keep = opts.intermediates  # copies: the arrays below are changed in place
         used_mask, faces = self._choose_mask(rgb, mask, info)
         info["scratch_path"] = used_mask is not None
         restored = self.restore_core(rgb, used_mask, info)
         if used_mask is not None and opts.harmonize_fill:
             restored = harmonize_fill(restored, used_mask)
-        intermediates["restored_global"] = restored
+        if keep:
+            intermediates["restored_global"] = restored.copy()
         if self.face_enhancer is not None:
             started = time.perf_counter()
             if faces is None:  # found on the input: damage and restoring do not move them
-                faces = self.face_detector(rgb)
+                faces = self.find_faces(rgb)
             restored, face_info = self.face_enhancer(
                 restored, lambda crop: self.restore_core(crop, None), faces, name
             )
@@ -486,11 +561,14 @@ class RestorePipeline:
                 info["face_boxes"] = face_info["face_boxes"]
             info["stages"]["face_enhance"] = self.face_enhancer.name
             info["seconds_faces"] = round(time.perf_counter() - started, 3)
-            intermediates["faces"] = restored
+            if keep:
+                intermediates["faces"] = restored.copy()
+        restored = np.asarray(restored, np.float32)
         if opts.keep_tone:
             restored = keep_tone(restored, rgb, used_mask)
-        if opts.strength < 1.0:
-            restored = opts.strength * restored + (1.0 - opts.strength) * rgb
-        restored = np.asarray(restored, np.float32)
-        np.clip(restored, 0, 1, out=restored)  # our own array: no whole-image copy
+        for y0, y1 in bands(restored.shape[0]):  # blend and clip in place, band by band
+            band = restored[y0:y1]
+            if opts.strength < 1.0:
+                band[:] = opts.strength * band + (1.0 - opts.strength) * to_float(rgb[y0:y1])
+            np.clip(band, 0, 1, out=band)
         return RestoreResult(restored, used_mask, info, intermediates)

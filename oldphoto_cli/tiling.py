@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
+
+from oldphoto_cli.imageio import whole_image_array
 
 
 def tile_spans(size: int, tile: int, overlap: int, align: int = 1) -> list[tuple[int, int]]:
@@ -60,6 +63,7 @@ def run_tiled(
     device: torch.device | str = "cpu",
     out_channels: int | None = None,
     align: int = 1,
+    channels_last: bool = False,
 ) -> torch.Tensor:
     """Apply ``fn`` over tiles of ``inputs`` and stitch the results.
 
@@ -75,6 +79,8 @@ def run_tiled(
             ``tile``, ``halo`` and ``overlap`` times ``scale`` must be integers.
         align: tile starts and lengths are multiples of this (see :func:`tile_spans`),
             e.g. an encoder's total stride, so every tile sees the whole image's grid.
+        channels_last: lay the result out as (1, H, W, C) in memory (still indexed
+            (1, C, H, W)), so ``result[0].permute(1, 2, 0)`` is an HxWxC image without a copy.
 
     Returns:
         (1, C_out, H * scale, W * scale) on the host.
@@ -108,8 +114,19 @@ def run_tiled(
                 return core.contiguous()
             if out is None:
                 channels = out_channels or core.shape[1]
-                out = torch.zeros(1, channels, round(h * scale), round(w * scale))
-                weight_sum = torch.zeros(1, 1, round(h * scale), round(w * scale))
+                # whole-image accumulators, mapped apart from the tiles' heap (imageio)
+                oh_all, ow_all = round(h * scale), round(w * scale)
+                if channels_last:
+                    out = torch.from_numpy(
+                        whole_image_array((1, oh_all, ow_all, channels), np.float32)
+                    ).permute(0, 3, 1, 2)
+                else:
+                    out = torch.from_numpy(
+                        whole_image_array((1, channels, oh_all, ow_all), np.float32)
+                    )
+                weight_sum = torch.from_numpy(
+                    whole_image_array((1, 1, round(h * scale), round(w * scale)), np.float32)
+                )
             ov = round(overlap * scale)
             wy = _ramp(oh, ov, y == 0, y + th >= h)
             wx = _ramp(ow, ov, x == 0, x + tw >= w)
@@ -117,4 +134,4 @@ def run_tiled(
             oy, ox = round(y * scale), round(x * scale)
             out[:, :, oy : oy + oh, ox : ox + ow] += core * weight
             weight_sum[:, :, oy : oy + oh, ox : ox + ow] += weight
-    return out / weight_sum.clamp_min(1e-8)
+    return out.div_(weight_sum.clamp_min_(1e-8))  # in place: no second whole-image tensor

@@ -1,4 +1,4 @@
-"""A corpus of 40 malformed, odd and ordinary files, as a new user's photo folder has them.
+"""A corpus of 43 malformed, odd and ordinary files, as a new user's photo folder has them.
 
 ``make_corpus(folder)`` writes it and returns what each file should give:
 ``"ok"`` (restored), ``"error"`` (a one-line error for that file alone) or ``"skipped"``
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, features
 
 
 def _gradient(h: int = 48, w: int = 64) -> np.ndarray:
@@ -137,6 +137,10 @@ def make_corpus(folder: str | os.PathLike[str]) -> dict[str, str]:
         "rgba.bmp": (_encoded(rgba, "BMP"), "ok"),
         os.fsdecode(b"caf\xe9 latin1.png"): (_encoded(g, "PNG"), "ok"),
         "new\nline.jpg": (b"broken", "error"),  # its error must stay one line
+        # formats oldphoto does not write back: one error, by extension or by content
+        "photo.avif": (_encoded(g, "AVIF") if features.check("avif") else b"AVIF", "error"),
+        "photo.tga": (_encoded(g, "TGA"), "error"),
+        "tga_inside.png": (_encoded(g, "TGA"), "error"),
         ".hidden.jpg": (jpeg, "skipped"),
         "notes.txt": (b"grandma's album, 1952\n", "skipped"),
     }
@@ -146,5 +150,19 @@ def make_corpus(folder: str | os.PathLike[str]) -> dict[str, str]:
     os.symlink("loop.png", folder / "loop.png")  # a link to itself
     os.symlink("nowhere.png", folder / "dangling.png")
     expected.update({"loop.png": "error", "dangling.png": "error"})
-    assert len(expected) == 40
+    assert len(expected) == 43
     return expected
+
+
+def make_masks(folder: str | os.PathLike[str]) -> dict[str, str]:
+    """Masks for ``make_corpus``'s photos named good.* (grey all over: refused, those images
+    fail) and UPPER.JPG (a white stroke on black: used); returns {input name: outcome}."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    grey = np.full((48, 64), 128, np.uint8)
+    stroke = np.zeros((48, 64), np.uint8)
+    stroke[10:30, 20:22] = 255
+    (folder / "good.png").write_bytes(_encoded(grey, "PNG"))
+    (folder / "good_mask.png").write_bytes(_encoded(grey, "PNG"))
+    Image.fromarray(stroke).save(folder / "UPPER.png")
+    return {"good.png": "error", "good.jpg": "error", "UPPER.JPG": "ok"}

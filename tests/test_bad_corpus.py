@@ -1,5 +1,6 @@
-"""The 40-file bad-input corpus through ``restore`` and ``detect`` with the real stages
-(tiny weights): no traceback, no lost record, no corrupt output, inputs untouched."""
+"""The 43-file bad-input corpus through ``restore`` and ``detect`` with the real stages
+(tiny weights): no traceback, no lost record, no corrupt output, inputs untouched; with bad
+masks, option values that would hang, and a forgotten OUT."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from badcorpus import make_corpus
+from badcorpus import make_corpus, make_masks
 from click.testing import CliRunner
 from PIL import Image
 
@@ -83,3 +84,61 @@ def test_corpus_through_detect(corpus, tmp_path, tiny_weights):
         if record["status"] == "ok":
             with Image.open(record["outputs"]["mask"]) as mask:
                 mask.load()
+
+
+def test_corpus_with_masks_grey_and_drawn(corpus, tmp_path, tiny_weights):
+    folder, _ = corpus
+    wanted = make_masks(tmp_path / "masks")
+    result = CliRunner().invoke(cli, ["restore", str(folder), str(tmp_path / "out"), "--json",
+                                      "--device", "cpu", "--weights-dir", str(tiny_weights),
+                                      "--max-memory", "4", "--mask-dir",
+                                      str(tmp_path / "masks")])  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    records = {Path(os.fsencode(r["input"]).decode("utf-8", "surrogateescape")).name: r
+               for r in map(json.loads, result.stdout.splitlines())}  # fmt: skip
+    for name, outcome in wanted.items():
+        assert records[name]["status"] == outcome, records[name]
+    assert "grey, not black and white" in records["good.png"]["error"]
+    assert records["UPPER.JPG"]["mask_source"].endswith("UPPER.png")
+
+
+@pytest.mark.parametrize("option", [["--tile", "1"], ["--dilate", "100000"],
+                                    ["--strength", "nan"], ["--max-memory", "inf"],
+                                    ["--io-threads", "100000"]])  # fmt: skip
+def test_corpus_with_option_values_that_would_hang(corpus, tmp_path, tiny_weights, option):
+    folder, _ = corpus
+    result = CliRunner().invoke(cli, ["restore", str(folder), str(tmp_path / "out"),
+                                      "--weights-dir", str(tiny_weights), *option])  # fmt: skip
+    assert result.exit_code == 2 and "Invalid value" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_corpus_with_a_memory_cap_below_any_photo(corpus, tmp_path, tiny_weights):
+    folder, expected = corpus
+    result = CliRunner().invoke(cli, ["restore", str(folder), str(tmp_path / "out"), "--json",
+                                      "--weights-dir", str(tiny_weights), "--max-memory",
+                                      "0.001"])  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert not [r for r in records if r["status"] == "ok"]
+    assert any("allowed: 1.0 MB (--max-memory)" in (r["error"] or "") for r in records)
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_corpus_with_a_forgotten_out(corpus, tmp_path, fake_pipeline, overwrite):
+    """`restore corpus/*.jpg` as a shell passes it: the last photo is OUT."""
+    folder, _ = corpus
+    before = _digest(folder)
+    photos = sorted(str(p) for p in folder.glob("*.jpg") if p.name[0] != ".")
+    several = CliRunner().invoke(cli, ["restore", *photos, *overwrite])
+    assert several.exit_code == 2 and "not a folder" in several.stderr
+    one = CliRunner().invoke(cli, ["restore", *photos[:1], photos[-1], *overwrite])
+    assert one.exit_code == (2 if overwrite else 0)
+    assert _digest(folder) == before
+
+
+def test_detect_with_nothing_to_write(corpus, tmp_path, fake_pipeline):
+    folder, _ = corpus
+    result = CliRunner().invoke(cli, ["detect", str(folder), str(tmp_path / "m"),
+                                      "--no-save-mask"])  # fmt: skip
+    assert result.exit_code == 2 and not (tmp_path / "m").exists()

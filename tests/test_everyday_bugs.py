@@ -341,7 +341,9 @@ def test_memory_estimate_refuses_before_decoding(run, tmp_path, monkeypatch):
 def test_memory_needed_grows_with_pixels():
     from oldphoto_cli import imageio
 
-    assert imageio.memory_needed(2000, 1000) == 2 * imageio.memory_needed(1000, 1000)
+    fixed = imageio.FIXED_BYTES  # models' tile buffers: the same at any size
+    assert imageio.memory_needed(2000, 1000) - fixed == 2 * (imageio.memory_needed(1000, 1000)
+                                                             - fixed)  # fmt: skip
     assert imageio.available_memory() > 0
 
 

@@ -126,27 +126,46 @@ def face_mask(size: int, feather: float = 0.08, shrink: float = 1.0) -> np.ndarr
 
 
 def paste_face(
-    image: np.ndarray, aligned: AlignedFace, restored: np.ndarray, mask: np.ndarray | None = None
+    image: np.ndarray,
+    aligned: AlignedFace,
+    restored: np.ndarray,
+    mask: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blend ``restored`` (crop space) into ``image``; returns (image, alpha in image space).
 
     Only the change ``restored - aligned.crop`` is warped back, weighted by the feathered
-    mask, so unchanged crops and every pixel where the mask is 0 stay bit-identical.
+    mask, so unchanged crops and every pixel where the mask is 0 stay bit-identical. It is
+    warped into the face's bounding box only (memory per face, not per photo); ``out`` (may
+    be ``image`` itself) receives the result in place, else a copy of ``image`` does. The
+    alpha is zero outside that box (its pages are never touched there).
     """
     height, width = image.shape[:2]
     mask = face_mask(aligned.size) if mask is None else mask
     delta = (restored.astype(np.float32) - aligned.crop) * mask[..., None]
     packed = np.dstack([delta, mask]).astype(np.float32)
+    size = aligned.size
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
+    mapped = corners @ np.asarray(aligned.inverse, np.float64).T
+    x0, y0 = (max(0, int(np.floor(v)) - 2) for v in mapped.min(axis=0))
+    x1 = min(width, int(np.ceil(mapped[:, 0].max())) + 2)
+    y1 = min(height, int(np.ceil(mapped[:, 1].max())) + 2)
+    out = image.copy() if out is None else out
+    alpha = np.zeros((height, width), np.float32)
+    if x1 <= x0 or y1 <= y0:
+        return out, alpha
+    shifted = np.asarray(aligned.inverse, np.float64).copy()
+    shifted[:, 2] -= (x0, y0)
     back = cv2.warpAffine(
         packed,
-        aligned.inverse,
-        (width, height),
+        shifted,
+        (x1 - x0, y1 - y0),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
     )
-    alpha = back[..., 3]
-    inside = alpha > 0
-    out = image.copy()
-    out[inside] = np.clip(image[inside] + back[..., :3][inside], 0, 1)
+    alpha[y0:y1, x0:x1] = back[..., 3]
+    inside = back[..., 3] > 0
+    box = out[y0:y1, x0:x1]
+    box[inside] = np.clip(image[y0:y1, x0:x1][inside] + back[..., :3][inside], 0, 1)
     return out, alpha

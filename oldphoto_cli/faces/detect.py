@@ -50,6 +50,7 @@ class HaarFaceDetector(FaceDetector):
     """
 
     name = "haar"
+    takes_uint8 = True  # an 8-bit photo goes to grey without a float copy
 
     def __init__(
         self,

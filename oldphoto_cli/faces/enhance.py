@@ -174,7 +174,7 @@ class AlignedFaceEnhancer(FaceEnhancer):
                 restored = cv2.resize(restored, (size, size), interpolation=cv2.INTER_CUBIC)
             if self.color_match:
                 restored = harmonize(restored, aligned.crop, mask)
-            out, _ = paste_face(out, aligned, restored, mask)
+            paste_face(out, aligned, restored, mask, out=out)  # in place: no copy per face
             if self.save_faces_dir:
                 stem = f"{prefix}_{index:02d}"
                 _save_png(stem + "_before.png", aligned.crop)

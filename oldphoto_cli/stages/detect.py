@@ -9,7 +9,7 @@ from oldphoto_cli.archs import unet_arch
 from oldphoto_cli.archs.unet_arch import UNet, UNetConfig, fuse_batchnorm
 from oldphoto_cli.archs.vae_arch import pad_to_multiple
 from oldphoto_cli.contract import Detector
-from oldphoto_cli.imageio import LUMA
+from oldphoto_cli.imageio import luma
 from oldphoto_cli.tiling import run_tiled
 from oldphoto_cli.torch_stage import TorchStage
 
@@ -30,11 +30,12 @@ class UNetDetector(TorchStage, Detector):
     def prepare_model(self, model):
         return fuse_batchnorm(model)
 
+    takes_uint8 = True  # luma is computed band by band: no float copy of the photo
+
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        gray = (
-            torch.from_numpy((rgb[..., :3] @ np.array(LUMA, np.float32))[None, None]) * 2.0 - 1.0
-        )  # (1, 1, H, W) in [-1, 1] like training
+        # (1, 1, H, W) in [-1, 1] like training, scaled in place
+        gray = torch.from_numpy(luma(rgb))[None, None].mul_(2.0).sub_(1.0)
         multiple = 2**self.model.cfg.depth
 
         def detect_tile(piece: torch.Tensor, _box) -> torch.Tensor:

@@ -25,9 +25,13 @@ class VAE1Encoder(TorchStage, Encoder):
     def prepare_model(self, model):
         return model.encoder
 
+    takes_uint8 = True  # (1, 3, H, W) uint8 (0-255) is scaled to [-1, 1] tile by tile
+
     @torch.inference_mode()
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         def encode_tile(piece, _box):
+            if piece.dtype == torch.uint8:  # the same values as scaling the whole image first
+                piece = piece.float().div_(255.0).mul_(2.0).sub_(1.0)
             return self.model(self.to_device(piece))[0].float()  # mu: no sampling at test time
 
         return run_tiled(encode_tile, image, self.tile, self.halo, self.overlap, 1 / self.scale,

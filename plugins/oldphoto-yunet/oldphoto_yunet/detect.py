@@ -28,6 +28,7 @@ class YuNetFaceDetector(FaceDetector):
     """
 
     name = "yunet"
+    takes_uint8 = True  # an 8-bit photo is resized without a float copy
 
     def __init__(
         self,
