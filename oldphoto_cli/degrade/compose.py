@@ -37,7 +37,7 @@ def _default_group_p() -> dict[str, float]:
         "stain": 0.25,
         "edge": 0.2,  # worn edges / torn corner
         "fold": 0.15,
-        # wider distributions (issue 16), off by default: a group at p = 0 takes no draw
+        # wider distributions, off by default: a group at p = 0 takes no draw
         # from the random stream, so the default data (and validation pairs) are unchanged
         "scratch_varied": 0.0,
         "scratch_film": 0.0,  # long straight film-transport scratches across the frame

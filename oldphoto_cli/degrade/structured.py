@@ -292,7 +292,7 @@ def fold_lines(img, rng):
 
 # ------------------------------------------------------------------ wider distributions
 #
-# The ops below widen what the detector is trained on (issue 16): real damage is wider,
+# The ops below widen what the detector is trained on: real damage is wider,
 # softer, fainter, more tinted and more curved than the ops above draw. They are off in
 # the default config (their groups have p = 0 there, see ``compose._default_group_p``),
 # so the default data stream, and the validation pairs built from it, are unchanged;

@@ -24,7 +24,7 @@ class UNetDetector(TorchStage, Detector):
     build, config_cls = UNet, UNetConfig
     channels_last = ("cpu",)  # 18 % less CPU time at 768x1024 (benchmarks/RESULTS.md)
     # ~0.7 GiB of activations per tile: a photo of up to 1536 px is one tile, and larger
-    # ones compute less halo twice (issue 12: cost per megapixel above one tile)
+    # ones compute less halo twice (benchmarks/RESULTS.md: cost per megapixel above one tile)
     tile, halo, overlap = 1536, 64, 32
 
     def prepare_model(self, model):
