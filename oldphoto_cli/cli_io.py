@@ -56,6 +56,56 @@ class FiniteFloatRange(click.FloatRange):
         return super().convert(number, param, ctx)
 
 
+class SectionedCommand(click.Command):
+    """A command whose ``--help`` lists its options in sections (``sections``: title ->
+    parameter names, in order); any option not named lands in "Other options"."""
+
+    def __init__(self, *args: Any, sections: tuple[tuple[str, tuple[str, ...]], ...] = (),
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.sections = sections
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        records = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                records[param.name] = record
+        placed: set[str] = set()
+        for title, names in self.sections:
+            rows = [records[name] for name in names if name in records]
+            placed.update(name for name in names if name in records)
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+        rest = [record for name, record in records.items() if name not in placed]
+        if rest:
+            with formatter.section("Other options"):
+                formatter.write_dl(rest)
+
+
+INPUT_OPTIONS = ("recursive", "files_from", "null_separated", "shard", "max_megapixels",
+                 "max_memory")  # fmt: skip
+PERFORMANCE_OPTIONS = ("device", "precision", "fp16", "io_threads", "tile", "compile_models")
+RESTORE_SECTIONS = (
+    ("Inputs", (*INPUT_OPTIONS, "mask_dir")),
+    ("Outputs", ("overwrite", "ext", "suffix", "json", "as_json", "quiet", "report_dir",
+                 "save_intermediates", "save_faces")),
+    ("Pipeline", ("detector", "translator", "encoder", "decoder", "face_enhancer",
+                  "face_enhance", "only_center_face", "face_fidelity", "with_scratch",
+                  "spare_patterns", "spare_faces", "dilate", "strength", "keep_tone",
+                  "weights_dir")),
+    ("Performance", PERFORMANCE_OPTIONS),
+)  # fmt: skip
+DETECT_SECTIONS = (
+    ("Inputs", INPUT_OPTIONS),
+    ("Outputs", ("overwrite", "save_mask", "mask_dir", "overlay", "as_json", "quiet")),
+    ("Pipeline", ("detector", "threshold", "dilate", "min_area", "spare_patterns",
+                  "spare_faces", "weights_dir")),
+    ("Performance", PERFORMANCE_OPTIONS),
+)  # fmt: skip
+
+
 def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by restore and detect (applied bottom-up, shown in this order)."""
     options = [
@@ -550,7 +600,7 @@ class StageChoiceOption(click.Option):
         return record[0], f"{record[1]} Choices: {choices}."
 
 
-@click.command(name="restore", epilog=EXIT_CODES)
+@click.command(name="restore", epilog=EXIT_CODES, cls=SectionedCommand, sections=RESTORE_SECTIONS)
 @_common_options
 @click.option("--detector", metavar="NAME", help="Scratch detector stage (see `oldphoto stages`).")
 @click.option("--translator", metavar="NAME", help="Translate stage (see `oldphoto stages`).")
@@ -824,7 +874,7 @@ def restore_command(
     _finish(results, reporter, rank)
 
 
-@click.command(name="detect", epilog=EXIT_CODES)
+@click.command(name="detect", epilog=EXIT_CODES, cls=SectionedCommand, sections=DETECT_SECTIONS)
 @_common_options
 @click.option("--detector", metavar="NAME", help="Scratch detector stage (see `oldphoto stages`).")
 @click.option(

@@ -72,13 +72,16 @@ ALPHA_FORMATS = {"PNG", "TIFF", "WEBP"}
 EXIF_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
 ICC_FORMATS = {"JPEG", "PNG", "TIFF", "WEBP"}
 # Peak memory per pixel, to refuse what would not fit before decoding: the slope of peak RSS
-# over pixels measured by benchmarks/bench_memory.py (4, 24 and 100 MP; RESULTS.md), rounded
-# up. An 8-bit photo is kept in 8 bits and converted per tile; 16-bit and float ones are held
-# as float32 (three whole copies more). On top come the models, tile buffers and kept
-# features, a constant (FIXED_BYTES), and a photo is only accepted within MEMORY_SHARE of the
-# memory available: the rest is headroom for everything else the machine runs.
-RESTORE_BYTES_PER_PIXEL = 96
-DETECT_BYTES_PER_PIXEL = 24
+# over pixels measured by benchmarks/bench_memory.py (restore, real weights, a photo with
+# scratches and a face: 109 bytes per pixel from 4 to 24 MP, 118 from 24 to 44.5 MP, the
+# mapping's kept features, 24 per pixel up to 1 GiB, included; RESULTS.md), rounded up. An
+# 8-bit photo is kept in 8 bits and converted per tile; 16-bit and float ones are held as
+# float32 (three whole copies more). On top come the tile buffers and kept features, a
+# constant (FIXED_BYTES), and a photo is only accepted within MEMORY_SHARE of the memory
+# available: the rest is headroom for everything else the machine runs. detect is not
+# measured apart and uses restore's figure (it does less).
+RESTORE_BYTES_PER_PIXEL = 120
+DETECT_BYTES_PER_PIXEL = RESTORE_BYTES_PER_PIXEL
 FLOAT_EXTRA_BYTES_PER_PIXEL = 36  # a 16-bit or float photo: three float32 copies more
 FIXED_BYTES = 3 << 30
 MEMORY_SHARE = 0.8
