@@ -268,10 +268,9 @@ def main() -> None:
     work = Path(args.work)
     val1, val2 = build_sets(args.clean, work)
     global PROB_CACHE
-    rule = {}
-    if args.rule:
-        values = [float(v) for v in args.rule.split(",")]
-        rule = dict(zip(("threshold", "low_threshold", "blob_threshold"), values, strict=False))
+    from oldphoto_cli.mask_rule import rule_options
+
+    rule = rule_options(args.rule)
     pipeline = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="none",
                                               weights_dir=args.weights_dir, **rule))  # fmt: skip
     limit = args.limit or None

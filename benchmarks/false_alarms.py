@@ -59,12 +59,10 @@ def main() -> None:
 
     from oldphoto_cli.data import list_images, load_rgb, split
     from oldphoto_cli.degrade import load_image
+    from oldphoto_cli.mask_rule import rule_options
     from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
 
-    rule = {}
-    if args.rule:
-        values = [float(v) for v in args.rule.split(",")]
-        rule = dict(zip(("threshold", "low_threshold", "blob_threshold"), values, strict=False))
+    rule = rule_options(args.rule)
     pipeline = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="none",
                                               spare_faces=False,
                                               weights_dir=args.weights_dir, **rule))  # fmt: skip

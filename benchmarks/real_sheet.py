@@ -45,12 +45,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from oldphoto_cli.degrade import load_image
+    from oldphoto_cli.mask_rule import rule_options
     from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
 
-    rule = {}
-    if args.rule:
-        values = [float(v) for v in args.rule.split(",")]
-        rule = dict(zip(("threshold", "low_threshold", "blob_threshold"), values, strict=False))
+    rule = rule_options(args.rule)
     pipeline = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="none",
                                               weights_dir=args.weights_dir, **rule))  # fmt: skip
     rows = []

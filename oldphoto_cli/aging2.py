@@ -110,23 +110,11 @@ def make_pairs(sources: list[Path], out_dir: str | Path, per_image: int = 2, siz
     on the aged crop (the mask is where they changed it); else the mask is empty."""
     from oldphoto_cli import damage2
 
-    out = Path(out_dir)
-    for sub in ("degraded", "clean", "mask"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    names = []
-    for i, src in enumerate(sources):
-        rgb = cv2.cvtColor(cv2.imread(str(src), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        for j in range(per_image):
-            rng = np.random.default_rng([seed, i, j])  # both sets: the same crops, aged alike
-            clean = damage2._crop(rgb, size, rng)
-            aged, _ = age(clean, rng)
-            mask = np.zeros(aged.shape[:2], np.uint8)
-            if structured:
-                damaged = damage2.damage(aged, rng, prepare=False)
-                aged, mask = damaged.image, damaged.mask
-            name = f"{Path(src).stem}_{j}.png"
-            cv2.imwrite(str(out / "degraded" / name), cv2.cvtColor(aged, cv2.COLOR_RGB2BGR))
-            cv2.imwrite(str(out / "clean" / name), cv2.cvtColor(clean, cv2.COLOR_RGB2BGR))
-            cv2.imwrite(str(out / "mask" / name), mask * 255)
-            names.append(name)
-    return names
+    def draw(clean: np.ndarray, rng: np.random.Generator):
+        aged, _ = age(clean, rng)  # both sets: the same crops, aged alike
+        if not structured:
+            return aged, clean, np.zeros(aged.shape[:2], np.uint8)
+        damaged = damage2.damage(aged, rng, prepare=False)
+        return damaged.image, clean, damaged.mask
+
+    return damage2.write_pairs(sources, out_dir, draw, per_image, size, seed)

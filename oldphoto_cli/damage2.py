@@ -292,6 +292,20 @@ def make_pairs(sources: list[Path], out_dir: str | Path, per_image: int = 2, siz
     ``mask/`` PNGs (0/255) for ``per_image`` crops of each source: the layout of
     ``oldphoto degrade``, so ``oldphoto eval`` reads it too. ``only``: draw just these
     kinds (see :func:`damage`). Returns the names."""
+
+    def draw(crop: np.ndarray, rng: np.random.Generator):
+        d = damage(crop, rng, only=only)
+        return d.image, d.base, d.mask
+
+    return write_pairs(sources, out_dir, draw, per_image, size, seed)
+
+
+def write_pairs(sources: list[Path], out_dir: str | Path, draw, per_image: int, size: int,
+                seed: int) -> list[str]:  # fmt: skip
+    """The pairs layout ``oldphoto eval`` reads: for ``per_image`` random ``size`` px crops
+    of each source (rng ``[seed, i, j]``), ``draw(crop, rng) -> (degraded, truth, mask)``
+    (uint8 HxWx3, uint8 HxWx3, uint8 HxW {0, 1}) written to ``degraded/``, ``clean/`` and
+    ``mask/`` (0/255) as ``<stem>_<j>.png``. Returns the names."""
     out = Path(out_dir)
     for sub in ("degraded", "clean", "mask"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -300,10 +314,10 @@ def make_pairs(sources: list[Path], out_dir: str | Path, per_image: int = 2, siz
         rgb = cv2.cvtColor(cv2.imread(str(src), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         for j in range(per_image):
             rng = np.random.default_rng([seed, i, j])
-            d = damage(_crop(rgb, size, rng), rng, only=only)
+            degraded, truth, mask = draw(_crop(rgb, size, rng), rng)
             name = f"{Path(src).stem}_{j}.png"
-            cv2.imwrite(str(out / "degraded" / name), cv2.cvtColor(d.image, cv2.COLOR_RGB2BGR))
-            cv2.imwrite(str(out / "clean" / name), cv2.cvtColor(d.base, cv2.COLOR_RGB2BGR))
-            cv2.imwrite(str(out / "mask" / name), d.mask * 255)
+            cv2.imwrite(str(out / "degraded" / name), cv2.cvtColor(degraded, cv2.COLOR_RGB2BGR))
+            cv2.imwrite(str(out / "clean" / name), cv2.cvtColor(truth, cv2.COLOR_RGB2BGR))
+            cv2.imwrite(str(out / "mask" / name), mask * 255)
             names.append(name)
     return names

@@ -42,6 +42,17 @@ class MaskRule:
             raise ValueError(f"low ({self.low}) must not exceed threshold ({self.threshold})")
 
 
+def rule_options(text: str | None) -> dict[str, float]:
+    """``"T[,LOW[,BLOB]]"`` (the benchmarks' ``--rule``) as ``RestoreOptions`` keywords:
+    ``threshold``, ``low_threshold``, ``blob_threshold``; None or "" gives {}."""
+    if not text:
+        return {}
+    values = [float(v) for v in text.split(",")]
+    if len(values) > 3:
+        raise ValueError(f"a rule is T[,LOW[,BLOB]], not {text!r}")
+    return dict(zip(("threshold", "low_threshold", "blob_threshold"), values, strict=False))
+
+
 def _per_label_max(labels: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
     """Max of ``values`` over each label 0..count-1 (labels and values: same shape)."""
     out = np.zeros(count, np.float32)

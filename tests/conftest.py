@@ -191,6 +191,28 @@ def fake_pipeline(monkeypatch):
 # --------------------------------------------------------------------------- odd files
 
 
+def invoke(*args, input=None):
+    """Run the ``oldphoto`` CLI in-process; arguments may be paths."""
+    from click.testing import CliRunner
+
+    from oldphoto_cli.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+
+
+def json_lines(result) -> list:
+    """The ``--json`` records a command printed on stdout."""
+    import json
+
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def run(fake_pipeline):
+    """:func:`invoke` with the fake pipeline (no networks)."""
+    return invoke
+
+
 def gradient(h: int = 24, w: int = 32) -> np.ndarray:
     """A deterministic HxWx3 uint8 image with distinct values per channel."""
     y, x = np.mgrid[0:h, 0:w]

@@ -3,30 +3,12 @@ the pixels."""
 
 from __future__ import annotations
 
-import json
 import struct
 import zlib
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-from conftest import gradient, save_pil
+from conftest import gradient, json_lines, save_pil
 from PIL import Image
-
-from oldphoto_cli.cli import cli
-
-
-def invoke(*args, input=None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
-
-
-@pytest.fixture
-def run(fake_pipeline):
-    return invoke
-
-
-def json_lines(result):
-    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
 def png_header_only(path: Path, width: int, height: int) -> Path:

@@ -76,6 +76,7 @@ class DetectorTrainer(Trainer):
         self.graphics, self.thin_content, self.wide_damage = graphics, thin_content, wide_damage
         self.dot_prints, self.clean_share, self.mild_share = dot_prints, clean_share, mild_share
         self.intact_weight, self.real_damage = intact_weight, real_damage
+        self.held_out = len(held_out)
         if real_damage:  # fail now, not in the first batch, when the overlays are missing
             from oldphoto_cli.degrade.film_overlays import _resolve, overlay_index
 
@@ -99,7 +100,6 @@ class DetectorTrainer(Trainer):
             old_train, _ = training_split(real_old_dir)
             # photos of an evaluation set (the hand-traced real masks) stay out of training
             old_train = [p for p in old_train if p.stem not in held_out]
-            self.held_out = len(held_out)
             self.negatives = RealOldCrops(old_train, DataConfig(crop=opts.crop, seed=opts.seed))
         self.val_pairs = SyntheticPairs(val, DataConfig(crop=opts.crop, seed=VAL_SEED))
         super().__init__(opts)
@@ -161,7 +161,7 @@ class DetectorTrainer(Trainer):
         path = Path(self.opts.extra.get("export") or self.out / "detector.safetensors")
         summary = {**self.training_summary(),
                    "data": {"clean": self.clean_dir, "real_old_negatives": self.real_old_dir,
-                            "real_old_held_out": getattr(self, "held_out", 0)},
+                            "real_old_held_out": self.held_out},
                    "loss": "class-balanced BCE (rare class weight 1-alpha) + soft Dice"
                    + (f" + {self.negative_weight} x BCE(real old crops, all clean; "
                       f"{self.negatives_per_batch} a batch)"
