@@ -1,4 +1,4 @@
-"""``oldphoto train vae1|vae2|mapping|detector|face``: thin wrappers over oldphoto_cli.train."""
+"""``oldphoto train vae1|vae2|mapping|detector|restorer|face``: thin wrappers over oldphoto_cli.train."""
 
 from __future__ import annotations
 
@@ -225,6 +225,40 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                               intact_weight=intact_weight, real_damage=real_damage,
                               held_out=frozenset(p.stem for p in Path(held_out_dir).iterdir())
                               if held_out_dir else frozenset())  # fmt: skip
+    click.echo(json.dumps(trainer.run()))
+
+
+@train.command()
+@click.option("--clean", "clean_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--width", default=32, show_default=True,
+              help="Channels of the first (half-resolution) level; doubled per level below.")  # fmt: skip
+@click.option("--blocks", default="2,2,2", show_default=True,
+              help="Residual blocks per level, finest first (comma-separated).")  # fmt: skip
+@click.option("--clean-share", default=0.15, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of intact crops (target = input: do no harm).")  # fmt: skip
+@click.option("--mild-share", default=0.4, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of mildly damaged crops; the rest get the full damage mix.")  # fmt: skip
+@click.option("--real-damage/--no-real-damage", default=True, show_default=True,
+              help="Damage includes real film-damage overlays, print cracks and tears.")  # fmt: skip
+@click.option("--gradient-weight", default=0.5, show_default=True,
+              help="Weight of the L1 loss on image gradients (against smoothing).")  # fmt: skip
+@common_options
+def restorer(clean_dir, width, blocks, clean_share, mild_share, real_damage, gradient_weight,
+             opts):  # fmt: skip
+    """Image-space restorer: a residual over Telea + NL-means, toward re-toned targets."""
+    check_spectrum(clean_share, mild_share)
+    from oldphoto_cli.archs.restorer_arch import RestorerConfig
+    from oldphoto_cli.train.restorer import RestorerLosses, RestorerTrainer
+
+    try:
+        levels = tuple(int(b) for b in blocks.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{blocks!r}: expected integers like 2,2,2",
+                                 param_hint="--blocks") from None  # fmt: skip
+    trainer = RestorerTrainer(opts, clean_dir, RestorerConfig(width=width, blocks=levels),
+                              RestorerLosses(gradient=gradient_weight),
+                              clean_share=clean_share, mild_share=mild_share,
+                              real_damage=real_damage)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

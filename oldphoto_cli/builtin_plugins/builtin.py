@@ -19,5 +19,7 @@ def oldphoto_register_stages(register):
              description="latent mapping T_Z with partial non-local block")  # fmt: skip
     register("translate", "identity", "oldphoto_cli.stages.mapping:IdentityTranslator",
              description="no translation (debug)")  # fmt: skip
+    register("translate", "restorer", "oldphoto_cli.stages.restorer:ImageRestorer",
+             description="image-space restorer: Telea + NL-means refined by a network")  # fmt: skip
     register("decode", "vae2", "oldphoto_cli.stages.vae:VAE2Decoder", default=True,
              description="VAE2 decoder G_Y")  # fmt: skip

@@ -8,7 +8,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from oldphoto_cli.classical import classical_restore, estimate_noise_sigma
 from oldphoto_cli.imageio import LUMA
+
+__all__ = ["blackhat_scratch_map", "classical_restore", "estimate_noise_sigma", "line_response"]
 
 _LUMA = np.array(LUMA, np.float32)
 
@@ -18,38 +21,6 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
     if rgb.ndim == 2:
         return rgb
     return rgb[..., :3] @ _LUMA
-
-
-def _to_u8(rgb: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(np.asarray(rgb, np.float32) * 255.0), 0, 255).astype(np.uint8)
-
-
-def estimate_noise_sigma(rgb: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Noise standard deviation on a 0-255 scale (robust Immerkaer estimate, channel mean).
-
-    The 3x3 Laplacian-difference kernel cancels locally linear image content; the median of
-    its absolute response (instead of the mean) keeps edges and scratches from inflating it.
-    Pixels under ``mask`` are ignored.
-    """
-    rgb = np.asarray(rgb, np.float32)
-    channels = [rgb] if rgb.ndim == 2 else [rgb[..., c] for c in range(min(3, rgb.shape[2]))]
-    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    keep = None
-    if mask is not None:
-        keep = cv2.dilate(np.asarray(mask, np.uint8), np.ones((3, 3), np.uint8)) == 0
-        keep = keep[1:-1, 1:-1]
-        if keep.sum() <= 64:
-            keep = None
-    sigmas = []
-    for channel in channels:
-        response = cv2.filter2D(channel * 255.0, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT)
-        response = np.abs(response[1:-1, 1:-1])
-        if keep is not None:
-            response = response[keep]
-        if response.size:
-            # |N(0, 6 sigma)| has median 0.6745 * 6 sigma.
-            sigmas.append(float(np.median(response)) / (0.6745 * 6.0))
-    return float(np.mean(sigmas)) if sigmas else 0.0
 
 
 def _default_max_width(shape: tuple[int, ...]) -> int:
@@ -139,32 +110,3 @@ def blackhat_scratch_map(
     keep = peak >= threshold
     keep[0] = False
     return np.where(keep[labels], soft, 0.0).astype(np.float32)
-
-
-def classical_restore(
-    rgb: np.ndarray,
-    mask: np.ndarray | None = None,
-    nlm_scale: float = 0.75,
-    inpaint_radius: int = 3,
-    sigma: float | None = None,
-) -> np.ndarray:
-    """Telea inpainting under ``mask`` then non-local means with noise-adaptive strength.
-
-    ``sigma`` (0-255 scale) defaults to ``estimate_noise_sigma`` outside the mask; the NLM
-    filter strength is ``h = nlm_scale * sigma`` (skipped below 1). The result keeps the
-    float precision of the input where nothing changed (only the 8-bit delta is applied).
-    """
-    rgb = np.clip(np.asarray(rgb, np.float32)[..., :3], 0.0, 1.0)
-    u8 = _to_u8(rgb)
-    work = u8
-    has_mask = mask is not None and np.any(mask)
-    if has_mask:
-        mask_u8 = (np.asarray(mask) > 0).astype(np.uint8) * 255
-        work = cv2.inpaint(work, mask_u8, inpaint_radius, cv2.INPAINT_TELEA)
-    if sigma is None:
-        sigma = estimate_noise_sigma(rgb, mask if has_mask else None)
-    h = float(np.clip(nlm_scale * sigma, 0.0, 25.0))
-    if h >= 1.0:
-        work = cv2.fastNlMeansDenoisingColored(work, None, h, h, 7, 21)
-    delta = (work.astype(np.float32) - u8.astype(np.float32)) / 255.0
-    return np.clip(rgb + delta, 0.0, 1.0).astype(np.float32)

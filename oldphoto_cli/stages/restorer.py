@@ -1,0 +1,68 @@
+"""Built-in ``translate`` stage ``restorer``: the image-space restorer, in overlapped tiles.
+
+It replaces encode/translate/decode: the holes under the mask are Telea-filled, NL-means
+makes a first estimate at the photo's own noise level, and the network
+(:mod:`oldphoto_cli.archs.restorer_arch`) corrects that estimate. It keeps the photo's
+tone (it was trained toward the clean photo re-toned to the damaged one), so what it
+changes is structure: grain, blur, JPEG blocks and the filled holes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from oldphoto_cli.archs import restorer_arch
+from oldphoto_cli.archs.restorer_arch import Restorer, RestorerConfig
+from oldphoto_cli.archs.vae_arch import pad_to_multiple
+from oldphoto_cli.classical import estimate_noise_sigma, first_estimate
+from oldphoto_cli.contract import ImageTranslator
+from oldphoto_cli.tiling import run_tiled
+from oldphoto_cli.torch_stage import TorchStage
+
+
+class ImageRestorer(TorchStage, ImageTranslator):
+    """Call: rgb HxWx3 float32 [0, 1], mask HxW {0, 1} or None -> HxWx3 float32."""
+
+    name, weights_name, arch = "restorer", "restorer", restorer_arch.ARCH
+    build, config_cls = Restorer, RestorerConfig
+    channels_last = ("cpu",)
+    # A 768x1024 photo is one tile; the halo covers the receptive field (90 px at the
+    # default size) and NL-means' search window, so tiles match the whole image.
+    tile, overlap = 1024, 32
+
+    def prepare_model(self, model):
+        self.halo = -(-(model.cfg.receptive_radius() + 8) // 16) * 16
+        self.multiple = model.cfg.multiple
+        return model
+
+    @torch.inference_mode()
+    def __call__(self, rgb: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        rgb = np.asarray(rgb, np.float32)
+        has_mask = mask is not None and bool(np.any(mask))
+        sigma = estimate_noise_sigma(rgb, mask if has_mask else None)
+        planes = [torch.from_numpy(rgb.transpose(2, 0, 1))]
+        if has_mask:
+            planes.append(torch.from_numpy((np.asarray(mask) > 0).astype(np.float32))[None])
+        inputs = torch.cat(planes)[None]  # (1, 3 or 4, H, W) on the host
+
+        def restore_tile(piece: torch.Tensor, _box) -> torch.Tensor:
+            tile_rgb = piece[0, :3].permute(1, 2, 0).numpy()
+            tile_mask = piece[0, 3].numpy().astype(np.uint8) if has_mask else None
+            filled, estimate = first_estimate(tile_rgb, tile_mask, sigma)
+            damaged = tile_rgb.copy()
+            if has_mask:  # the holes come from the fill, the rest keeps its float precision
+                hole = tile_mask > 0
+                damaged[hole] = filled[hole] / np.float32(255)
+            to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
+            x = torch.cat([to_tensor(damaged), to_tensor(estimate.astype(np.float32) / 255)])
+            m = piece[:, 3:4] if has_mask else torch.zeros_like(piece[:, :1])
+            x = self.to_device(torch.cat([x[None], m], 1))
+            padded, (h, w) = pad_to_multiple(x, self.multiple)
+            level = torch.tensor([sigma], device=self.device)
+            out = self.model(padded[:, :3], padded[:, 3:6], padded[:, 6:7], level)
+            return out[..., :h, :w].float()
+
+        out = run_tiled(restore_tile, inputs, self.tile, self.halo, self.overlap, 1.0,
+                        self.device, out_channels=3, align=self.multiple)  # fmt: skip
+        return out[0].permute(1, 2, 0).numpy()

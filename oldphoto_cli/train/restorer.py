@@ -1,0 +1,181 @@
+"""Training the image-space restorer (:mod:`oldphoto_cli.archs.restorer_arch`).
+
+Samples are the synthetic pairs of the mapping (clean, mildly and fully damaged crops;
+with ``real_damage`` also real film-damage overlays, print cracks and tears), each turned
+into the restorer's inputs exactly as the stage makes them at restore time
+(:func:`oldphoto_cli.classical.first_estimate` on the true mask grown by restore's
+default dilation, at the crop's estimated noise level).
+
+The target is the clean crop *re-toned to the damaged one*: the best affine colour map
+(3x3 matrix and offset, least squares over the intact pixels) of the clean crop onto the
+damaged crop. Tone (fading, tint, grey, contrast) and structure are separate problems: a
+network pulled toward the clean colour photo from randomly toned inputs spends itself on
+local tone changes that no global tone fit undoes, and ended below its own input on
+structure. Restore keeps the photo's tone anyway (``keep_tone``); this network's job is
+grain, blur, JPEG blocks and holes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from oldphoto_cli.archs import restorer_arch
+from oldphoto_cli.archs.restorer_arch import Restorer, RestorerConfig
+from oldphoto_cli.classical import estimate_noise_sigma, first_estimate
+from oldphoto_cli.data import DataConfig, SyntheticPairs, batch_of, training_split
+from oldphoto_cli.metrics import psnr, tone_fitted_psnr
+from oldphoto_cli.train.common import Trainer, TrainOptions, unwrap, wrap_ddp
+from oldphoto_cli.train.vae import VAL_SEED
+from oldphoto_cli.weights import save_weights
+
+TRAIN_DILATE = 1  # restore grows every mask by --dilate 1 before repairing it
+
+
+def retone(clean: np.ndarray, damaged: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """``clean`` (HxWx3 float) under the affine colour map that best matches ``damaged``.
+
+    Least squares of ``damaged ~ clean @ M + b`` over the pixels of ``keep`` (HxW bool; all
+    when None or too few), M 3x3: a grey damaged photo gives a grey target, a sepia one a
+    sepia target. Returns float32, clipped to [0, 1].
+    """
+    x = clean.reshape(-1, 3).astype(np.float64)
+    y = damaged.reshape(-1, 3).astype(np.float64)
+    if keep is not None and keep.sum() >= 64:
+        x, y = x[keep.ravel()], y[keep.ravel()]
+    design = np.hstack([x, np.ones((len(x), 1))])
+    # A little ridge on the matrix keeps flat crops from wild fits; toward zero, not the
+    # identity, so that identical damaged channels (a grey photo) give identical targets.
+    ridge = np.diag([1e-4 * len(x)] * 3 + [0.0])
+    coef = np.linalg.solve(design.T @ design + ridge, design.T @ y)
+    full = np.hstack([clean.reshape(-1, 3), np.ones((clean.size // 3, 1))]) @ coef
+    return np.clip(full, 0, 1).astype(np.float32).reshape(clean.shape)
+
+
+def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray) -> dict:
+    """One sample's tensors from float HxWx3 [0, 1] images and an HxW {0, 1} true mask."""
+    import cv2
+
+    if TRAIN_DILATE:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TRAIN_DILATE + 1,) * 2)
+        mask = cv2.dilate(mask.astype(np.uint8), kernel)
+    has_mask = bool(mask.any())
+    sigma = estimate_noise_sigma(damaged, mask if has_mask else None)
+    filled, estimate = first_estimate(damaged, mask if has_mask else None, sigma)
+    damaged = damaged.copy()
+    hole = mask > 0
+    damaged[hole] = filled[hole] / np.float32(255)
+    target = retone(clean, damaged, ~hole)
+    chw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
+    return {
+        "damaged": chw(damaged.astype(np.float32)),
+        "estimate": chw(estimate.astype(np.float32) / 255),
+        "mask": torch.from_numpy(mask.astype(np.float32))[None],
+        "sigma": torch.tensor(sigma, dtype=torch.float32),
+        "target": chw(target),
+        "clean": chw(clean.astype(np.float32)),
+    }
+
+
+class RestorerPairs(torch.utils.data.Dataset):
+    """:class:`SyntheticPairs` turned into restorer samples (:func:`restorer_inputs`)."""
+
+    def __init__(self, pairs: SyntheticPairs) -> None:
+        self.pairs = pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = self.pairs[index]
+        to01 = lambda t: ((t.numpy().transpose(1, 2, 0) + 1) / 2).clip(0, 1)  # noqa: E731
+        return restorer_inputs(to01(item["degraded"]), to01(item["clean"]), item["mask"][0].numpy())
+
+
+@dataclass
+class RestorerLosses:
+    l1: float = 1.0
+    hole_l1: float = 1.0  # L1 over the masked pixels alone (they are a small share)
+    gradient: float = 0.5  # L1 of image gradients: against the smooth average of grain
+
+
+class RestorerTrainer(Trainer):
+    name = "restorer"
+    exported_model = "restorer"
+
+    def __init__(self, opts: TrainOptions, clean_dir: str, cfg: RestorerConfig | None = None,
+                 losses: RestorerLosses | None = None, clean_share: float = 0.15,
+                 mild_share: float = 0.4, real_damage: bool = True) -> None:  # fmt: skip
+        self.cfg, self.losses = cfg or RestorerConfig(), losses or RestorerLosses()
+        self.clean_dir, self.real_damage = clean_dir, real_damage
+        self.mix = {"clean_share": clean_share, "mild_share": mild_share}
+        train, val = training_split(clean_dir)
+        self.pairs = RestorerPairs(SyntheticPairs(train, DataConfig(
+            crop=opts.crop, seed=opts.seed, real_damage=real_damage,
+            false_alarm_masks=False, **self.mix)))  # fmt: skip
+        self.val_pairs = RestorerPairs(SyntheticPairs(val, DataConfig(crop=opts.crop,
+                                                                      seed=VAL_SEED)))  # fmt: skip
+        self.val_clean = RestorerPairs(SyntheticPairs(val, DataConfig(
+            crop=opts.crop, seed=VAL_SEED + 1, clean_share=1.0, false_alarm_masks=False)))  # fmt: skip
+        super().__init__(opts)
+
+    def build(self):
+        model = Restorer(self.cfg).to(self.device)
+        opt = torch.optim.Adam(model.parameters(), self.opts.lr)
+        return {"restorer": wrap_ddp(model, self.ddp, self.device)}, {"restorer": opt}
+
+    def make_batch(self, start, count):
+        return batch_of(self.pairs, start, count)
+
+    def run_model(self, model, batch):
+        return model(batch["damaged"], batch["estimate"], batch["mask"], batch["sigma"])
+
+    def train_step(self, step, batch):
+        out = self.run_model(self.models["restorer"], batch).float()
+        target, mask = batch["target"], batch["mask"]
+        l1 = F.l1_loss(out, target)
+        hole = ((out - target).abs() * mask).sum() / (3 * mask.sum()).clamp(min=1.0)
+        grad = sum(F.l1_loss(torch.diff(out, dim=d), torch.diff(target, dim=d)) for d in (2, 3))
+        loss = self.losses.l1 * l1 + self.losses.hole_l1 * hole + self.losses.gradient * grad
+        self.optimizers["restorer"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["restorer"].step()
+        return {"loss": loss.item(), "l1": l1.item(), "hole_l1": hole.item(),
+                "gradient": grad.item()}  # fmt: skip
+
+    @torch.no_grad()
+    def validate(self, n: int = 48):
+        """Tone-fitted PSNR (the structure score of ``oldphoto eval``) of the input, the
+        first estimate and the network on damaged validation crops; PSNR on intact ones."""
+        model = unwrap(self.models["restorer"]).eval()
+        scores: dict[str, list[float]] = {"input": [], "estimate": [], "restored": []}
+        batch = batch_of(self.val_pairs, 0, n)
+        out = self.run_model(model, {k: self.to_device(v) for k, v in batch.items()})
+        hwc = lambda t: t.float().cpu().numpy().transpose(1, 2, 0).clip(0, 1)  # noqa: E731
+        for i in range(n):
+            clean = hwc(batch["clean"][i])
+            for key, image in (("input", batch["damaged"][i]), ("estimate", batch["estimate"][i]),
+                               ("restored", out[i])):  # fmt: skip
+                scores[key].append(tone_fitted_psnr(hwc(image), clean))
+        intact = batch_of(self.val_clean, 0, n // 2)
+        kept = self.run_model(model, {k: self.to_device(v) for k, v in intact.items()})
+        model.train()
+        result = {f"tone_psnr_{k}": round(float(np.mean(v)), 3) for k, v in scores.items()}
+        result["psnr_intact"] = round(psnr(kept.float().clamp(0, 1).cpu(), intact["clean"]), 3)
+        return result
+
+    def export(self, metrics):
+        path = self.export_path()
+        summary = {**self.training_summary(),
+                   "data": {"clean": self.clean_dir},
+                   "damage": "real (degrade.real_config: film-damage overlays, print cracks, "
+                             "tears)" if self.real_damage else "default",
+                   "spectrum": self.mix, "losses": vars(self.losses),
+                   "target": "clean crop re-toned to the damaged one (affine colour fit)",
+                   "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
+        save_weights(path, unwrap(self.models["restorer"]).state_dict(), restorer_arch.ARCH,
+                     self.cfg, summary, metrics)  # fmt: skip
+        return [path]

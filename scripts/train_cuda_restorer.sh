@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Continue (or start) the image-space restorer on one CUDA GPU for a fixed wall time: the
+# CPU gives ~5,000 steps an hour at batch 16, 128 px; a GPU slot of minutes at batch 64,
+# 192 px with every core synthesizing batches gives more, on larger crops.
+#
+#   bash scripts/train_cuda_restorer.sh INIT_EXPORT_OR_NONE RUN_DIR [MINUTES] [WIDTH]
+#
+# INIT_EXPORT_OR_NONE: a restorer export to continue from (research/checkpoints/ or
+# weights/), or "none" for a new network of WIDTH (default 32). DATA (default
+# ../shared/data) must hold clean/ and damage_overlays/; DEVICE, WORKERS and LR (default
+# 3e-4) can be set. The export goes to RUN_DIR/restorer.safetensors.
+set -euo pipefail
+init="$1"
+run="$2"
+minutes="${3:-9}"
+width="${4:-32}"
+data="${DATA:-../shared/data}"
+source "$(dirname "$0")/in_place.sh"  # also: device, workers (DEVICE, WORKERS)
+if [ "$init" != none ]; then
+    seed_run "$run" restorer.safetensors "$init"
+fi
+export OLDPHOTO_DAMAGE_OVERLAYS="${OLDPHOTO_DAMAGE_OVERLAYS:-$data/damage_overlays}"
+oldphoto train restorer --clean "$data/clean" --out "$run" --width "$width" \
+    --crop 192 --batch-size 64 --device "$device" --workers "$workers" --threads 1 \
+    --lr "${LR:-3e-4}" --warmup-steps 100 --val-every 500 --checkpoint-every 500 \
+    --steps 1000000 --resume --max-minutes "$minutes"
+ls -l "$run"

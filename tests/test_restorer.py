@@ -1,0 +1,149 @@
+"""The image-space restorer: its targets, its network, its stage and its trainer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from oldphoto_cli.archs import restorer_arch
+from oldphoto_cli.archs.restorer_arch import Restorer, RestorerConfig
+from oldphoto_cli.classical import first_estimate
+from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
+from oldphoto_cli.train.common import TrainOptions
+from oldphoto_cli.train.restorer import RestorerTrainer, restorer_inputs, retone
+from oldphoto_cli.weights import read_metadata, save_weights
+
+TINY = RestorerConfig(width=8, blocks=(1, 1))
+
+
+def _photo(seed: int = 0, size: tuple[int, int] = (64, 80)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.random((size[0] // 8, size[1] // 8, 3))
+    return np.kron(base, np.ones((8, 8, 1))).astype(np.float32)
+
+
+def test_retone_recovers_an_affine_colour_map_and_keeps_grey_grey():
+    clean = _photo()
+    matrix = np.array([[0.7, 0.1, 0.0], [0.05, 0.6, 0.1], [0.0, 0.1, 0.5]])
+    toned = (clean.reshape(-1, 3) @ matrix + [0.1, 0.08, 0.05]).reshape(clean.shape)
+    assert np.abs(retone(clean, toned) - toned).max() < 2e-3
+    grey = np.repeat(clean.mean(axis=2, keepdims=True), 3, axis=2)
+    target = retone(clean, grey)
+    assert np.abs(target - target.mean(axis=2, keepdims=True)).max() < 1e-6
+
+
+def test_retone_ignores_the_holes():
+    clean = _photo(1)
+    damaged = clean * 0.8 + 0.1
+    hole = np.zeros(clean.shape[:2], bool)
+    hole[10:20] = True
+    damaged[hole] = 1.0  # paper-white crack
+    assert np.abs(retone(clean, damaged, ~hole) - (clean * 0.8 + 0.1)).max() < 2e-3
+
+
+def test_network_starts_as_the_first_estimate_and_has_the_declared_reach():
+    model = Restorer(TINY).eval()
+    x = torch.rand(1, 3, 32, 48)
+    est = torch.rand(1, 3, 32, 48)
+    mask = torch.zeros(1, 1, 32, 48)
+    with torch.no_grad():
+        assert torch.equal(model(x, est, mask, torch.tensor([3.0])), est)
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+        # a change at one pixel reaches no further than receptive_radius()
+        x2 = x.clone()
+        x2[..., 0, 0] += 1
+        moved = (model(x2, est, mask, torch.tensor([3.0])) - model(x, est, mask, torch.tensor([3.0])))
+    reach = moved.abs().amax(dim=(0, 1)).nonzero()
+    assert reach.numel() and int(reach.max()) <= TINY.receptive_radius()
+
+
+def test_restorer_inputs_fill_the_holes_and_carry_the_noise_level():
+    rng = np.random.default_rng(2)
+    clean = _photo(2)
+    damaged = np.clip(clean + rng.normal(0, 12 / 255, clean.shape), 0, 1).astype(np.float32)
+    mask = np.zeros(clean.shape[:2], np.uint8)
+    mask[30:33, :] = 1
+    damaged[mask > 0] = 1.0
+    sample = restorer_inputs(damaged, clean, mask)
+    assert 9 < float(sample["sigma"]) < 15
+    assert float(sample["mask"].sum()) > mask.sum()  # grown like restore's --dilate 1
+    filled = sample["damaged"].numpy().transpose(1, 2, 0)
+    assert filled[31].mean() < 0.9  # the white line is filled from its neighbours
+    # the estimate is smoother than the input: NL-means at that level ran
+    est = sample["estimate"].numpy().transpose(1, 2, 0)
+    assert np.abs(est - clean)[:20].mean() < np.abs(damaged - clean)[:20].mean()
+
+
+@pytest.fixture()
+def weights_dir(tmp_path):
+    """A restorer export with a random (non-zero) correction, in a weights folder."""
+    torch.manual_seed(0)
+    model = Restorer(TINY)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    save_weights(tmp_path / "restorer.safetensors", model.state_dict(), restorer_arch.ARCH,
+                 TINY, {"steps": 0}, {})  # fmt: skip
+    return tmp_path
+
+
+def test_the_stage_gives_the_same_result_in_tiles(weights_dir):
+    from oldphoto_cli.stages.restorer import ImageRestorer
+
+    rgb = _photo(3, (96, 128))
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    mask[40:43, 10:100] = 1
+    stage = ImageRestorer(weights_dir=str(weights_dir))
+    whole = stage(rgb, mask)
+    stage.tile = 48
+    tiled = stage(rgb, mask)
+    assert whole.shape == rgb.shape and whole.dtype == np.float32
+    # NL-means sees each tile's own halo: a few 8-bit levels at most, none on average
+    assert np.abs(whole - tiled).max() < 4 / 255 and np.abs(whole - tiled).mean() < 0.2 / 255
+
+
+def test_restore_through_the_restorer_repairs_a_scratch(weights_dir):
+    rgb = _photo(4, (64, 96))
+    damaged = rgb.copy()
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    mask[30:32, :] = 1
+    damaged[mask > 0] = 1.0
+    pipeline = RestorePipeline(RestoreOptions(translator="restorer", weights_dir=str(weights_dir),
+                                              face_enhancer="none"))  # fmt: skip
+    assert pipeline.stage_names() == {"translate": "restorer"}
+    result = pipeline.restore(damaged, mask)
+    hole = mask > 0
+    assert np.abs(result.image[hole] - rgb[hole]).mean() < 0.5 * np.abs(damaged[hole] - rgb[hole]).mean()
+
+
+def test_trainer_learns_and_exports(tmp_path):
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    for i in range(10):
+        Image.fromarray((_photo(10 + i, (48, 48)) * 255).astype(np.uint8)).save(clean / f"p{i}.png")
+    opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=4, crop=32, steps=25,
+                        log_every=1, val_every=0, checkpoint_every=100, lr=3e-3)  # fmt: skip
+    torch.manual_seed(0)
+    trainer = RestorerTrainer(opts, str(clean), TINY, real_damage=False, clean_share=0.0)
+    batch = trainer.make_batch(0, 4)
+    trainer.make_batch = lambda start, count: batch  # one fixed batch: the loss must fall
+    metrics = trainer.run()
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert np.mean(losses[-5:]) < 0.9 * np.mean(losses[:5])
+    meta = read_metadata(tmp_path / "run" / "restorer.safetensors")
+    assert meta["arch"] == "restorer" and meta["training"]["steps"] == 25
+    assert {"tone_psnr_input", "tone_psnr_estimate", "tone_psnr_restored", "psnr_intact"} <= set(metrics)
+    assert meta["metrics"] == metrics
+
+
+def test_first_estimate_leaves_a_clean_photo_alone():
+    rgb = _photo(5)
+    filled, estimate = first_estimate(rgb, None, sigma=0.5)  # below NL-means' threshold
+    assert np.array_equal(filled, estimate)
+    assert np.abs(filled / 255.0 - rgb).max() <= 0.5 / 255 + 1e-6
