@@ -1,14 +1,19 @@
 """The options of ``oldphoto restore`` and ``oldphoto detect``: their declarations, the
-types that check them, and how ``--help`` shows them (in sections).
+types that check them, how ``--help`` shows them (in sections), and the dataclasses a
+command receives them in (:func:`bundled`).
 
 Options both commands take are declared once (:data:`BATCH_OPTIONS`, :data:`DETECTOR_OPTION`,
-:data:`PRECISION_OPTION`). Importing this module loads click only.
+:data:`PRECISION_OPTION`) and arrive as one :class:`BatchOptions`. Importing this module
+loads click only.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -411,3 +416,108 @@ DETECT_OPTIONS = stacked(
     click.option("--overlay", is_flag=True, help="Also write <stem>_overlay.png (mask in red)."),
     PRECISION_OPTION,
 )
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What both commands take: the inputs and OUT, what to do with existing outputs, how
+    results are reported, and where and how the networks run."""
+
+    paths: tuple[str, ...]  # IN... OUT
+    recursive: bool
+    files_from: str | None
+    null_separated: bool
+    shard: str | None
+    max_megapixels: float
+    max_memory: float | None  # GB
+    overwrite: bool
+    as_json: bool
+    quiet: bool
+    weights_dir: str | None
+    device: str
+    precision: str
+    io_threads: int
+
+    @property
+    def max_memory_bytes(self) -> float | None:
+        return self.max_memory * 1e9 if self.max_memory else None
+
+
+@dataclass(frozen=True)
+class RestoreOutputOptions:
+    ext: str | None
+    suffix: str
+    report_dir: str | None
+    save_intermediates: str | None
+    save_faces: str | None
+
+
+@dataclass(frozen=True)
+class RestorePipelineOptions:
+    detector: str | None
+    translator: str | None
+    encoder: str | None
+    decoder: str | None
+    face_enhancer: str | None
+    face_enhance: bool
+    only_center_face: bool
+    face_fidelity: float | None
+    with_scratch: str
+    mask_dir: str | None  # masks to use instead of detection
+    spare_patterns: bool
+    spare_faces: bool | None
+    dilate: int
+    strength: float
+    keep_tone: bool
+
+    @property
+    def face_stage(self) -> str | None:
+        """The face enhancer to use: ``none`` with --no-face-enhance."""
+        return self.face_enhancer if self.face_enhance else "none"
+
+
+@dataclass(frozen=True)
+class RestorePerformanceOptions:
+    fp16: bool
+    tile: int | None
+    compile_models: bool
+
+
+@dataclass(frozen=True)
+class DetectOutputOptions:
+    save_mask: bool
+    mask_dir: str | None  # masks go here instead of OUT
+    overlay: bool
+
+
+@dataclass(frozen=True)
+class DetectPipelineOptions:
+    detector: str | None
+    threshold: float
+    dilate: int
+    min_area: int
+    spare_patterns: bool
+    spare_faces: bool
+
+
+def bundled(**groups: type) -> Decorator:
+    """Call a command with its options bundled into dataclasses: with
+    ``@bundled(io=BatchOptions)`` the command gets ``io=BatchOptions(...)`` built from the
+    options named like its fields. An option that lands in no group is an error at the
+    first call, so none is silently dropped (``option_groups`` lists them for tests)."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def with_groups(**options: Any) -> Any:
+            grouped = {}
+            for name, group in groups.items():
+                fields = [field.name for field in dataclasses.fields(group)]
+                grouped[name] = group(**{field: options.pop(field) for field in fields})
+            if options:
+                raise TypeError(f"options in no group: {', '.join(sorted(options))}")
+            return command(**grouped)
+
+        with_groups.option_groups = groups  # type: ignore[attr-defined]
+        return with_groups
+
+    return decorate
