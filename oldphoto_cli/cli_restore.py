@@ -64,7 +64,7 @@ class Restore(BatchCommand):
             ext = inputs.normalize_ext(self.outputs.ext)
         except inputs.InputError as error:
             raise click.UsageError(str(error)) from None
-        self.outputs = dataclasses.replace(self.outputs, ext=ext)
+        self.outputs = dataclasses.replace(self.outputs, ext=ext)  # '.png' from here on
         if "/" in self.outputs.suffix or "\\" in self.outputs.suffix:
             raise click.UsageError("--suffix must not contain path separators")
         if self.outputs.report_dir and batch.rank.active:
