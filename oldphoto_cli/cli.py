@@ -84,9 +84,16 @@ def stages_command(as_json: bool) -> None:
 
 
 def _add_commands() -> None:
-    from oldphoto_cli import cli_degrade, cli_eval, cli_io, cli_plugins, cli_train, cli_weights
+    from oldphoto_cli import (
+        cli_degrade,
+        cli_eval,
+        cli_plugins,
+        cli_restore,
+        cli_train,
+        cli_weights,
+    )
 
-    for module in (cli_io, cli_degrade, cli_train, cli_weights, cli_eval, cli_plugins):
+    for module in (cli_restore, cli_degrade, cli_train, cli_weights, cli_eval, cli_plugins):
         for command in module.COMMANDS:
             cli.add_command(command)
     plugins.load_plugins()

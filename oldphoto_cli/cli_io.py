@@ -1,189 +1,118 @@
-"""``oldphoto restore`` and ``oldphoto detect``: thin wrappers over inputs/runner/imageio.
+"""The skeleton ``oldphoto restore`` and ``oldphoto detect`` share (:func:`run_command`): list
+the inputs, plan and check the outputs, take this process's shard, set up the device and the
+per-image job, run it over every image, then summarise and exit. What a command adds is a
+:class:`BatchCommand` (the two are in :mod:`oldphoto_cli.cli_restore`).
 
 Exit codes: 0 every image ok (or skipped), 1 some images failed (or the pipeline could not
 be set up), 2 usage error (found before any image), 130 interrupted (Ctrl-C).
 
 Importing this module (``oldphoto --help``) loads click only: numpy, OpenCV, rich and torch
-are imported inside the commands, when there is work for them.
+are imported inside the functions, when there is work for them.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from oldphoto_cli import distributed
-from oldphoto_cli.defaults import (
-    DEFAULT_MAX_MEGAPIXELS,
-    DEFAULT_MIN_AREA,
-    DEFAULT_THRESHOLD,
-    MAX_DILATE,
-    MAX_IO_THREADS,
-    MAX_TILE,
-    MIN_TILE,
-    PRECISIONS,
-)
 
 if TYPE_CHECKING:
     from oldphoto_cli import inputs, runner
+    from oldphoto_cli.cli_options import BatchOptions
     from oldphoto_cli.progress import Reporter
 
-EXIT_CODES = (
-    "Exit codes: 0 every image ok or skipped; 1 some images failed, or the pipeline could "
-    "not be set up (weights); 2 usage error, before any image; 130 interrupted (Ctrl-C: "
-    "what was written keeps its record; rerun to resume)."
-)
-
-SHARD_HELP = (
-    "Process only part K of N (e.g. 3/8): inputs sorted by relative path, index % N == K-1. "
-    "For SLURM arrays / GNU parallel. Under torchrun each rank takes its part automatically."
-)
+OutputsOf = Callable[["inputs.InputItem"], list[Path]]
 
 
-class FiniteFloatRange(click.FloatRange):
-    """A float range that refuses nan and inf (``FloatRange`` lets nan through: every
-    comparison with it is false)."""
+@dataclass
+class Batch:
+    """One run of restore or detect once its command line is read: the options both take,
+    this process's torchrun rank, where notes and records go, and IN... OUT split."""
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
-        number = click.FLOAT.convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number.", param, ctx)
-        return super().convert(number, param, ctx)
-
-
-class SectionedCommand(click.Command):
-    """A command whose ``--help`` lists its options in sections (``sections``: title ->
-    parameter names, in order); any option not named lands in "Other options"."""
-
-    def __init__(self, *args: Any, sections: tuple[tuple[str, tuple[str, ...]], ...] = (),
-                 **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(*args, **kwargs)
-        self.sections = sections
-
-    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        records = {}
-        for param in self.get_params(ctx):
-            record = param.get_help_record(ctx)
-            if record is not None:
-                records[param.name] = record
-        placed: set[str] = set()
-        for title, names in self.sections:
-            rows = [records[name] for name in names if name in records]
-            placed.update(name for name in names if name in records)
-            if rows:
-                with formatter.section(title):
-                    formatter.write_dl(rows)
-        rest = [record for name, record in records.items() if name not in placed]
-        if rest:
-            with formatter.section("Other options"):
-                formatter.write_dl(rest)
+    options: BatchOptions
+    rank: distributed.RankInfo
+    reporter: Reporter
+    in_args: list[str]  # IN..., as given
+    out: str  # OUT as given: a folder, a file name, or '-' (stdout)
 
 
-INPUT_OPTIONS = ("recursive", "files_from", "null_separated", "shard", "max_megapixels",
-                 "max_memory")  # fmt: skip
-PERFORMANCE_OPTIONS = ("device", "precision", "fp16", "io_threads", "tile", "compile_models")
-RESTORE_SECTIONS = (
-    ("Inputs", (*INPUT_OPTIONS, "mask_dir")),
-    ("Outputs", ("overwrite", "ext", "suffix", "json", "as_json", "quiet", "report_dir",
-                 "save_intermediates", "save_faces")),
-    ("Pipeline", ("detector", "translator", "encoder", "decoder", "face_enhancer",
-                  "face_enhance", "only_center_face", "face_fidelity", "with_scratch",
-                  "spare_patterns", "spare_faces", "dilate", "strength", "keep_tone",
-                  "weights_dir")),
-    ("Performance", PERFORMANCE_OPTIONS),
-)  # fmt: skip
-DETECT_SECTIONS = (
-    ("Inputs", INPUT_OPTIONS),
-    ("Outputs", ("overwrite", "save_mask", "mask_dir", "overlay", "as_json", "quiet")),
-    ("Pipeline", ("detector", "threshold", "dilate", "min_area", "spare_patterns",
-                  "spare_faces", "weights_dir")),
-    ("Performance", PERFORMANCE_OPTIONS),
-)  # fmt: skip
+class BatchCommand:
+    """What a command adds to :func:`run_command`; the methods are called in the order they
+    are written here, each once per run. ``plan_outputs``, ``outputs_on_disk`` and
+    ``make_job`` have no default."""
+
+    description = "restoring"  # the progress bar's label
+    file_out = True  # OUT may name the one output file; False: OUT is always a folder
+    fp16 = False  # the older --fp16 spelling of --precision fp16 was given
+
+    def check_options(self, batch: Batch) -> None:
+        """Usage errors in the command's own options, before any input is listed."""
+
+    def not_inputs(self) -> tuple[str | None, ...]:
+        """Folders besides OUT that input folders are never descended into."""
+        return ()
+
+    def plan_outputs(self, batch: Batch, items: list[inputs.InputItem]) -> list[inputs.InputItem]:
+        """Set each item's output, on the full list (before sharding, so collisions between
+        shards are seen); returns the items to keep."""
+        raise NotImplementedError
+
+    def outputs_on_disk(self, batch: Batch, item: inputs.InputItem) -> list[Path]:
+        """The files written for ``item`` (stdout never is one): all there means done."""
+        raise NotImplementedError
+
+    def side_outputs(self) -> dict[str, Path]:
+        """Files written once per run, by the option that asks for them."""
+        return {}
+
+    def stages(self) -> dict[str, str | None]:
+        """The stage named for each kind on the command line (None: the default)."""
+        return {}
+
+    def make_job(
+        self, batch: Batch, items: list[inputs.InputItem], device: str, precision: str
+    ) -> runner.StagedJob:
+        """The per-image job, with every model it needs loaded (:func:`make_pipeline`)."""
+        raise NotImplementedError
+
+    def finished(self, batch: Batch, job: Any, results: list[runner.ItemResult]) -> None:
+        """After the last image, before the summary."""
 
 
-def _common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by restore and detect (applied bottom-up, shown in this order)."""
-    options = [
-        click.argument("paths", nargs=-1, required=True, metavar="IN... OUT"),
-        click.option(
-            "--recursive",
-            "-r",
-            is_flag=True,
-            help="Descend into subfolders; the output mirrors the subfolder tree.",
-        ),
-        click.option(
-            "--files-from",
-            metavar="FILE",
-            help="Also read input paths from FILE, one per line ('-': stdin), as tar/rsync.",
-        ),
-        click.option(
-            "-0",
-            "--null",
-            "null_separated",
-            is_flag=True,
-            help="With --files-from: paths are NUL-separated (find -print0).",
-        ),
-        click.option(
-            "--overwrite",
-            is_flag=True,
-            help="Replace existing outputs (default: skip them, so reruns resume).",
-        ),
-        click.option("--shard", metavar="K/N", help=SHARD_HELP),
-        click.option(
-            "--device",
-            default="auto",
-            show_default=True,
-            help="auto, cpu, cuda, cuda:N or mps (auto picks CUDA when available).",
-        ),
-        click.option(
-            "--io-threads",
-            type=click.IntRange(0, MAX_IO_THREADS),
-            default=2,
-            show_default=True,
-            metavar="N",
-            help="Threads reading the next images and writing finished ones while the "
-            f"current one is computed (0: read, compute, write in turn; at most "
-            f"{MAX_IO_THREADS}: each holds an image in memory).",
-        ),
-        click.option(
-            "--weights-dir",
-            type=click.Path(exists=True, file_okay=False),
-            help="Look for weights here first (also: OLDPHOTO_WEIGHTS).",
-        ),
-        click.option(
-            "--max-megapixels",
-            type=FiniteFloatRange(min=0, min_open=True),
-            default=DEFAULT_MAX_MEGAPIXELS,
-            show_default=True,
-            help="Refuse larger images (decompression-bomb guard).",
-        ),
-        click.option(
-            "--max-memory",
-            type=FiniteFloatRange(min=0, min_open=True),
-            metavar="GB",
-            help="Refuse an image whose estimated memory need is above GB, before decoding "
-            "it (default: 80 % of the memory available, the rest kept as headroom).",
-        ),
-        click.option(
-            "--json",
-            "as_json",
-            is_flag=True,
-            help="One JSON object per image on stdout (messages stay on stderr).",
-        ),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bar and no notes."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+def run_command(options: BatchOptions, command: BatchCommand) -> NoReturn:
+    """Run ``command`` over its inputs and exit with the batch's status. Every usage error
+    comes before the first image is read; one image failing never stops the others."""
+    batch = _start(options)
+    command.check_options(batch)
+    items = _collect(batch, also_exclude=command.not_inputs(), file_out=command.file_out)
+    items = command.plan_outputs(batch, items)
+
+    def outputs_of(item: inputs.InputItem) -> list[Path]:
+        return command.outputs_on_disk(batch, item)
+
+    _check_writable(items, outputs_of)
+    _check_side_outputs(command.side_outputs())
+    items = _shard(items, options.shard, batch.rank)
+    for kind, name in command.stages().items():
+        _check_stage(kind, name)
+    device, precision = _device(batch, command.fp16)
+    job = command.make_job(batch, items, device, precision)
+    results = _run(batch, items, job, command.description, outputs_of)
+    command.finished(batch, job, results)
+    _finish(results, batch.reporter, batch.rank)
 
 
-def _usage(message: str) -> click.UsageError:
-    return click.UsageError(message)
+def _start(options: BatchOptions) -> Batch:
+    rank = _rank()
+    reporter = _reporter(options.quiet, options.as_json, rank)
+    in_args, out = _split_paths(options.paths, options.files_from)
+    return Batch(options, rank, reporter, in_args, out)
 
 
 OLD_STDIN_SPELLING = (
@@ -195,7 +124,7 @@ OLD_STDIN_SPELLING = (
 
 def _split_paths(paths: tuple[str, ...], files_from: str | None) -> tuple[list[str], str]:
     if len(paths) < 2 and not (files_from and paths):
-        raise _usage(
+        raise click.UsageError(
             "need at least one input and an output: IN... OUT (or --files-from FILE OUT; "
             "'-' is an image on stdin/stdout)"
         )
@@ -226,27 +155,22 @@ def _stdin_image() -> inputs.InputItem:
 
     data = _stdin_bytes()
     if not data:
-        raise _usage("'-' reads one image from stdin, and stdin is empty")
+        raise click.UsageError("'-' reads one image from stdin, and stdin is empty")
     if not imageio.sniff_image(data) and _looks_like_path_list(data):
-        raise _usage(OLD_STDIN_SPELLING)
+        raise click.UsageError(OLD_STDIN_SPELLING)
     return inputs.InputItem(inputs.STDIO, Path("stdin"), extra={"data": data})
 
 
-def _to_stdout(
-    items: list[inputs.InputItem],
-    as_json: bool,
-    fmt: str | None,
-    rank: distributed.RankInfo | None = None,
-) -> None:
+def to_stdout(items: list[inputs.InputItem], batch: Batch, fmt: str | None) -> None:
     """OUT '-': the one result goes to stdout as ``fmt`` (None: the input's format)."""
     from oldphoto_cli import inputs
 
-    if rank is not None and rank.active:
-        raise _usage("OUT '-' (stdout) cannot be shared by torchrun ranks")
+    if batch.rank.active:
+        raise click.UsageError("OUT '-' (stdout) cannot be shared by torchrun ranks")
     if len(items) != 1:
-        raise _usage(f"OUT '-' (stdout) takes exactly one image, got {len(items)}")
-    if as_json:
-        raise _usage("--json prints to stdout, which OUT '-' uses for the image")
+        raise click.UsageError(f"OUT '-' (stdout) takes exactly one image, got {len(items)}")
+    if batch.options.as_json:
+        raise click.UsageError("--json prints to stdout, which OUT '-' uses for the image")
     items[0].output = inputs.STDIO
     items[0].extra["format"] = fmt
 
@@ -259,16 +183,16 @@ def _check_stage(kind: str, name: str | None) -> None:
     try:
         stages.get(kind, name)
     except KeyError as error:
-        raise _usage(str(error.args[0])) from None
+        raise click.UsageError(str(error.args[0])) from None
     except Exception as error:  # e.g. PluginError: duplicate registrations
-        raise _usage(str(error)) from None
+        raise click.UsageError(str(error)) from None
 
 
 def _rank() -> distributed.RankInfo:
     try:
         return distributed.rank_from_env()
     except ValueError as error:
-        raise _usage(str(error)) from None
+        raise click.UsageError(str(error)) from None
 
 
 def _reporter(quiet: bool, as_json: bool, rank: distributed.RankInfo) -> Reporter:
@@ -290,50 +214,58 @@ def _shard(
     try:
         parsed = inputs.parse_shard(shard)
     except inputs.InputError as error:
-        raise _usage(str(error)) from None
+        raise click.UsageError(str(error)) from None
     return inputs.shard_items(items, distributed.effective_shard(parsed, rank))
 
 
 def _collect(
-    in_args: list[str],
-    out: str,
-    recursive: bool,
-    files_from: str | None,
-    null_separated: bool,
-    shard: str | None,
-    reporter: Reporter,
-    rank: distributed.RankInfo | None = None,
-    also_exclude: tuple[str | None, ...] = (),
-    file_out: bool = True,
+    batch: Batch, also_exclude: tuple[str | None, ...] = (), file_out: bool = True
 ) -> list[inputs.InputItem]:
     """All inputs, sorted (not yet sharded: see :func:`_shard`). Input folders are never
     descended into OUT (nor ``also_exclude``, e.g. the report folder)."""
-    from oldphoto_cli import imageio, inputs
-
+    in_args, files_from = batch.in_args, batch.options.files_from
     uses_stdin = "-" in in_args or files_from == "-"
     if uses_stdin and sys.stdin is None:
-        raise _usage("'-' needs stdin")
-    if uses_stdin and rank is not None and rank.active:
-        raise _usage(
+        raise click.UsageError("'-' needs stdin")
+    if uses_stdin and batch.rank.active:
+        raise click.UsageError(
             "stdin ('-', --files-from -) cannot be shared by torchrun ranks; "
             "pass files/folders, or use --shard K/N with one process per list"
         )
-    if null_separated and not files_from:
-        raise _usage("-0/--null goes with --files-from (a list of paths); " + OLD_STDIN_SPELLING)
+    if batch.options.null_separated and not files_from:
+        raise click.UsageError(
+            "-0/--null goes with --files-from (a list of paths); " + OLD_STDIN_SPELLING
+        )
     if "-" in in_args and (len(in_args) > 1 or files_from == "-"):
-        raise _usage("'-' (an image on stdin) must be the only input")
+        raise click.UsageError("'-' (an image on stdin) must be the only input")
     if "-" in in_args:
-        item = _stdin_image()
-        if out != "-" and not file_out:
-            raise _usage("with '-' as IN, OUT is '-' (the result on stdout)")
-        if out != "-":
-            _check_unwritable(Path(out))
-        if out != "-" and (not imageio.is_image_path(out) or Path(out).is_dir()):
-            raise _usage("with '-' as IN, OUT is '-' (stdout) or a file name such as new.jpg")
-        return [item]
+        return [_stdin_input(batch.out, file_out)]
+    return _listed_inputs(batch, also_exclude)
+
+
+def _stdin_input(out: str, file_out: bool) -> inputs.InputItem:
+    """IN '-' (the only input), once OUT is known to suit it."""
+    from oldphoto_cli import imageio
+
+    item = _stdin_image()
+    if out != "-" and not file_out:
+        raise click.UsageError("with '-' as IN, OUT is '-' (the result on stdout)")
+    if out != "-":
+        check_unwritable(Path(out))
+    if out != "-" and (not imageio.is_image_path(out) or Path(out).is_dir()):
+        raise click.UsageError("with '-' as IN, OUT is '-' (stdout) or a file name such as new.jpg")
+    return item
+
+
+def _listed_inputs(batch: Batch, also_exclude: tuple[str | None, ...]) -> list[inputs.InputItem]:
+    """The files and folders of IN... and --files-from, sorted; notes say what was skipped."""
+    from oldphoto_cli import inputs
+
+    options = batch.options
+    files_from, null_separated = options.files_from, options.null_separated
     listed: list[str] = []
     try:
-        inputs.parse_shard(shard)
+        inputs.parse_shard(options.shard)
         if files_from:
             if files_from == "-":
                 listed = inputs.read_path_list(_stdin_bytes(), null_separated)
@@ -341,49 +273,38 @@ def _collect(
                 with open(files_from, "rb") as handle:
                     listed = inputs.read_path_list(handle.read(), null_separated)
         collected = inputs.collect_inputs(
-            in_args,
-            recursive=recursive,
+            batch.in_args,
+            recursive=options.recursive,
             listed=listed,
-            exclude=[e for e in (out, *also_exclude) if e and e != "-"],
+            exclude=[e for e in (batch.out, *also_exclude) if e and e != "-"],
         )
         items = inputs.shard_items(collected.items, None)
     except OSError as error:
-        raise _usage(f"--files-from {files_from}: {error.strerror or error}") from None
+        raise click.UsageError(f"--files-from {files_from}: {error.strerror or error}") from None
     except inputs.InputError as error:
-        raise _usage(str(error)) from None
+        raise click.UsageError(str(error)) from None
     for note in collected.notes:
-        reporter.note(note)
+        batch.reporter.note(note)
     return items
 
 
-def _check_unwritable(out: Path) -> None:
+def check_unwritable(out: Path) -> None:
     """OUT named with the extension of a format oldphoto does not write (``x.avif``)."""
     from oldphoto_cli import imageio
 
     suffix = out.suffix.lower()
     if suffix in imageio.UNWRITABLE_IMAGE_EXTENSIONS and not out.is_dir():
-        raise _usage(f"OUT {out}: cannot write {suffix} images; output formats: "
-                     f"{', '.join(imageio.IMAGE_EXTENSIONS)}")  # fmt: skip
+        raise click.UsageError(f"OUT {out}: cannot write {suffix} images; output formats: "
+                               f"{', '.join(imageio.IMAGE_EXTENSIONS)}")  # fmt: skip
 
 
-def _check_file_out(items: list[inputs.InputItem], out: Path, ext: str | None) -> None:
-    """OUT named like an image file: a format we cannot write, or one --ext contradicts."""
-    from oldphoto_cli import imageio
-
-    if out.is_dir():
-        return
-    _check_unwritable(out)
-    suffix = out.suffix.lower()
-    if len(items) == 1 and imageio.is_image_path(out) and ext and ext.lower() != suffix:
-        raise _usage(f"--ext {ext} and OUT {out} disagree: with a file name as OUT its "
-                     "extension sets the format (drop --ext, or give a folder)")  # fmt: skip
-
-
-def _drop_own_outputs(
+def drop_own_outputs(
     items: list[inputs.InputItem],
     outputs_of: Callable[[inputs.InputItem], Any],
     reporter: Reporter,
 ) -> list[inputs.InputItem]:
+    """The items that are not this run's own outputs (a rerun in place); a note for each
+    that is dropped."""
     from oldphoto_cli import inputs
 
     items, notes = inputs.drop_own_outputs(items, outputs_of)
@@ -392,62 +313,111 @@ def _drop_own_outputs(
     return items
 
 
-def _check_writable(items: list[inputs.InputItem], outputs_of=None) -> None:
+def _check_writable(items: list[inputs.InputItem], outputs_of: OutputsOf) -> None:
     from oldphoto_cli import inputs
 
-    outputs_of = outputs_of or (lambda item: [item.output] if item.output else [])
     paths = [p for i in items if not i.error for p in outputs_of(i) if p != inputs.STDIO]
     try:
         inputs.check_writable(paths)
     except inputs.InputError as error:
-        raise _usage(str(error)) from None
+        raise click.UsageError(str(error)) from None
 
 
-def _device(
-    device: str,
-    precision: str,
-    fp16: bool,
-    reporter: Reporter,
-    rank: distributed.RankInfo | None = None,
-) -> tuple[str, str]:
+def _check_side_outputs(paths: dict[str, Path]) -> None:
+    from oldphoto_cli import inputs
+
+    for option, path in paths.items():
+        try:
+            inputs.check_writable([path])
+        except inputs.InputError as error:
+            raise click.UsageError(f"{option}: {error}") from None
+
+
+def _device(batch: Batch, fp16: bool) -> tuple[str, str]:
     """(device, precision) for the run; a precision the device lacks becomes fp32 + note."""
     from oldphoto_cli.device import DeviceError, resolve_device, resolve_precision
 
+    precision = batch.options.precision
     if fp16:
         if precision not in ("auto", "fp16"):
-            raise _usage(f"--fp16 contradicts --precision {precision}")
+            raise click.UsageError(f"--fp16 contradicts --precision {precision}")
         precision = "fp16"
-    if rank is not None:
-        device = distributed.rank_device(device, rank)
+    device = distributed.rank_device(batch.options.device, batch.rank)
     try:
         resolved = resolve_device(device)
     except DeviceError as error:
-        raise _usage(str(error)) from None
+        raise click.UsageError(str(error)) from None
     precision, note = resolve_precision(resolved, precision)
     if note:
-        reporter.note(note.replace("--precision fp16", "--fp16") if fp16 else note)
+        batch.reporter.note(note.replace("--precision fp16", "--fp16") if fp16 else note)
     return str(resolved), precision
 
 
-PRECISION_OPTION = click.option(
-    "--precision",
-    type=click.Choice(PRECISIONS, case_sensitive=False),
-    default="auto",
-    show_default=True,
-    help="Network arithmetic: auto = bf16 on CPUs with native bf16 (amx_bf16/avx512_bf16), "
-    "fp16 on CUDA, else fp32. A precision the device lacks falls back to fp32 with a note.",
-)
+def make_pipeline(options: Any, detect_only: bool = False, eager_detector: bool = False) -> Any:
+    """Build every stage the run will use before the first image, so bad weights fail
+    once (exit 1, one line) instead of once per image."""
+    from oldphoto_cli import hostmem, runner
+    from oldphoto_cli.pipeline import RestorePipeline
+
+    hostmem.keep_freed_memory()  # ~1/3 less CPU per image (see hostmem)
+    try:
+        pipeline = RestorePipeline(options, detect_only=detect_only)
+        if eager_detector and not detect_only:
+            getattr(pipeline, "detector", None)  # built on first use otherwise
+        return pipeline
+    except KeyboardInterrupt:
+        click.echo("oldphoto: error: interrupted while loading the models; nothing written",
+                   err=True)  # fmt: skip
+        sys.exit(runner.EXIT_INTERRUPTED)
+    except (KeyError, ValueError) as error:  # unknown stage, bad option: usage error
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        raise click.UsageError(runner.one_line(message)) from None  # type: ignore[arg-type]
+    except Exception as error:  # missing/corrupt weights and the like: clear line, exit 1
+        click.echo(
+            f"oldphoto: error: cannot set up the pipeline: {runner.one_line(error)}", err=True
+        )
+        sys.exit(runner.EXIT_FAILED)
+
+
+def _run(
+    batch: Batch,
+    items: list[inputs.InputItem],
+    job: runner.StagedJob,
+    description: str,
+    outputs_of: OutputsOf,
+) -> list[runner.ItemResult]:
+    """Overlapped read/compute/write with I/O threads, or one image after the other with 0.
+
+    Ctrl-C: the records of the images already written are out; exit 130 after a summary.
+    """
+    from oldphoto_cli import runner
+
+    io_threads, reporter = batch.options.io_threads, batch.reporter
+    results: list[runner.ItemResult] = []
+    settings: dict[str, Any] = dict(
+        reporter=reporter,
+        description=description,
+        skip_existing=not batch.options.overwrite,
+        outputs_of=outputs_of,
+        results=results,  # what finished, should Ctrl-C end the run
+    )
+    try:
+        if io_threads > 0:
+            return runner.run_overlapped(items, job, io_threads=io_threads, **settings)
+        return runner.run_batch(items, job, **settings)
+    except KeyboardInterrupt:
+        reporter.stop()
+        done = runner.summary(results) if results else "nothing finished"
+        reporter.error(f"interrupted: {done}; rerun the same command to resume")
+        sys.exit(runner.EXIT_INTERRUPTED)
 
 
 def _finish(
-    results: list[runner.ItemResult],
-    reporter: Reporter,
-    rank: distributed.RankInfo | None = None,
-) -> None:
+    results: list[runner.ItemResult], reporter: Reporter, rank: distributed.RankInfo
+) -> NoReturn:
     """Summary and exit status; under torchrun merged over all ranks (same exit everywhere)."""
     from oldphoto_cli import runner
 
-    rank = rank or distributed.RankInfo()
     failed = runner.exit_code(results) != runner.EXIT_OK
     try:
         merged = distributed.merge_results(results, failed, rank)
@@ -471,571 +441,3 @@ def _finish(
     else:
         reporter.note("no images to process" + processes)
     sys.exit(runner.EXIT_FAILED if merged.failed else runner.EXIT_OK)
-
-
-def _run(
-    items: list[inputs.InputItem],
-    job: Any,
-    *,
-    io_threads: int,
-    reporter: Reporter,
-    description: str,
-    skip_existing: bool,
-    outputs_of: Callable[[inputs.InputItem], list[Path]] | None = None,
-) -> list[runner.ItemResult]:
-    """Overlapped read/compute/write with I/O threads, or the one image after the other with 0.
-
-    Ctrl-C: the records of the images already written are out; exit 130 after a summary.
-    """
-    from oldphoto_cli import runner
-
-    results: list[runner.ItemResult] = []
-    try:
-        return _run_all(items, job, io_threads=io_threads, reporter=reporter,
-                        description=description, skip_existing=skip_existing,
-                        outputs_of=outputs_of, results=results)  # fmt: skip
-    except KeyboardInterrupt:
-        reporter.stop()
-        done = runner.summary(results) if results else "nothing finished"
-        reporter.error(f"interrupted: {done}; rerun the same command to resume")
-        sys.exit(runner.EXIT_INTERRUPTED)
-
-
-def _run_all(
-    items: list[inputs.InputItem],
-    job: Any,
-    *,
-    io_threads: int,
-    reporter: Reporter,
-    description: str,
-    skip_existing: bool,
-    outputs_of: Callable[[inputs.InputItem], list[Path]] | None,
-    results: list[runner.ItemResult],
-) -> list[runner.ItemResult]:
-    from oldphoto_cli import runner
-
-    if io_threads > 0:
-        return runner.run_overlapped(
-            items,
-            job,
-            io_threads=io_threads,
-            reporter=reporter,
-            description=description,
-            skip_existing=skip_existing,
-            outputs_of=outputs_of,
-            results=results,
-        )
-    return runner.run_batch(
-        items,
-        job,
-        reporter=reporter,
-        description=description,
-        skip_existing=skip_existing,
-        outputs_of=outputs_of,
-        results=results,
-    )
-
-
-def _exists(path: Path | None) -> bool:
-    from oldphoto_cli import inputs
-
-    return path is not None and path != inputs.STDIO and path.exists()
-
-
-def _outputs_on_disk(item: inputs.InputItem) -> list[Path]:
-    """The outputs whose existence means 'done' (stdout never is)."""
-    from oldphoto_cli import inputs
-
-    return [item.output] if item.output and item.output != inputs.STDIO else []
-
-
-def _make_pipeline(options: Any, detect_only: bool = False, eager_detector: bool = False) -> Any:
-    """Build every stage the run will use before the first image, so bad weights fail
-    once (exit 1, one line) instead of once per image."""
-    from oldphoto_cli import hostmem, runner
-    from oldphoto_cli.pipeline import RestorePipeline
-
-    hostmem.keep_freed_memory()  # ~1/3 less CPU per image (see hostmem)
-    try:
-        pipeline = RestorePipeline(options, detect_only=detect_only)
-        if eager_detector and not detect_only:
-            getattr(pipeline, "detector", None)  # built on first use otherwise
-        return pipeline
-    except KeyboardInterrupt:
-        click.echo("oldphoto: error: interrupted while loading the models; nothing written",
-                   err=True)  # fmt: skip
-        sys.exit(runner.EXIT_INTERRUPTED)
-    except (KeyError, ValueError) as error:  # unknown stage, bad option: usage error
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        raise _usage(runner.one_line(message)) from None  # type: ignore[arg-type]
-    except Exception as error:  # missing/corrupt weights and the like: clear line, exit 1
-        click.echo(
-            f"oldphoto: error: cannot set up the pipeline: {runner.one_line(error)}", err=True
-        )
-        sys.exit(runner.EXIT_FAILED)
-
-
-class StageChoiceOption(click.Option):
-    """An option naming a stage of ``kind``: ``--help`` lists the registered choices (read
-    when the help is shown, so installed plugins appear) and marks the default."""
-
-    def __init__(self, *args: Any, kind: str, extra_choices: tuple[str, ...] = (),
-                 **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(*args, **kwargs)
-        self.kind, self.extra_choices = kind, extra_choices
-
-    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        record = super().get_help_record(ctx)
-        if record is None:
-            return None
-        from oldphoto_cli import stages
-
-        try:
-            default = stages.default_name(self.kind)
-            names = [s.name + (" (default)" if s.name == default else "")
-                     for s in stages.stages_of(self.kind)]  # fmt: skip
-        except Exception:  # a broken plugin must not break --help
-            return record
-        choices = ", ".join(names + list(self.extra_choices))
-        return record[0], f"{record[1]} Choices: {choices}."
-
-
-@click.command(name="restore", epilog=EXIT_CODES, cls=SectionedCommand, sections=RESTORE_SECTIONS)
-@_common_options
-@click.option("--detector", metavar="NAME", help="Scratch detector stage (see `oldphoto stages`).")
-@click.option("--translator", metavar="NAME", help="Translate stage (see `oldphoto stages`).")
-@click.option("--encoder", cls=StageChoiceOption, kind="encode", metavar="NAME",
-              help="Encode stage (image -> latent), for a latent-space translator.")  # fmt: skip
-@click.option("--decoder", cls=StageChoiceOption, kind="decode", metavar="NAME",
-              help="Decode stage (latent -> image); its scale must be the encoder's.")  # fmt: skip
-@click.option(
-    "--face-enhancer",
-    cls=StageChoiceOption,
-    kind="face_enhance",
-    extra_choices=("none",),
-    metavar="NAME|none",
-    help="Face enhancement stage, or none ('face' needs face.safetensors, else 'general').",
-)
-@click.option(
-    "--face-enhance/--no-face-enhance",
-    default=True,
-    show_default=True,
-    help="Enhance faces (--no-face-enhance = --face-enhancer none).",
-)
-@click.option("--only-center-face", is_flag=True, help="Enhance only the face nearest the centre.")
-@click.option(
-    "--face-fidelity",
-    type=FiniteFloatRange(0, 1),
-    default=None,
-    metavar="F",
-    help="Face network only: how much of the photo's own tone and fine texture it keeps "
-    "(1, the default: repaired defects stay repaired, grain and skin texture stay; 0: the "
-    "network's output as it is).",
-)
-@click.option(
-    "--save-faces",
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="Also save face crops before/after enhancement here.",
-)
-@click.option(
-    "--spare-patterns/--no-spare-patterns",
-    default=True,
-    show_default=True,
-    help="Keep detected specks that sit on a printed lattice (polka dots, dot screens): "
-    "content, not dust.",
-)
-@click.option(
-    "--spare-faces/--no-spare-faces",
-    default=None,
-    help="Drop detected defects lying wholly inside a face (eyes, teeth, wrinkles). "
-    "Default: on when faces are enhanced (the faces are found anyway).",
-)
-@click.option(
-    "--with-scratch",
-    type=click.Choice(["auto", "on", "off"]),
-    default="auto",
-    show_default=True,
-    help="Scratch repair: auto (detect), on (always), off.",
-)
-@click.option(
-    "--mask-dir",
-    type=click.Path(exists=True, file_okay=False),
-    metavar="DIR",
-    help="Masks to use instead of detection: <stem>_mask.png or <stem>.png, white (255) "
-    "defects on black; grey counts from 128, a mostly grey mask is refused.",
-)
-@click.option(
-    "--dilate",
-    type=click.IntRange(0, MAX_DILATE),
-    default=1,
-    show_default=True,
-    metavar="N",
-    help="Grow the scratch mask by N pixels before inpainting, whether detected or from "
-    f"--mask-dir: the margin inpainting needs around a defect's soft edge (0-{MAX_DILATE}).",
-)
-@click.option(
-    "--strength",
-    type=FiniteFloatRange(0, 1),
-    default=1.0,
-    show_default=True,
-    help="Blend of restored and input (1 = fully restored).",
-)
-@click.option(
-    "--keep-tone/--no-keep-tone",
-    default=True,
-    show_default=True,
-    help="Keep the photo's overall tone/colour cast.",
-)
-@click.option(
-    "--tile",
-    type=click.IntRange(MIN_TILE, MAX_TILE),
-    metavar="N",
-    help=f"Decode in tiles of NxN latent pixels, 4N x 4N of the photo ({MIN_TILE}-{MAX_TILE}; "
-    "default: chosen from free memory, at most 256). Smaller tiles use less memory and "
-    "take longer.",
-)
-@click.option(
-    "--save-intermediates",
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="Write intermediate images (mask, pre-face, ...) here.",
-)
-@PRECISION_OPTION
-@click.option("--fp16", is_flag=True, help="Same as --precision fp16 (kept for old scripts).")
-@click.option("--ext", metavar="EXT", help="Output extension (default: the input's), e.g. png.")
-@click.option(
-    "--suffix", default="", metavar="TEXT", help="Appended to output stems, e.g. _restored."
-)
-@click.option(
-    "--report",
-    "report_dir",
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="Also write DIR/index.html: a before/after slider per photo with the mask and "
-    "faces found, and its figures (a static page, opens from disk).",
-)
-@click.option(
-    "--compile",
-    "compile_models",
-    is_flag=True,
-    help="torch.compile the models (slow first image, faster after; for long runs).",
-)
-def restore_command(
-    paths,
-    recursive,
-    files_from,
-    null_separated,
-    overwrite,
-    shard,
-    device,
-    io_threads,
-    weights_dir,
-    max_megapixels,
-    max_memory,
-    as_json,
-    quiet,
-    detector,
-    translator,
-    encoder,
-    decoder,
-    face_enhancer,
-    face_enhance,
-    only_center_face,
-    face_fidelity,
-    save_faces,
-    spare_patterns,
-    spare_faces,
-    with_scratch,
-    mask_dir,
-    dilate,
-    strength,
-    keep_tone,
-    tile,
-    save_intermediates,
-    precision,
-    fp16,
-    ext,
-    suffix,
-    report_dir,
-    compile_models,
-) -> None:
-    """Restore old photos (IN: files or folders; OUT: a folder, or a file for one input).
-
-    '-' as IN or OUT is one image through stdin/stdout (cat old.jpg | oldphoto restore - -
-    > new.jpg); --files-from FILE (or -) reads a list of paths.
-
-    Outputs keep each input's size, mode (grayscale, alpha, 16-bit) and extension unless
-    --ext/--suffix say otherwise; existing outputs are skipped unless --overwrite.
-    """
-    from oldphoto_cli import imageio, inputs, jobs, report, runner
-
-    rank = _rank()
-    reporter = _reporter(quiet, as_json, rank)
-    in_args, out = _split_paths(paths, files_from)
-    if not face_enhance:
-        face_enhancer = "none"
-    try:
-        ext = inputs.normalize_ext(ext)
-    except inputs.InputError as error:
-        raise _usage(str(error)) from None
-    if "/" in suffix or "\\" in suffix:
-        raise _usage("--suffix must not contain path separators")
-    if report_dir and rank.active:
-        raise _usage("--report is for one process: run it without torchrun (or per shard)")
-    items = _collect(in_args, out, recursive, files_from, null_separated, shard, reporter, rank,
-                     also_exclude=(report_dir,))  # fmt: skip
-    if out == "-":
-        _to_stdout(items, as_json, imageio.FORMAT_BY_EXT[ext.lower()] if ext else None, rank)
-    else:
-        out_path = Path(out)
-        _check_file_out(items, out_path, ext)
-        try:
-            inputs.check_existing_out(out_path, len(items), overwrite)
-        except inputs.InputError as error:
-            raise _usage(str(error)) from None
-        # A rerun in place: last run's <stem><suffix> files are outputs, not photos. Without
-        # a suffix such a file (a.png beside a.jpg with --ext png) may be the owner's own
-        # photo: that stays refused (exit 2), never overwritten.
-        folder_out = not (len(items) == 1 and imageio.is_image_path(out) and not out_path.is_dir())
-        if folder_out and suffix:
-            items = _drop_own_outputs(
-                items, lambda i: [inputs.output_path(i, out_path, ext=ext, suffix=suffix)],
-                reporter,
-            )  # fmt: skip
-        try:
-            inputs.plan_outputs(items, out, ext=ext, suffix=suffix)
-        except inputs.InputError as error:
-            raise _usage(str(error)) from None
-        _check_writable(items)
-    if report_dir:
-        try:
-            inputs.check_writable([Path(report_dir) / "index.html"])
-        except inputs.InputError as error:
-            raise _usage(f"--report: {error}") from None
-    items = _shard(items, shard, rank)
-    _check_stage("detect", detector)
-    _check_stage("translate", translator)
-    _check_stage("encode", encoder)
-    _check_stage("decode", decoder)
-    _check_stage("face_enhance", face_enhancer)
-    device_name, precision = _device(device, precision, fp16, reporter, rank)
-    from oldphoto_cli.pipeline import RestoreOptions
-
-    options = RestoreOptions(
-        device=device_name,
-        detector=detector,
-        translator=translator,
-        encoder=encoder,
-        decoder=decoder,
-        face_enhancer=face_enhancer,
-        with_scratch=with_scratch,
-        spare_patterns=spare_patterns,
-        spare_faces=spare_faces,
-        dilate=dilate,
-        strength=strength,
-        keep_tone=keep_tone,
-        tile=tile,
-        precision=precision,
-        fp16=precision == "fp16",
-        only_center_face=only_center_face,
-        face_fidelity=face_fidelity,
-        save_faces_dir=save_faces,
-        weights_dir=weights_dir,
-        compile=compile_models,
-    )
-    pending = [i for i in items if overwrite or i.error or not _exists(i.output)]
-    pipeline = _make_pipeline(options, eager_detector=with_scratch != "off") if pending else None
-    job = jobs.RestoreJob(
-        pipeline,
-        mask_dir=Path(mask_dir) if mask_dir else None,
-        mask_dilate=dilate,
-        intermediates_dir=Path(save_intermediates) if save_intermediates else None,
-        max_megapixels=max_megapixels,
-        max_memory=max_memory * 1e9 if max_memory else None,
-        note=reporter.note,
-        report=report.ReportWriter(report_dir) if report_dir else None,
-    )
-    results = _run(
-        items,
-        job,
-        io_threads=io_threads,
-        reporter=reporter,
-        description="restoring",
-        skip_existing=not overwrite,
-        outputs_of=_outputs_on_disk,
-    )
-    if job.report is not None:
-        for result in results:
-            if result.status == runner.SKIPPED:
-                job.report.add_finished(result)
-        page = job.report.write(results)
-        reporter.note(f"report: {page}")
-    _finish(results, reporter, rank)
-
-
-@click.command(name="detect", epilog=EXIT_CODES, cls=SectionedCommand, sections=DETECT_SECTIONS)
-@_common_options
-@click.option("--detector", metavar="NAME", help="Scratch detector stage (see `oldphoto stages`).")
-@click.option(
-    "--save-mask/--no-save-mask",
-    default=True,
-    show_default=True,
-    help="Write <stem>_mask.png (0/255, input size) per input (--no-save-mask needs "
-    "--overlay: something to write).",
-)
-@click.option(
-    "--mask-dir",
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="Write masks here instead of OUT (then use with restore --mask-dir).",
-)
-@click.option(
-    "--threshold",
-    type=FiniteFloatRange(0, 1),
-    default=DEFAULT_THRESHOLD,
-    show_default=True,
-    help="Pixels with scratch probability above this are marked.",
-)
-@click.option(
-    "--dilate",
-    type=click.IntRange(0, MAX_DILATE),
-    default=0,
-    show_default=True,
-    metavar="N",
-    help="Grow the saved mask by N pixels. 0: the detector's own mask, hugging the "
-    "damage. restore grows every mask by its own --dilate (1) before inpainting, so a "
-    "mask saved here and given to restore --mask-dir repairs what restore would detect.",
-)
-@click.option(
-    "--min-area",
-    type=click.IntRange(min=0),
-    default=DEFAULT_MIN_AREA,
-    show_default=True,
-    metavar="PX",
-    help="Drop detected regions smaller than PX pixels (isolated grain specks).",
-)
-@click.option(
-    "--spare-patterns/--no-spare-patterns",
-    default=True,
-    show_default=True,
-    help="Keep detected specks that sit on a printed lattice (polka dots, dot screens): "
-    "content, not dust (as restore does).",
-)
-@click.option(
-    "--spare-faces/--no-spare-faces",
-    default=True,
-    show_default=True,
-    help="Drop detected defects lying wholly inside a face (as restore does).",
-)
-@click.option("--overlay", is_flag=True, help="Also write <stem>_overlay.png (mask in red).")
-@PRECISION_OPTION
-def detect_command(
-    paths,
-    recursive,
-    files_from,
-    null_separated,
-    overwrite,
-    shard,
-    device,
-    io_threads,
-    weights_dir,
-    max_megapixels,
-    max_memory,
-    as_json,
-    quiet,
-    detector,
-    save_mask,
-    mask_dir,
-    threshold,
-    dilate,
-    min_area,
-    spare_patterns,
-    spare_faces,
-    overlay,
-    precision,
-) -> None:
-    """Detect scratches: write a 0/255 mask PNG (and optionally a red overlay) per input.
-
-    IN are files or folders (--files-from: a list of paths); OUT is a folder. '-' as IN or
-    OUT is one image through stdin/stdout (the mask PNG goes to stdout).
-
-    --json prints per-image stats: defect_share (fraction of pixels marked) and
-    components (connected scratch regions).
-    """
-    from oldphoto_cli import inputs, jobs
-
-    rank = _rank()
-    reporter = _reporter(quiet, as_json, rank)
-    in_args, out_arg = _split_paths(paths, files_from)
-    if not save_mask and not overlay:
-        raise _usage("--no-save-mask without --overlay leaves nothing to write: add --overlay "
-                     "(the mask painted on the photo), or drop --no-save-mask")  # fmt: skip
-    items = _collect(in_args, out_arg, recursive, files_from, null_separated, shard, reporter,
-                     rank, file_out=False)  # fmt: skip
-    out = Path(out_arg)
-    try:
-        inputs.check_existing_out(out, len(items), overwrite, file_out=False)
-    except inputs.InputError as error:
-        raise _usage(str(error)) from None
-    mask_root = Path(mask_dir) if mask_dir else None
-    if out_arg == "-":
-        if save_mask == overlay or mask_dir:
-            raise _usage("OUT '-' (stdout) takes one image: the mask (default) or, with "
-                         "--no-save-mask --overlay, the overlay; not --mask-dir")  # fmt: skip
-        _to_stdout(items, as_json, "PNG", rank)
-
-    def outputs_of(item: inputs.InputItem) -> dict[str, Path]:
-        if out_arg == "-":
-            return {"mask" if save_mask else "overlay": inputs.STDIO}
-        return jobs.detect_outputs(item, out, mask_root, save_mask, overlay)
-
-    if out_arg != "-":
-        items = _drop_own_outputs(items, lambda i: list(outputs_of(i).values()), reporter)
-    input_keys = {inputs.path_key(i.path) for i in items}
-    claimed: dict[Path, Path] = {}
-    for item in items:
-        paths_of = outputs_of(item)
-        item.output = next(iter(paths_of.values()), None)
-        for path in paths_of.values():
-            if path == inputs.STDIO:
-                continue
-            key = inputs.path_key(path)
-            if key in input_keys:
-                raise _usage(f"refusing to write {path}: it is an input file")
-            if key in claimed and not item.error:
-                item.error = f"output {path} would also be written for {claimed[key]}"
-            claimed.setdefault(key, item.path)
-    _check_writable(items, lambda i: list(outputs_of(i).values()))
-    items = _shard(items, shard, rank)
-    _check_stage("detect", detector)
-    device_name, precision = _device(device, precision, False, reporter, rank)
-    from oldphoto_cli.pipeline import RestoreOptions
-
-    options = RestoreOptions(
-        device=device_name,
-        precision=precision,
-        detector=detector,
-        threshold=threshold,
-        dilate=dilate,
-        min_area=min_area,
-        spare_patterns=spare_patterns,
-        spare_faces=spare_faces,
-        weights_dir=weights_dir,
-    )
-    pipeline = _make_pipeline(options, detect_only=True) if items else None
-    job = jobs.DetectJob(pipeline, outputs_of, max_megapixels,
-                         max_memory * 1e9 if max_memory else None)  # fmt: skip
-    results = _run(
-        items,
-        job,
-        io_threads=io_threads,
-        reporter=reporter,
-        description="detecting",
-        skip_existing=not overwrite,
-        outputs_of=lambda item: [p for p in outputs_of(item).values() if p != inputs.STDIO],
-    )
-    _finish(results, reporter, rank)
-
-
-COMMANDS: list[click.Command] = [restore_command, detect_command]
