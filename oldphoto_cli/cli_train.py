@@ -208,16 +208,27 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
 @click.option("--real-damage/--no-real-damage", default=False, show_default=True,
               help="The wide mix plus real film-damage overlays ($OLDPHOTO_DAMAGE_OVERLAYS or "
                    "shared/data/damage_overlays), print crack networks and tears.")  # fmt: skip
+@click.option("--colour/--grey", default=False, show_default=True,
+              help="Colour input (RGB) instead of luma: a crack's neutral paper white on a "
+                   "toned print is a colour cue.")  # fmt: skip
+@click.option("--grow-from", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="With --colour: start from this grey detector export, spread over R, G "
+                   "and B so that it computes exactly what the export computes; ignored "
+                   "when the run folder resumes.")  # fmt: skip
 @common_options
 def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, thin_content,
              dot_prints, wide_damage, clean_share, mild_share, intact_weight, held_out_dir,
-             real_damage, opts):  # fmt: skip
+             real_damage, colour, grow_from, opts):  # fmt: skip
     """U-Net scratch detector on synthetic structured defects."""
     check_spectrum(clean_share, mild_share)
     from oldphoto_cli.archs.unet_arch import UNetConfig
     from oldphoto_cli.train.detector import DetectorTrainer
 
-    trainer = DetectorTrainer(opts, clean_dir, UNetConfig(width=width, depth=depth),
+    if grow_from and not colour:
+        raise click.BadParameter("grows a grey export into a colour one: needs --colour",
+                                 param_hint="--grow-from")  # fmt: skip
+    cfg = UNetConfig(in_channels=3 if colour else 1, width=width, depth=depth)
+    trainer = DetectorTrainer(opts, clean_dir, cfg,
                               real_old_dir=real_old_dir, negative_weight=negative_weight,
                               graphics=graphics, thin_content=thin_content,
                               wide_damage=wide_damage, dot_prints=dot_prints,
@@ -225,6 +236,8 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                               intact_weight=intact_weight, real_damage=real_damage,
                               held_out=frozenset(p.stem for p in Path(held_out_dir).iterdir())
                               if held_out_dir else frozenset())  # fmt: skip
+    if grow_from and trainer.step == 0:
+        trainer.grow_from_grey(grow_from)
     click.echo(json.dumps(trainer.run()))
 
 

@@ -84,6 +84,24 @@ class UNet(nn.Module):
         return self.head(h)
 
 
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601, as the grey detector's input
+
+
+def colour_state(grey_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A grey detector's weights for a colour (``in_channels=3``) U-Net that computes
+    exactly what the grey one computes: the first convolution's single input channel is
+    spread over R, G and B by the luma weights (the luma of [-1, 1] RGB is [-1, 1] grey).
+    Training then starts from the grey detector and can learn what colour adds, e.g. the
+    neutral paper white of a crack in a sepia print, which grey shows as a highlight."""
+    state = dict(grey_state)
+    first = state["inc.0.weight"]  # (C, 1, 3, 3)
+    if first.shape[1] != 1:
+        raise ValueError(f"not a grey detector: its first conv takes {first.shape[1]} channels")
+    luma = first.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)
+    state["inc.0.weight"] = first * luma
+    return state
+
+
 def fuse_batchnorm(model: UNet) -> UNet:
     """Fold every eval-mode BatchNorm into the conv before it (inference only).
 

@@ -15,7 +15,8 @@ from oldphoto_cli.torch_stage import TorchStage
 
 
 class UNetDetector(TorchStage, Detector):
-    """Scratch/crack probabilities from the grayscale image, in overlapped tiles.
+    """Scratch/crack probabilities from the grayscale image (or the RGB image, for a
+    detector trained on colour), in overlapped tiles.
 
     Call: rgb HxWx3 float32 [0, 1] -> HxW float32 probabilities.
     """
@@ -34,13 +35,19 @@ class UNetDetector(TorchStage, Detector):
 
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        # (1, 1, H, W) in [-1, 1] like training, scaled in place
-        gray = torch.from_numpy(luma(rgb))[None, None].mul_(2.0).sub_(1.0)
         multiple = 2**self.model.cfg.depth
+        if self.model.cfg.in_channels == 3:  # a colour detector: (1, 3, H, W), a view
+            image = torch.from_numpy(np.ascontiguousarray(rgb[..., :3])).permute(2, 0, 1)[None]
+        else:  # (1, 1, H, W) in [-1, 1] like training, scaled in place
+            image = torch.from_numpy(luma(rgb))[None, None].mul_(2.0).sub_(1.0)
 
         def detect_tile(piece: torch.Tensor, _box) -> torch.Tensor:
+            if piece.shape[1] == 3:  # scaled tile by tile: no float copy of the photo
+                scale = 2.0 / 255 if piece.dtype == torch.uint8 else 2.0
+                piece = piece.to(torch.float32, copy=True).mul_(scale).sub_(1.0)
             padded, (h, w) = pad_to_multiple(self.to_device(piece), multiple)
             return torch.sigmoid(self.model(padded)[..., :h, :w].float())
 
-        prob = run_tiled(detect_tile, gray, self.tile, self.halo, self.overlap, 1.0, self.device)
+        prob = run_tiled(detect_tile, image, self.tile, self.halo, self.overlap, 1.0, self.device,
+                         out_channels=1)  # fmt: skip
         return prob[0, 0].numpy()

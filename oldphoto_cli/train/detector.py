@@ -52,6 +52,11 @@ def to_gray(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb * weights).sum(1, keepdim=True)
 
 
+def detector_input(rgb: torch.Tensor, channels: int) -> torch.Tensor:
+    """What a detector of ``channels`` input channels sees of (B, 3, H, W) RGB: luma or RGB."""
+    return rgb if channels == 3 else to_gray(rgb)
+
+
 def soft_dice(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
     prob = torch.sigmoid(logits)
     inter = (prob * target).sum(dim=(1, 2, 3))
@@ -109,13 +114,29 @@ class DetectorTrainer(Trainer):
         opt = torch.optim.Adam(unet.parameters(), self.opts.lr)
         return {"unet": wrap_ddp(unet, self.ddp, self.device)}, {"unet": opt}
 
+    def grow_from_grey(self, path: str) -> None:
+        """Start a colour detector from a grey detector export
+        (:func:`unet_arch.colour_state`: the same output at the start); the export's step
+        and minutes carry on."""
+        from oldphoto_cli.weights import load_weights
+
+        tensors, meta = load_weights(path, arch=unet_arch.ARCH)
+        unwrap(self.models["unet"]).load_state_dict(unet_arch.colour_state(tensors))
+        training = meta.get("training") or {}
+        self.step = int(training.get("steps", 0))
+        self.seconds = 60.0 * float(training.get("train_minutes", 0.0))
+        self.moments_from = self.step
+        self.grown_from = {"file": str(path), "steps": self.step}
+        torch.manual_seed(self.opts.seed + 1000 * self.step + self.ddp.rank)
+
     def make_batch(self, start, count):
         batch = batch_of(self.pairs, start, count)
-        out = {"gray": to_gray(batch["degraded"]), "mask": batch["mask"]}
+        channels = self.cfg.in_channels
+        out = {"gray": detector_input(batch["degraded"], channels), "mask": batch["mask"]}
         if self.negatives_per_batch:
             first = start // count * self.negatives_per_batch
-            out["negative"] = to_gray(
-                batch_of(self.negatives, first, self.negatives_per_batch)["old"]
+            out["negative"] = detector_input(
+                batch_of(self.negatives, first, self.negatives_per_batch)["old"], channels
             )
         return out
 
@@ -152,7 +173,8 @@ class DetectorTrainer(Trainer):
     def validate(self, n: int = 32, threshold: float = 0.5):
         unet = unwrap(self.models["unet"]).eval()
         batch = batch_of(self.val_pairs, 0, n)
-        prob = torch.sigmoid(unet(to_gray(batch["degraded"]).to(self.device))).cpu()
+        images = detector_input(batch["degraded"], self.cfg.in_channels)
+        prob = torch.sigmoid(unet(images.to(self.device))).cpu()
         unet.train()
         scores = detection_scores(prob.numpy() > threshold, batch["mask"].numpy() > 0.5)
         return {k: round(v, 4) for k, v in scores.items()}
@@ -179,6 +201,9 @@ class DetectorTrainer(Trainer):
                                f"penalised at {self.intact_weight}), "
                                f"{self.mild_share} on mildly degraded bases",
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
+        summary["input"] = "RGB" if self.cfg.in_channels == 3 else "grey (luma)"
+        if getattr(self, "grown_from", None):
+            summary["grown_from"] = self.grown_from
         save_weights(path, unwrap(self.models["unet"]).state_dict(), unet_arch.ARCH, self.cfg,
                      summary, metrics)  # fmt: skip
         return [path]
