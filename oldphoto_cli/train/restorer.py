@@ -35,15 +35,30 @@ from oldphoto_cli.weights import save_weights
 TRAIN_DILATE = 1  # restore grows every mask by --dilate 1 before repairing it
 
 
-def retone(clean: np.ndarray, damaged: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+def retone(clean: np.ndarray, damaged: np.ndarray, keep: np.ndarray | None = None,
+           smooth: float = 2.0) -> np.ndarray:  # fmt: skip
     """``clean`` (HxWx3 float) under the affine colour map that best matches ``damaged``.
 
     Least squares of ``damaged ~ clean @ M + b`` over the pixels of ``keep`` (HxW bool; all
     when None or too few), M 3x3: a grey damaged photo gives a grey target, a sepia one a
-    sepia target. Returns float32, clipped to [0, 1].
+    sepia target. Both images are first blurred (Gaussian, ``smooth`` px): fitted on the raw
+    pixels, grain and blur in the damaged photo dilute the slope (the regression of noisy
+    data flattens), and the target would come out with less contrast than the photo has.
+    Returns float32, clipped to [0, 1].
     """
-    x = clean.reshape(-1, 3).astype(np.float64)
-    y = damaged.reshape(-1, 3).astype(np.float64)
+    import cv2
+
+    if smooth > 0:
+        fit_x = cv2.GaussianBlur(clean.astype(np.float32), (0, 0), smooth)
+        fit_y = cv2.GaussianBlur(damaged.astype(np.float32), (0, 0), smooth)
+        if keep is not None:  # the blur carries a hole's values a few pixels out
+            reach = int(np.ceil(2 * smooth))
+            kernel = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+            keep = cv2.erode(keep.astype(np.uint8), kernel).astype(bool)
+    else:
+        fit_x, fit_y = clean, damaged
+    x = fit_x.reshape(-1, 3).astype(np.float64)
+    y = fit_y.reshape(-1, 3).astype(np.float64)
     if keep is not None and keep.sum() >= 64:
         x, y = x[keep.ravel()], y[keep.ravel()]
     design = np.hstack([x, np.ones((len(x), 1))])
