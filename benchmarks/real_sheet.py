@@ -2,7 +2,7 @@
 and to thin content that only looks like damage.
 
     python benchmarks/real_sheet.py --real-old ../shared/data/real_old --out /tmp/sheet.jpg \\
-        [--weights-dir DIR] [--rule T,LOW,BLOB] STEM...
+        [--weights-dir DIR] [--rule T,LOW,BLOB] [--translator NAME] STEM...
 
 Each row: a 1:1 crop of the photo (centred on its hand-traced damage where
 ``benchmarks/real_masks`` has some, else on what the detector marked), the same crop with
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--weights-dir", default=None)
     parser.add_argument("--rule", metavar="T[,LOW[,BLOB]]")
     parser.add_argument("--size", type=int, default=320)
+    parser.add_argument("--translator", default=None, help="a translate stage (default: the default)")
     parser.add_argument("stems", nargs="*")
     args = parser.parse_args()
 
@@ -50,7 +51,8 @@ def main() -> None:
 
     rule = rule_options(args.rule)
     pipeline = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="none",
-                                              weights_dir=args.weights_dir, **rule))  # fmt: skip
+                                              weights_dir=args.weights_dir,
+                                              translator=args.translator, **rule))  # fmt: skip
     rows = []
     for stem in args.stems or (*MOST_DAMAGED, *THIN_CONTENT):
         photo = next(p for p in Path(args.real_old).glob(stem + ".*") if p.suffix != ".png")

@@ -29,8 +29,10 @@ def photo(h=70, w=90, seed=0) -> np.ndarray:
 
 @pytest.fixture
 def pipeline(tiny_weights):
+    """The paper's latent pipeline (encode, translate, decode), whatever the default is."""
     return RestorePipeline(RestoreOptions(device="cpu", weights_dir=str(tiny_weights),
-                                          face_enhancer="none", with_scratch="on"))  # fmt: skip
+                                          translator="mapping", face_enhancer="none",
+                                          with_scratch="on"))  # fmt: skip
 
 
 def test_tile_starts_cover_and_overlap():
