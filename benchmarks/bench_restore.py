@@ -3,6 +3,7 @@
     python benchmarks/bench_restore.py [--sizes 0.25,768x1024,1,4,16] [--threads 2]
         [--mode both|restore|detect] [--weights-dir DIR] [--out benchmarks/RESULTS.md]
         [--precision fp32|bf16|fp16|auto] [--contiguous] [--system-malloc]
+        [--translator NAME]
 
 Full pipeline = the shipped default stages with faces off and ``with_scratch="on"``:
 detection, encode, partial non-local translation (holes attend to pooled context of the
@@ -101,6 +102,7 @@ def child(args: argparse.Namespace) -> None:
             with_scratch="on",
             weights_dir=args.weights_dir,
             precision=args.precision,
+            translator=args.translator,
         )
         pipeline = RestorePipeline(options)
         _ = pipeline.detector  # built lazily: load it now, outside the timing
@@ -112,7 +114,9 @@ def child(args: argparse.Namespace) -> None:
         result = pipeline.restore(img)
         out["seconds"] = round(time.perf_counter() - started, 3)
         info = result.info
-        for key in ("seconds_detect", "seconds_encode", "seconds_translate_decode"):
+        out["translator"] = pipeline.translator.name
+        for key in ("seconds_detect", "seconds_encode", "seconds_translate_decode",
+                    "seconds_translate"):
             out[key] = info.get(key)
         out["scratch_path"] = bool(info.get("scratch_path"))
         out["defect_share"] = (info.get("mask") or {}).get("defect_share")
@@ -164,6 +168,8 @@ def run_child(mode: str, size: tuple[int, int], args: argparse.Namespace) -> dic
     cmd += ["--system-malloc"] if args.system_malloc else []
     if args.weights_dir:
         cmd += ["--weights-dir", args.weights_dir]
+    if args.translator:
+        cmd += ["--translator", args.translator]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
@@ -256,6 +262,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=["both", "restore", "detect"], default="both")
     parser.add_argument("--weights-dir", default=None)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--translator", default=None, help="a translate stage (default: the default)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per size")
     parser.add_argument("--out", type=Path, default=None,
                         help="rewrite this script's section of a markdown file")  # fmt: skip

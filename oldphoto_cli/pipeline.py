@@ -474,7 +474,10 @@ class RestorePipeline:
             small = None if mask is None else pad_small(mask)[0]
             return self.restore_core(padded, small, info)[:h, :w].copy()
         if self.image_space:
-            return np.clip(self.translator(to_float(rgb), mask), 0, 1).astype(np.float32)
+            started = time.perf_counter()
+            out = np.clip(self.translator(to_float(rgb), mask), 0, 1).astype(np.float32)
+            info["seconds_translate"] = round(time.perf_counter() - started, 3)
+            return out
         # Whole-image host arrays cost memory per pixel (only tiles reach the device), so
         # they are updated in place and dropped as soon as the next stage has its input.
         started = time.perf_counter()
