@@ -247,9 +247,10 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
               help="Channels of the first (half-resolution) level; doubled per level below.")  # fmt: skip
 @click.option("--blocks", default="2,2,2", show_default=True,
               help="Residual blocks per level, finest first (comma-separated).")  # fmt: skip
-@click.option("--clean-share", default=0.15, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of intact crops (target = input: do no harm).")  # fmt: skip
-@click.option("--mild-share", default=0.4, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--clean-share", default=0.35, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of intact crops (target = input: do no harm, and fine detail is "
+                   "not taken for texture to remove).")  # fmt: skip
+@click.option("--mild-share", default=0.45, show_default=True, type=click.FloatRange(0, 1),
               help="Share of mildly damaged crops; the rest get the full damage mix.")  # fmt: skip
 @click.option("--real-damage/--no-real-damage", default=True, show_default=True,
               help="Damage includes real film-damage overlays, print cracks and tears.")  # fmt: skip
