@@ -96,11 +96,19 @@ def first_estimate(
     rgb: np.ndarray, mask: np.ndarray | None, sigma: float, nlm_scale: float = 0.75,
     windows: tuple[int, int] = FAST_WINDOWS,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """What the ``restorer`` network refines: (damaged photo with its holes Telea-filled,
-    that fill after NL-means at ``h = nlm_scale * sigma``), both uint8 HxWx3.
+    """What the ``restorer`` network refines, both float32 HxWx3 in [0, 1]: the damaged
+    photo with its holes Telea-filled (elsewhere its own pixels, at full precision), and
+    that fill after NL-means at ``h = nlm_scale * sigma``.
 
     ``sigma`` is the whole photo's noise level (0-255 scale), passed in so that the tiles
     of one photo all use the same strength.
     """
-    filled = telea_fill(to_uint8(rgb), mask)
-    return filled, nl_means(filled, nlm_scale * sigma, windows)
+    rgb = np.asarray(rgb, np.float32)
+    has_mask = mask is not None and bool(np.any(mask))
+    filled = telea_fill(to_uint8(rgb), mask if has_mask else None)
+    estimate = nl_means(filled, nlm_scale * sigma, windows).astype(np.float32) / 255
+    damaged = rgb.copy()
+    if has_mask:
+        hole = np.asarray(mask) > 0
+        damaged[hole] = filled[hole] / np.float32(255)
+    return damaged, estimate

@@ -144,6 +144,6 @@ def test_trainer_learns_and_exports(tmp_path):
 
 def test_first_estimate_leaves_a_clean_photo_alone():
     rgb = _photo(5)
-    filled, estimate = first_estimate(rgb, None, sigma=0.5)  # below NL-means' threshold
-    assert np.array_equal(filled, estimate)
-    assert np.abs(filled / 255.0 - rgb).max() <= 0.5 / 255 + 1e-6
+    damaged, estimate = first_estimate(rgb, None, sigma=0.5)  # below NL-means' threshold
+    assert np.array_equal(damaged, rgb)
+    assert np.abs(estimate - rgb).max() <= 0.5 / 255 + 1e-6

@@ -49,13 +49,9 @@ class ImageRestorer(TorchStage, ImageTranslator):
         def restore_tile(piece: torch.Tensor, _box) -> torch.Tensor:
             tile_rgb = piece[0, :3].permute(1, 2, 0).numpy()
             tile_mask = piece[0, 3].numpy().astype(np.uint8) if has_mask else None
-            filled, estimate = first_estimate(tile_rgb, tile_mask, sigma)
-            damaged = tile_rgb.copy()
-            if has_mask:  # the holes come from the fill, the rest keeps its float precision
-                hole = tile_mask > 0
-                damaged[hole] = filled[hole] / np.float32(255)
+            damaged, estimate = first_estimate(tile_rgb, tile_mask, sigma)
             to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
-            x = torch.cat([to_tensor(damaged), to_tensor(estimate.astype(np.float32) / 255)])
+            x = torch.cat([to_tensor(damaged), to_tensor(estimate)])
             m = piece[:, 3:4] if has_mask else torch.zeros_like(piece[:, :1])
             x = self.to_device(torch.cat([x[None], m], 1))
             padded, (h, w) = pad_to_multiple(x, self.multiple)

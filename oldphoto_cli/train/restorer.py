@@ -79,15 +79,12 @@ def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray) ->
         mask = cv2.dilate(mask.astype(np.uint8), kernel)
     has_mask = bool(mask.any())
     sigma = estimate_noise_sigma(damaged, mask if has_mask else None)
-    filled, estimate = first_estimate(damaged, mask if has_mask else None, sigma)
-    damaged = damaged.copy()
-    hole = mask > 0
-    damaged[hole] = filled[hole] / np.float32(255)
-    target = retone(clean, damaged, ~hole)
+    damaged, estimate = first_estimate(damaged, mask, sigma)
+    target = retone(clean, damaged, mask == 0)
     chw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
     return {
-        "damaged": chw(damaged.astype(np.float32)),
-        "estimate": chw(estimate.astype(np.float32) / 255),
+        "damaged": chw(damaged),
+        "estimate": chw(estimate),
         "mask": torch.from_numpy(mask.astype(np.float32))[None],
         "sigma": torch.tensor(sigma, dtype=torch.float32),
         "target": chw(target),
