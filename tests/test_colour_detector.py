@@ -77,12 +77,12 @@ def test_training_a_colour_detector_from_a_grey_export(tmp_path, grey_and_colour
     trainer = DetectorTrainer(opts, str(clean), COLOUR)
     trainer.grow_from_grey(str(grey_and_colour["grey"] / "detector.safetensors"))
     batch = trainer.make_batch(0, 2)
-    assert batch["gray"].shape[1] == 3  # the colour detector is fed RGB
+    assert batch["image"].shape[1] == 3  # the colour detector is fed RGB
     grey = UNet(GREY).eval()
     grey.load_state_dict(load_file(str(grey_and_colour["grey"] / "detector.safetensors")))
     model = trainer.models["unet"].eval()
     with torch.no_grad():
-        rgb = batch["gray"].contiguous()
+        rgb = batch["image"].contiguous()
         assert torch.allclose(model(rgb), grey(detector_input(rgb, 1)), atol=1e-4)
     trainer.run()
     assert trainer.step == 2

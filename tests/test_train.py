@@ -154,7 +154,7 @@ def test_detector_learns_from_intact_crops(tmp_path, photo_dirs):
             unet.head.bias.fill_(3.0)
         losses = [trainer.train_step(step, batch) for step in range(40)]
         with torch.no_grad():  # batch statistics, as in the steps
-            return torch.sigmoid(unet(batch["gray"])).mean().item(), losses
+            return torch.sigmoid(unet(batch["image"])).mean().item(), losses
 
     before_weighting, losses = marked_after(0.0)
     assert "intact" not in losses[0]

@@ -132,7 +132,7 @@ class DetectorTrainer(Trainer):
     def make_batch(self, start, count):
         batch = batch_of(self.pairs, start, count)
         channels = self.cfg.in_channels
-        out = {"gray": detector_input(batch["degraded"], channels), "mask": batch["mask"]}
+        out = {"image": detector_input(batch["degraded"], channels), "mask": batch["mask"]}
         if self.negatives_per_batch:
             first = start // count * self.negatives_per_batch
             out["negative"] = detector_input(
@@ -142,9 +142,9 @@ class DetectorTrainer(Trainer):
 
     def train_step(self, step, batch):
         unet = self.models["unet"]
-        n = batch["gray"].shape[0]
+        n = batch["image"].shape[0]
         images = (
-            torch.cat([batch["gray"], batch["negative"]]) if "negative" in batch else batch["gray"]
+            torch.cat([batch["image"], batch["negative"]]) if "negative" in batch else batch["image"]
         )
         logits = unet(images)  # one pass: BatchNorm sees both domains
         bce = weighted_bce(logits[:n], batch["mask"])
