@@ -270,6 +270,11 @@ class Trainer:
         if missing or unexpected:  # another architecture or config: the wrong file
             raise RuntimeError(f"{path}: does not fit this model: missing {missing[:5]}, "
                                f"unexpected {unexpected[:5]}")  # fmt: skip
+        self.carry_on_from(meta)
+
+    def carry_on_from(self, meta: dict[str, Any]) -> None:
+        """Continue the count of an export (its metadata ``meta``): its step and minutes
+        carry on, the optimizer moments start here, and the noise stream is that step's."""
         training = meta.get("training") or {}
         self.step = int(training.get("steps", 0))
         self.seconds = 60.0 * float(training.get("train_minutes", 0.0))

@@ -122,12 +122,8 @@ class DetectorTrainer(Trainer):
 
         tensors, meta = load_weights(path, arch=unet_arch.ARCH)
         unwrap(self.models["unet"]).load_state_dict(unet_arch.colour_state(tensors))
-        training = meta.get("training") or {}
-        self.step = int(training.get("steps", 0))
-        self.seconds = 60.0 * float(training.get("train_minutes", 0.0))
-        self.moments_from = self.step
+        self.carry_on_from(meta)
         self.grown_from = {"file": str(path), "steps": self.step}
-        torch.manual_seed(self.opts.seed + 1000 * self.step + self.ddp.rank)
 
     def make_batch(self, start, count):
         batch = batch_of(self.pairs, start, count)

@@ -95,12 +95,8 @@ class MappingTrainer(Trainer):
         old_cfg = MappingConfig(**meta["config"])
         mapping = unwrap(self.models["mapping"])
         mapping.load_state_dict(mapping_arch.grown_state(tensors, old_cfg, mapping))
-        training = meta.get("training") or {}
-        self.step = int(training.get("steps", 0))
-        self.seconds = 60.0 * float(training.get("train_minutes", 0.0))
-        self.moments_from = self.step
+        self.carry_on_from(meta)
         self.grown_from = {"file": str(path), "config": meta["config"], "steps": self.step}
-        torch.manual_seed(self.opts.seed + 1000 * self.step + self.ddp.rank)
 
     def frozen_models(self):
         return [self.vae1, self.vae2]
