@@ -63,10 +63,12 @@ def train() -> None:
     """Train the networks (runs unchanged under torchrun for DDP)."""
 
 
-def check_spectrum(clean_share: float, mild_share: float) -> None:
-    """Intact and mild shares are parts of one sample stream: together at most all of it."""
-    if clean_share + mild_share > 1:
-        raise click.BadParameter("--clean-share + --mild-share must be at most 1")
+def check_spectrum(clean_share: float, mild_share: float, recoverable_share: float = 0.0) -> None:
+    """Intact, mild (and recoverable) shares are parts of one sample stream: together at
+    most all of it."""
+    if clean_share + mild_share + recoverable_share > 1:
+        extra = " + --recoverable-share" if recoverable_share else ""
+        raise click.BadParameter(f"--clean-share + --mild-share{extra} must be at most 1")
 
 
 @train.command()
@@ -247,20 +249,23 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
               help="Channels of the first (half-resolution) level; doubled per level below.")  # fmt: skip
 @click.option("--blocks", default="2,2,2", show_default=True,
               help="Residual blocks per level, finest first (comma-separated).")  # fmt: skip
-@click.option("--clean-share", default=0.35, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--clean-share", default=0.25, show_default=True, type=click.FloatRange(0, 1),
               help="Share of intact crops (target = input: do no harm, and fine detail is "
                    "not taken for texture to remove).")  # fmt: skip
-@click.option("--mild-share", default=0.45, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of mildly damaged crops; the rest get the full damage mix.")  # fmt: skip
+@click.option("--mild-share", default=0.25, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of mildly damaged crops.")  # fmt: skip
+@click.option("--recoverable-share", default=0.4, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of crops with recoverable ageing (soft blur, resampling, noise, "
+                   "strong JPEG); the rest get the full damage mix.")  # fmt: skip
 @click.option("--real-damage/--no-real-damage", default=True, show_default=True,
               help="Damage includes real film-damage overlays, print cracks and tears.")  # fmt: skip
 @click.option("--gradient-weight", default=0.5, show_default=True,
               help="Weight of the L1 loss on image gradients (against smoothing).")  # fmt: skip
 @common_options
-def restorer(clean_dir, width, blocks, clean_share, mild_share, real_damage, gradient_weight,
-             opts):  # fmt: skip
+def restorer(clean_dir, width, blocks, clean_share, mild_share, recoverable_share, real_damage,
+             gradient_weight, opts):  # fmt: skip
     """Image-space restorer: a residual over Telea + NL-means, toward re-toned targets."""
-    check_spectrum(clean_share, mild_share)
+    check_spectrum(clean_share, mild_share, recoverable_share)
     from oldphoto_cli.archs.restorer_arch import RestorerConfig
     from oldphoto_cli.train.restorer import RestorerLosses, RestorerTrainer
 
@@ -272,6 +277,7 @@ def restorer(clean_dir, width, blocks, clean_share, mild_share, real_damage, gra
     trainer = RestorerTrainer(opts, clean_dir, RestorerConfig(width=width, blocks=levels),
                               RestorerLosses(gradient=gradient_weight),
                               clean_share=clean_share, mild_share=mild_share,
+                              recoverable_share=recoverable_share,
                               real_damage=real_damage)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 

@@ -122,6 +122,8 @@ class DataConfig:
     # mild damage and the full default mix; the rest of the samples get the full mix.
     clean_share: float = 0.0
     mild_share: float = 0.0
+    # then recoverable ageing (:data:`RECOVERABLE_GROUP_P`): what the restorer can undo
+    recoverable_share: float = 0.0
     keep_tone: bool = False  # targets keep the sample's grayscale/tint (reapply_tone)
     # Half of the clean crops carry a false-alarm mask (the mapping learns to keep what a
     # detector marked); a detector needs them with the true, empty mask instead.
@@ -144,6 +146,25 @@ def mild_config(structured: bool) -> DegradeConfig:
 
     base = DegradeConfig(structured=structured)
     return DegradeConfig(structured=structured, group_p={**base.group_p, **MILD_GROUP_P})
+
+
+# Recoverable ageing, for the restorer: soft blur, resampling by 1.2-3, noise, grain and
+# strong JPEG (the scan's web copy) in place of the default blur, 2-4x resize and JPEG
+# 40-100, which are often past recovery and teach a network only to smooth. Tone loss as
+# in the mild mix.
+RECOVERABLE_GROUP_P = {
+    "blur": 0.0, "resize": 0.0, "jpeg": 0.0,
+    "soft_blur": 0.65, "resample": 0.45, "jpeg_strong": 0.6, "noise": 0.5, "grain": 0.35,
+    "fade": 0.3, "tint": 0.3, "tone": 0.25, "vignette": 0.2, "grayscale": 0.45, "texture": 0.2,
+}  # fmt: skip
+
+
+def recoverable_config(structured: bool) -> DegradeConfig:
+    """The default config with :data:`RECOVERABLE_GROUP_P` for the unstructured groups."""
+    from oldphoto_cli.degrade import DegradeConfig
+
+    base = DegradeConfig(structured=structured)
+    return DegradeConfig(structured=structured, group_p={**base.group_p, **RECOVERABLE_GROUP_P})
 
 
 def false_alarm_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -238,8 +259,9 @@ class SyntheticPairs(_Crops):
                 mask = false_alarm_mask(*clean.shape[:2], rng)
             return {"degraded": to_tensor(clean), "clean": to_tensor(clean),
                     "mask": torch.from_numpy(mask.astype(np.float32))[None]}  # fmt: skip
-        if u < cfg.clean_share + cfg.mild_share:
-            config = mild_config(cfg.structured)
+        if u < cfg.clean_share + cfg.mild_share + cfg.recoverable_share:
+            mild = u < cfg.clean_share + cfg.mild_share
+            config = (mild_config if mild else recoverable_config)(cfg.structured)
             if cfg.real_damage:
                 config = real_config(cfg.structured, base=config)
             elif cfg.wide_damage:

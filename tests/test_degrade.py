@@ -381,3 +381,75 @@ def test_degradations_registered_by_name_import_on_first_call():
     assert spec.fn.resolve() is np.negative
     with pytest.raises(PluginError, match="module:function"):
         DegradationSpec.from_registration("bad", "numpy.negative", plugin="p")
+
+
+# --- recoverable ageing (the restorer's mix) ---------------------------------------------
+
+
+def test_soft_blur_kernel_is_normalised_and_oriented():
+    k = un._rotated_gaussian(2.0, 0.5, 0.0, 1.0)
+    assert abs(float(k.sum()) - 1) < 1e-5
+    assert k[k.shape[0] // 2].sum() > 2 * k[:, k.shape[1] // 2].sum()  # wide along x
+    turned = un._rotated_gaussian(2.0, 0.5, np.pi / 2, 1.0)
+    assert np.allclose(turned, k.T, atol=1e-6)
+    plateau = un._rotated_gaussian(1.5, 1.5, 0.0, 2.5)
+    gauss = un._rotated_gaussian(1.5, 1.5, 0.0, 1.0)
+    centre = gauss.shape[0] // 2
+    assert plateau[centre, centre + 1] / plateau[centre, centre] > (
+        gauss[centre, centre + 1] / gauss[centre, centre])  # flatter top
+
+
+def test_recoverable_ops_are_milder_than_the_default_ones(img):
+    """Each recoverable op keeps more detail than its default counterpart on average."""
+    kept = lambda fn: np.mean([_hf_energy(fn(img, rng_for(3, i))[0]) for i in range(8)])  # noqa: E731
+    assert kept(un.soft_blur) > kept(un.gaussian_blur)
+    assert kept(un.resample) > kept(un.low_resolution)
+    for i in range(4):
+        out, params = un.soft_blur(img, rng_for(3, i))
+        assert _hf_energy(out) < _hf_energy(img)
+        assert 0.2 <= min(params["sigma_x"], params["sigma_y"]) <= 2.2
+        assert abs(float(out.mean() - img.mean())) < 0.01  # blur keeps the tone
+
+
+def test_resample_loses_detail_and_keeps_size(img):
+    for i in range(4):
+        out, params = un.resample(img, rng_for(5, i))
+        assert 1.2 <= params["factor"] <= 3.0 and params["up"] != "nearest"
+        assert out.shape == img.shape and _hf_energy(out) < _hf_energy(img)
+
+
+def test_jpeg_strong_subsamples_chroma():
+    """A red/blue edge: 4:2:0 JPEG bleeds chroma across it even at quality 95."""
+    edge = np.zeros((64, 64, 3), np.float32)
+    edge[:, :33] = (1, 0, 0)
+    edge[:, 33:] = (0, 0, 1)
+    qualities = set()
+    for i in range(6):
+        out, params = un.jpeg_strong(edge, rng_for(7, i))
+        qualities.add(params["quality"])
+        assert 15 <= params["quality"] <= 95
+        assert out[:, 31:35, 2].max() > 0.15  # blue in the red half, next to the edge
+    assert len(qualities) > 1
+
+
+def test_strong_jpeg_is_applied_last():
+    from oldphoto_cli.data import recoverable_config
+
+    cfg = recoverable_config(structured=False)
+    seen = 0
+    for i in range(30):
+        ops = [op["group"] for op in degrade_image(np.full((32, 32, 3), 0.5, np.float32),
+                                                   rng_for(1, i), cfg).ops]  # fmt: skip
+        assert "blur" not in ops and "resize" not in ops and "jpeg" not in ops
+        if "jpeg_strong" in ops:
+            seen += 1
+            assert ops[-1] == "jpeg_strong"
+    assert seen > 5
+
+
+def test_recoverable_groups_are_off_by_default(img):
+    cfg = DegradeConfig()
+    assert all(cfg.group_p[g] == 0 for g in ("soft_blur", "resample", "jpeg_strong"))
+    for i in range(20):
+        ops = degrade_image(img, rng_for(2, i)).ops
+        assert not {op["group"] for op in ops} & {"soft_blur", "resample", "jpeg_strong"}

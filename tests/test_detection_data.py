@@ -42,9 +42,11 @@ def test_wider_groups_are_off_by_default_and_take_no_draw(img):
     """The default stream (and so the validation pairs) is what it was before the new
     ops existed: leaving them out by name gives bit-identical results."""
     specs = get_degradations()
-    off = NEW_OPS + REAL_OPS
+    recoverable = ("soft_blur", "resample", "jpeg_strong")  # the restorer's unstructured ops
+    off = NEW_OPS + REAL_OPS + recoverable
     for name in off:
-        assert specs[name].structured and DegradeConfig().group_p[specs[name].group] == 0
+        assert specs[name].structured == (name not in recoverable)
+        assert DegradeConfig().group_p[specs[name].group] == 0
     old = tuple(n for n in specs if n not in off)
     for i in range(12):
         for always in (False, True):
@@ -282,3 +284,31 @@ def test_traced_masks_render_zones_lines_areas_and_erase():
     assert len(committed) >= 10
     spec_file = (ROOT / "benchmarks" / "real_masks" / "strokes.json").read_text()
     assert all(f'"{p.stem}"' in spec_file for p in committed)
+
+
+def test_recoverable_share_draws_the_recoverable_mix_with_real_damage(img, monkeypatch):
+    """The restorer's spectrum: clean, then mild, then recoverable crops, in that order of
+    the one uniform draw; recoverable crops age with soft blur / resampling / strong JPEG
+    and still get the real damage groups."""
+    import oldphoto_cli.degrade as degrade_mod
+    from oldphoto_cli.data import RECOVERABLE_GROUP_P
+
+    drawn, real_degrade = [], degrade_mod.degrade_image
+
+    def spy(image, rng, config=None):
+        result = real_degrade(image, rng, config)
+        drawn.append({op["group"] for op in result.ops})
+        return result
+
+    monkeypatch.setattr(degrade_mod, "degrade_image", spy)
+    cfg = DataConfig(crop=64, seed=4, clean_share=0.2, mild_share=0.2, recoverable_share=0.6,
+                     real_damage=True)  # fmt: skip
+    pairs = SyntheticPairs([Path("unused.png")], cfg)
+    pairs.images._images[0] = (img * 255).astype(np.uint8)
+    for i in range(40):
+        pairs[i]
+    recoverable = [g for g in drawn if g & {"soft_blur", "resample", "jpeg_strong"}]
+    assert len(recoverable) >= 10 and len(drawn) < 40  # some crops were left intact
+    assert not any(g & {"blur", "resize", "jpeg"} for g in recoverable)
+    assert any(g & {"overlay", "crack_print", "scratch", "dust"} for g in recoverable)
+    assert RECOVERABLE_GROUP_P["soft_blur"] > 0 and RECOVERABLE_GROUP_P["blur"] == 0

@@ -31,6 +31,10 @@ def oldphoto_register_degradations(register):
         ("vignette", u + "vignette", "vignette", 1.0),
         ("grayscale", u + "grayscale", "grayscale", 1.0),
         ("paper_texture", u + "paper_texture", "texture", 1.0),
+        # recoverable damage for the restorer; their groups are off (p = 0) by default
+        ("soft_blur", u + "soft_blur", "soft_blur", 1.0),
+        ("resample", u + "resample", "resample", 1.0),
+        ("jpeg_strong", u + "jpeg_strong", "jpeg_strong", 1.0),
     ]
     for name, fn, group, p in unstructured:
         register(name, fn, group=group, structured=False, p=p)

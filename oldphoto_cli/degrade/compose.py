@@ -30,6 +30,11 @@ def _default_group_p() -> dict[str, float]:
         "vignette": 0.3,
         "grayscale": 0.3,
         "texture": 0.3,  # paper texture / mottling
+        # recoverable blur, resampling and strong JPEG, off by default (the restorer's mix:
+        # data.RECOVERABLE_GROUP_P)
+        "soft_blur": 0.0,
+        "resample": 0.0,
+        "jpeg_strong": 0.0,
         # structured (each fired group adds one op's worth of defects, with a mask)
         "scratch": 0.6,
         "dust": 0.5,
@@ -50,6 +55,9 @@ def _default_group_p() -> dict[str, float]:
         "tear": 0.0,  # torn corners and tears from the border
     }
 
+
+LAST_GROUPS = ("jpeg_strong",)
+"""Groups applied after the other fired groups, whatever the random order."""
 
 WIDE_GROUP_P = {
     "scratch_varied": 0.5,
@@ -178,7 +186,9 @@ def _plan(
         if fire:
             chosen.append(pick)
     order = rng.permutation(len(chosen))
-    return [chosen[i] for i in order]
+    planned = [chosen[i] for i in order]
+    # a scan is saved as JPEG last: blocks are never blurred or resampled away
+    return sorted(planned, key=lambda spec: spec.group in LAST_GROUPS)
 
 
 def _op_record(spec: registry.DegradationSpec, params: Any) -> dict[str, Any]:

@@ -66,6 +66,35 @@ def motion_blur(img, rng):
     return cv2.filter2D(img, -1, k), {"length": length, "angle": _r(angle)}
 
 
+# Milder, recoverable blur (Real-ESRGAN's first-order kernels): what a scan of a slightly
+# soft print shows, and what a restorer can learn to undo. The default blur group above
+# (the official code's ranges) is often past recovery.
+
+
+def _rotated_gaussian(sx: float, sy: float, theta: float, beta: float) -> np.ndarray:
+    """A normalised 2-D kernel exp(-(d^T C^-1 d)^beta / 2), covariance rotated by theta:
+    beta 1 is a Gaussian, above 1 a plateau (flatter top, sharper fall: closer to defocus)."""
+    r = int(np.ceil(3 * max(sx, sy)))
+    y, x = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float64)
+    c, s = np.cos(theta), np.sin(theta)
+    u, v = c * x + s * y, -s * x + c * y
+    k = np.exp(-0.5 * ((u / sx) ** 2 + (v / sy) ** 2) ** beta)
+    return (k / k.sum()).astype(np.float32)
+
+
+def soft_blur(img, rng):
+    """Anisotropic Gaussian or plateau blur, sigma 0.2-2.2 px per axis at a random angle."""
+    sx, sy = (float(v) for v in rng.uniform(0.2, 2.2, 2))
+    if rng.random() < 0.5:
+        sy = sx  # half isotropic
+    theta = float(rng.uniform(0.0, np.pi))
+    beta = 1.0 if rng.random() < 0.7 else float(rng.uniform(1.0, 2.5))
+    out = _clip(cv2.filter2D(img, -1, _rotated_gaussian(sx, sy, theta, beta),
+                             borderType=cv2.BORDER_REFLECT))  # fmt: skip
+    return out, {"sigma_x": _r(sx), "sigma_y": _r(sy), "angle": _r(np.rad2deg(theta)),
+                 "beta": _r(beta)}  # fmt: skip
+
+
 # --- noise -----------------------------------------------------------------------------
 
 
@@ -166,6 +195,36 @@ def low_resolution(img, rng):
     interp = cv2.INTER_NEAREST if up == "nearest" else cv2.INTER_LINEAR
     out = cv2.resize(small, (w, h), interpolation=interp)
     return out, {"factor": _r(factor), "up": up}
+
+
+_RESIZE_FILTERS = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR,
+                   "bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}  # fmt: skip
+
+
+def resample(img, rng):
+    """Resolution loss a restorer can partly undo: down by 1.2-3 with a random filter,
+    back up with another (bilinear, bicubic or Lanczos: no blocky nearest)."""
+    h, w = img.shape[:2]
+    factor = float(rng.uniform(1.2, 3.0))
+    down = str(rng.choice(sorted(_RESIZE_FILTERS)))
+    up = str(rng.choice(("bilinear", "bicubic", "lanczos")))
+    small = cv2.resize(img, (max(1, round(w / factor)), max(1, round(h / factor))),
+                       interpolation=_RESIZE_FILTERS[down])  # fmt: skip
+    out = cv2.resize(small, (w, h), interpolation=_RESIZE_FILTERS[up])
+    return _clip(out), {"factor": _r(factor), "down": down, "up": up}
+
+
+def jpeg_strong(img, rng):
+    """A JPEG round trip down to the qualities of web copies of scans: 15-95, chroma
+    subsampled 4:2:0 (blocks, ringing and colour bleeding)."""
+    quality = int(rng.integers(15, 96))
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality,
+              cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]  # fmt: skip
+    ok, buf = cv2.imencode(".jpg", to_uint8(img)[..., ::-1], params)
+    if not ok:  # pragma: no cover - cv2 only fails on impossible inputs
+        raise RuntimeError("cv2.imencode failed")
+    out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) * np.float32(1 / 255)
+    return out, {"quality": quality}
 
 
 # --- tone and colour -------------------------------------------------------------------
