@@ -63,12 +63,13 @@ def train() -> None:
     """Train the networks (runs unchanged under torchrun for DDP)."""
 
 
-def check_spectrum(clean_share: float, mild_share: float, recoverable_share: float = 0.0) -> None:
-    """Intact, mild (and recoverable) shares are parts of one sample stream: together at
-    most all of it."""
-    if clean_share + mild_share + recoverable_share > 1:
-        extra = " + --recoverable-share" if recoverable_share else ""
-        raise click.BadParameter(f"--clean-share + --mild-share{extra} must be at most 1")
+def check_spectrum(clean_share: float, mild_share: float, **more: float) -> None:
+    """Intact, mild (and the restorer's damage-only and recoverable) shares are parts of
+    one sample stream: together at most all of it."""
+    if clean_share + mild_share + sum(more.values()) > 1:
+        names = ["clean", "mild", *(name.replace("_", "-") for name in more)]
+        listed = " + ".join(f"--{name}-share" for name in names)
+        raise click.BadParameter(f"{listed} must be at most 1")
 
 
 @train.command()
@@ -249,10 +250,13 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
               help="Channels of the first (half-resolution) level; doubled per level below.")  # fmt: skip
 @click.option("--blocks", default="2,2,2", show_default=True,
               help="Residual blocks per level, finest first (comma-separated).")  # fmt: skip
-@click.option("--clean-share", default=0.25, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--clean-share", default=0.2, show_default=True, type=click.FloatRange(0, 1),
               help="Share of intact crops (target = input: do no harm, and fine detail is "
                    "not taken for texture to remove).")  # fmt: skip
-@click.option("--mild-share", default=0.25, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--damage-only-share", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of intact crops with damage alone (scratches on a sharp print: "
+                   "the pixels around the holes stay as they are).")  # fmt: skip
+@click.option("--mild-share", default=0.2, show_default=True, type=click.FloatRange(0, 1),
               help="Share of mildly damaged crops.")  # fmt: skip
 @click.option("--recoverable-share", default=0.4, show_default=True, type=click.FloatRange(0, 1),
               help="Share of crops with recoverable ageing (soft blur, resampling, noise, "
@@ -262,10 +266,11 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
 @click.option("--gradient-weight", default=0.5, show_default=True,
               help="Weight of the L1 loss on image gradients (against smoothing).")  # fmt: skip
 @common_options
-def restorer(clean_dir, width, blocks, clean_share, mild_share, recoverable_share, real_damage,
-             gradient_weight, opts):  # fmt: skip
+def restorer(clean_dir, width, blocks, clean_share, damage_only_share, mild_share,
+             recoverable_share, real_damage, gradient_weight, opts):  # fmt: skip
     """Image-space restorer: a residual over Telea + NL-means, toward re-toned targets."""
-    check_spectrum(clean_share, mild_share, recoverable_share)
+    check_spectrum(clean_share, mild_share, damage_only=damage_only_share,
+                   recoverable=recoverable_share)  # fmt: skip
     from oldphoto_cli.archs.restorer_arch import RestorerConfig
     from oldphoto_cli.train.restorer import RestorerLosses, RestorerTrainer
 
@@ -276,8 +281,8 @@ def restorer(clean_dir, width, blocks, clean_share, mild_share, recoverable_shar
                                  param_hint="--blocks") from None  # fmt: skip
     trainer = RestorerTrainer(opts, clean_dir, RestorerConfig(width=width, blocks=levels),
                               RestorerLosses(gradient=gradient_weight),
-                              clean_share=clean_share, mild_share=mild_share,
-                              recoverable_share=recoverable_share,
+                              clean_share=clean_share, damage_only_share=damage_only_share,
+                              mild_share=mild_share, recoverable_share=recoverable_share,
                               real_damage=real_damage)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 

@@ -121,6 +121,8 @@ class DataConfig:
     # The mapping's spectrum (what restore meets): clean crops whose target is themselves,
     # mild damage and the full default mix; the rest of the samples get the full mix.
     clean_share: float = 0.0
+    # then damage alone on an intact crop (scratches on a sharp print: nothing else to fix)
+    damage_only_share: float = 0.0
     mild_share: float = 0.0
     # then recoverable ageing (:data:`RECOVERABLE_GROUP_P`): what the restorer can undo
     recoverable_share: float = 0.0
@@ -165,6 +167,21 @@ def recoverable_config(structured: bool) -> DegradeConfig:
 
     base = DegradeConfig(structured=structured)
     return DegradeConfig(structured=structured, group_p={**base.group_p, **RECOVERABLE_GROUP_P})
+
+
+def damage_only_config(real_damage: bool, wide_damage: bool) -> DegradeConfig:
+    """Structured damage alone (the groups of ``real_damage`` / ``wide_damage``), on a crop
+    that is otherwise left exactly as it was: no ageing, no JPEG after. A restorer that
+    only ever saw masks on aged photos learns "a mask means an aged photo" and reworks the
+    intact pixels of a sharp print with a few scratches."""
+    from oldphoto_cli.degrade import DegradeConfig, get_degradations, real_config, wide_config
+
+    if real_damage:
+        base = real_config(jpeg_after=0.0)
+    else:
+        base = wide_config(jpeg_after=0.0) if wide_damage else DegradeConfig()
+    damage = tuple(sorted({s.group for s in get_degradations().values() if s.structured}))
+    return DegradeConfig(structured=True, only=damage, group_p=base.group_p)
 
 
 def false_alarm_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -259,8 +276,11 @@ class SyntheticPairs(_Crops):
                 mask = false_alarm_mask(*clean.shape[:2], rng)
             return {"degraded": to_tensor(clean), "clean": to_tensor(clean),
                     "mask": torch.from_numpy(mask.astype(np.float32))[None]}  # fmt: skip
-        if u < cfg.clean_share + cfg.mild_share + cfg.recoverable_share:
-            mild = u < cfg.clean_share + cfg.mild_share
+        aged_from = cfg.clean_share + cfg.damage_only_share
+        if u < aged_from and cfg.structured:
+            config = damage_only_config(cfg.real_damage, cfg.wide_damage)
+        elif u < aged_from + cfg.mild_share + cfg.recoverable_share:
+            mild = u < aged_from + cfg.mild_share
             config = (mild_config if mild else recoverable_config)(cfg.structured)
             if cfg.real_damage:
                 config = real_config(cfg.structured, base=config)

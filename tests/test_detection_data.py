@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from conftest import benchmark_script
 from importgraph import import_graph, reachable
 
@@ -312,3 +313,17 @@ def test_recoverable_share_draws_the_recoverable_mix_with_real_damage(img, monke
     assert not any(g & {"blur", "resize", "jpeg"} for g in recoverable)
     assert any(g & {"overlay", "crack_print", "scratch", "dust"} for g in recoverable)
     assert RECOVERABLE_GROUP_P["soft_blur"] > 0 and RECOVERABLE_GROUP_P["blur"] == 0
+
+
+def test_damage_only_crops_change_nothing_but_the_damage(img):
+    """Scratches on a sharp print: outside the mask the degraded crop is the clean one."""
+    cfg = DataConfig(crop=64, seed=9, damage_only_share=1.0, real_damage=True)
+    pairs = SyntheticPairs([Path("unused.png")], cfg)
+    pairs.images._images[0] = (img * 255).astype(np.uint8)
+    damaged = 0
+    for i in range(12):
+        item = pairs[i]
+        keep = item["mask"][0] == 0
+        assert torch.equal(item["degraded"][:, keep], item["clean"][:, keep])
+        damaged += int((~keep).any())
+    assert damaged >= 6

@@ -119,13 +119,13 @@ class RestorerTrainer(Trainer):
     exported_model = "restorer"
 
     def __init__(self, opts: TrainOptions, clean_dir: str, cfg: RestorerConfig | None = None,
-                 losses: RestorerLosses | None = None, clean_share: float = 0.25,
-                 mild_share: float = 0.25, recoverable_share: float = 0.4,
-                 real_damage: bool = True) -> None:  # fmt: skip
+                 losses: RestorerLosses | None = None, clean_share: float = 0.2,
+                 damage_only_share: float = 0.1, mild_share: float = 0.2,
+                 recoverable_share: float = 0.4, real_damage: bool = True) -> None:  # fmt: skip
         self.cfg, self.losses = cfg or RestorerConfig(), losses or RestorerLosses()
         self.clean_dir, self.real_damage = clean_dir, real_damage
-        self.mix = {"clean_share": clean_share, "mild_share": mild_share,
-                    "recoverable_share": recoverable_share}  # fmt: skip
+        self.mix = {"clean_share": clean_share, "damage_only_share": damage_only_share,
+                    "mild_share": mild_share, "recoverable_share": recoverable_share}  # fmt: skip
         train, val = training_split(clean_dir)
         self.pairs = RestorerPairs(SyntheticPairs(train, DataConfig(
             crop=opts.crop, seed=opts.seed, real_damage=real_damage,
