@@ -152,10 +152,15 @@ class ImageTranslator(Stage):
 
     ``__call__(rgb, mask)``: rgb HxWx3 float32 in [0, 1], mask HxW uint8 {0, 1} or None ->
     restored HxWx3 (the pipeline clips it to [0, 1]).
+
+    ``fills_holes`` (optional, default False): True for a translator trained to fill the
+    mask's holes itself; the pipeline then keeps its fills as they are instead of moving
+    each hole's local mean to its neighbourhood's (:func:`oldphoto_cli.fill.harmonize_fill`).
     """
 
     kind = "translate"
     space: ClassVar[str] = "image"
+    fills_holes: ClassVar[bool] = False
 
     @abstractmethod
     def __call__(self, rgb: np.ndarray, mask: np.ndarray | None) -> np.ndarray: ...

@@ -121,6 +121,28 @@ def test_restore_through_the_restorer_repairs_a_scratch(weights_dir):
     assert np.abs(result.image[hole] - rgb[hole]).mean() < 0.5 * np.abs(damaged[hole] - rgb[hole]).mean()
 
 
+def test_the_restorer_keeps_its_own_fills(weights_dir):
+    """The restorer is trained to fill holes (fills_holes): restore leaves its fills as
+    they are, where a latent translator's fills are moved to their neighbourhood's mean."""
+    from oldphoto_cli.stages.restorer import ImageRestorer
+
+    rgb = _photo(5, (64, 96))
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    mask[20:26, 10:80] = 1
+    damaged = rgb.copy()
+    damaged[mask > 0] = 1.0
+    options = RestoreOptions(translator="restorer", weights_dir=str(weights_dir),
+                             face_enhancer="none", keep_tone=False, dilate=0)  # fmt: skip
+    pipeline = RestorePipeline(options)
+    assert pipeline.fills_holes
+    own = np.clip(ImageRestorer(weights_dir=str(weights_dir))(damaged, mask), 0, 1)
+    assert np.array_equal(pipeline.restore(damaged, mask).image, own)
+    pipeline.fills_holes = False  # what a translator without fills_holes gets
+    harmonised = pipeline.restore(damaged, mask).image
+    assert np.abs(harmonised - own)[mask > 0].max() > 1 / 255
+    assert np.array_equal(harmonised[mask == 0], own[mask == 0])
+
+
 def test_trainer_learns_and_exports(tmp_path):
     clean = tmp_path / "clean"
     clean.mkdir()
@@ -129,7 +151,8 @@ def test_trainer_learns_and_exports(tmp_path):
     opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=4, crop=32, steps=25,
                         log_every=1, val_every=0, checkpoint_every=100, lr=3e-3)  # fmt: skip
     torch.manual_seed(0)
-    trainer = RestorerTrainer(opts, str(clean), TINY, real_damage=False, clean_share=0.0)
+    trainer = RestorerTrainer(opts, str(clean), TINY, real_damage=False, clean_share=0.0,
+                              damage_only_share=0.0, mild_share=0.45, recoverable_share=0.0)
     batch = trainer.make_batch(0, 4)
     trainer.make_batch = lambda start, count: batch  # one fixed batch: the loss must fall
     metrics = trainer.run()

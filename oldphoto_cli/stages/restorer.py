@@ -25,6 +25,7 @@ class ImageRestorer(TorchStage, ImageTranslator):
     """Call: rgb HxWx3 float32 [0, 1], mask HxW {0, 1} or None -> HxWx3 float32."""
 
     name, weights_name, arch = "restorer", "restorer", restorer_arch.ARCH
+    fills_holes = True  # trained with a loss on the holes: its fills stay as they are
     build, config_cls = Restorer, RestorerConfig
     channels_last = ("cpu",)
     # A 768x1024 photo is one tile; the halo covers the receptive field (90 px at the
