@@ -143,6 +143,23 @@ def test_the_restorer_keeps_its_own_fills(weights_dir):
     assert np.array_equal(harmonised[mask == 0], own[mask == 0])
 
 
+def test_drop_local_tone_keeps_fine_changes_and_the_holes():
+    from oldphoto_cli.stages.restorer import drop_local_tone
+
+    damaged = torch.full((1, 3, 64, 64), 0.5)
+    keep = torch.ones(1, 1, 64, 64)
+    keep[..., 30:34, :] = 0
+    fine = 0.05 * torch.from_numpy(np.indices((64, 64)).sum(0) % 2 * 2 - 1.0).float()
+    out = damaged + 0.1 + fine  # a flat brightening (tone) plus a pixel checkerboard
+    out[..., 30:34, :] = 0.9  # a filled hole
+    kept = drop_local_tone(out, damaged, keep, 4.0)
+    intact = keep[0, 0] > 0
+    assert torch.allclose(kept[..., 30:34, :], out[..., 30:34, :])  # holes untouched
+    assert (kept - damaged)[0][:, intact].mean().abs() < 2e-3  # the brightening is gone
+    inner = (kept - damaged - fine)[..., 8:24, 8:56]  # away from edges: the checkerboard stays
+    assert inner.abs().max() < 0.01
+
+
 def test_trainer_learns_and_exports(tmp_path):
     clean = tmp_path / "clean"
     clean.mkdir()

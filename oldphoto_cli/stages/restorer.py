@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from torch.nn import functional as F
+
 from oldphoto_cli.archs import restorer_arch
 from oldphoto_cli.archs.restorer_arch import Restorer, RestorerConfig
 from oldphoto_cli.archs.vae_arch import pad_to_multiple
@@ -19,6 +21,28 @@ from oldphoto_cli.classical import estimate_noise_sigma, first_estimate
 from oldphoto_cli.contract import ImageTranslator
 from oldphoto_cli.tiling import run_tiled
 from oldphoto_cli.torch_stage import TorchStage
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W), edges replicated (radius 3 sigma)."""
+    radius = max(1, int(np.ceil(3 * sigma)))
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    channels = x.shape[1]
+    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+def drop_local_tone(out: torch.Tensor, damaged: torch.Tensor, keep: torch.Tensor,
+                    sigma: float) -> torch.Tensor:  # fmt: skip
+    """``out`` without the low frequencies (Gaussian ``sigma``) of its change to
+    ``damaged`` on the pixels of ``keep`` (B, 1, H, W in {0, 1}); the holes (keep 0) are
+    left as they are and do not count in their neighbours' average (normalised blur)."""
+    change = (out - damaged) * keep
+    weight = gaussian_blur(keep, sigma).clamp(min=1e-3)
+    return out - gaussian_blur(change, sigma) / weight * keep
 
 
 class ImageRestorer(TorchStage, ImageTranslator):
@@ -31,6 +55,11 @@ class ImageRestorer(TorchStage, ImageTranslator):
     # A 768x1024 photo is one tile; the halo covers the receptive field (90 px at the
     # default size) and NL-means' search window, so tiles match the whole image.
     tile, overlap = 1024, 32
+    # The network changes structure, not local tone: the low frequencies of its change
+    # outside the holes are dropped (blotches on flat areas it took for uneven paper).
+    # Measured on the independent sets (tone-fitted PSNR): +0.02 to +0.08 dB on ageing,
+    # +0.2 to +0.5 dB on sharp photos with scratches; 0 turns it off.
+    tone_sigma = 4.0
 
     def prepare_model(self, model):
         self.halo = -(-(model.cfg.receptive_radius() + 8) // 16) * 16
@@ -58,7 +87,10 @@ class ImageRestorer(TorchStage, ImageTranslator):
             padded, (h, w) = pad_to_multiple(x, self.multiple)
             level = torch.tensor([sigma], device=self.device)
             out = self.model(padded[:, :3], padded[:, 3:6], padded[:, 6:7], level)
-            return out[..., :h, :w].float()
+            out = out[..., :h, :w].float()
+            if self.tone_sigma > 0:  # the tile's halo covers the blur's reach (12 px)
+                out = drop_local_tone(out, x[:, :3].float(), 1 - x[:, 6:7].float(), self.tone_sigma)
+            return out
 
         out = run_tiled(restore_tile, inputs, self.tile, self.halo, self.overlap, 1.0,
                         self.device, out_channels=3, align=self.multiple)  # fmt: skip
