@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from torch.nn import functional as F
 
 from oldphoto_cli.archs import restorer_arch
