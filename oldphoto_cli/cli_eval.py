@@ -67,7 +67,8 @@ def eval_command(
 ):  # fmt: skip
     """Restore every pair of PAIRS_DIR (degraded/, clean/, mask/ from `oldphoto degrade`)
     and tabulate PSNR, tone-fitted PSNR (after the best per-channel affine tone map onto
-    the truth: structure alone), PSNR on the damaged pixels (pairs with a mask), SSIM,
+    the truth: structure alone), PSNR on the damaged pixels (pairs with a mask) and on the
+    intact ones more than 8 px from them (what the repair did to the rest), SSIM,
     sharpness (gradient energy of the output over the clean image's: 1 keeps detail, below
     1 is paint), detection F1/IoU and seconds per megapixel per configuration.
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from oldphoto_cli.metrics import (
     detection_scores,
+    intact_psnr,
     masked_psnr,
     psnr,
     sharpness,
@@ -239,6 +240,7 @@ class RowStats:
     psnr: list[float] = field(default_factory=list)
     psnr_tone_fit: list[float] = field(default_factory=list)
     psnr_damaged: list[float] = field(default_factory=list)  # pairs with a non-empty mask
+    psnr_intact: list[float] = field(default_factory=list)  # the same, far from the mask
     ssim: list[float] = field(default_factory=list)
     sharpness: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -257,6 +259,7 @@ class RowStats:
             "psnr": _round(np.mean(finite)) if finite else None,
             "psnr_tone_fit": _mean_finite(self.psnr_tone_fit),
             "psnr_damaged": _mean_finite(self.psnr_damaged),
+            "psnr_intact": _mean_finite(self.psnr_intact),
             "ssim": _round(np.mean(self.ssim), 4) if self.ssim else None,
             "sharpness": _round(np.mean(self.sharpness), 3) if self.sharpness else None,
             "seconds_per_mp": (
@@ -415,6 +418,9 @@ def evaluate(
             damaged = masked_psnr(restored, target, true_mask)
             if damaged is not None:
                 row.psnr_damaged.append(damaged)
+            intact = intact_psnr(restored, target, true_mask)
+            if intact is not None:
+                row.psnr_intact.append(intact)
             row.ssim.append(ssim(np.asarray(restored, np.float32), target))
             row.sharpness.append(sharpness(restored, target))
             if detected is not None:
@@ -439,7 +445,7 @@ def render_table(report: dict[str, Any]) -> Any:
     if report.get("weights_dir"):
         title += f", weights {report['weights_dir']}"
     table = Table(title=title)
-    for header in ("config", "PSNR dB", "tone-fit", "damaged", "SSIM", "sharp", "det F1",
+    for header in ("config", "PSNR dB", "tone-fit", "damaged", "intact", "SSIM", "sharp", "det F1",
                    "det IoU", "s/MP", "scratch", "what"):  # fmt: skip
         left = header in ("config", "what")
         table.add_column(header, justify="left" if left else "right", no_wrap=header != "what")
@@ -454,6 +460,7 @@ def render_table(report: dict[str, Any]) -> Any:
             fmt(row["psnr"], ".2f"),
             fmt(row.get("psnr_tone_fit"), ".2f"),
             fmt(row.get("psnr_damaged"), ".2f"),
+            fmt(row.get("psnr_intact"), ".2f"),
             fmt(row["ssim"], ".4f"),
             fmt(row.get("sharpness"), ".3f"),
             fmt(det.get("f1"), ".3f"),

@@ -54,6 +54,26 @@ def masked_psnr(output: np.ndarray, reference: np.ndarray, mask: np.ndarray,
     return psnr(out[keep], np.asarray(reference, np.float64)[keep])
 
 
+INTACT_MARGIN = 8  # px from the damage: beyond it a pixel should not need repairing
+
+
+def intact_psnr(output: np.ndarray, reference: np.ndarray, mask: np.ndarray,
+                margin: int = INTACT_MARGIN) -> float | None:  # fmt: skip
+    """Tone-fitted PSNR over the pixels farther than ``margin`` px from ``mask``, the tone
+    fitted on those pixels alone (a repaired hole does not sway it): what a repair did to
+    the rest of the photo. None when the mask is empty or leaves no such pixel."""
+    import cv2
+
+    damage = (np.asarray(mask) > 0).astype(np.uint8)
+    if not damage.any():
+        return None
+    far = cv2.distanceTransform(1 - damage, cv2.DIST_L2, 3) > margin
+    if not far.any():
+        return None
+    out, ref = np.asarray(output)[far][None], np.asarray(reference, np.float64)[far][None]
+    return psnr(tone_fit(out, ref), ref)  # (1, N, C): tone_fit sees the channels
+
+
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """SSIM of HxWx3 (or HxW) float images in [0, 1] (scikit-image, Gaussian weights)."""
     from skimage.metrics import structural_similarity

@@ -102,6 +102,7 @@ def test_evaluate_tiny_pairs_gives_sane_numbers(pairs_dir, eval_weights):
     # on structure and on the damaged pixels most of all.
     assert rows["classical"]["psnr"] > rows["input"]["psnr"]
     assert rows["classical"]["psnr_damaged"] > rows["input"]["psnr_damaged"] + 1
+    assert all("psnr_intact" in row for row in rows.values())
     for row in rows.values():  # a tone fit can only bring an output closer to the truth
         assert row["psnr_tone_fit"] >= row["psnr"] - 1e-6
     assert rows["input"]["seconds_per_mp"] is None and rows["classical"]["seconds_per_mp"] > 0
@@ -220,3 +221,18 @@ def test_tone_truth_scores_against_the_pairs_own_tone(pairs_dir, tmp_path):
     (pairs / "manifest.jsonl").unlink()
     with pytest.raises(FileNotFoundError, match="manifest"):
         evaluate.evaluate(pairs, [], include_classical=False, truth="tone")
+
+
+def test_intact_psnr_sees_only_what_a_repair_did_away_from_the_damage():
+    from oldphoto_cli.metrics import intact_psnr
+
+    rng = np.random.default_rng(0)
+    truth = rng.random((64, 64, 3)).astype(np.float32)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[30:33, :] = 1
+    repaired = truth.copy()
+    repaired[24:39] += 0.2  # the hole and a 6 px band around it: within the margin
+    assert intact_psnr(repaired, truth, mask) == float("inf")
+    reworked = truth + rng.normal(0, 0.02, truth.shape).astype(np.float32)
+    assert 25 < intact_psnr(reworked, truth, mask) < 45
+    assert intact_psnr(truth, truth, np.zeros_like(mask)) is None
