@@ -18,6 +18,7 @@ class ClassicalDetector(Detector):
     """``detect`` stage: morphological line detector (see ``blackhat_scratch_map``)."""
 
     name = "classical"
+    fills_holes = True  # Telea's fill is kept as it is (moving its local mean cost 1.4 dB)
 
     def __init__(self, device: Any = None, weights_dir: str | None = None, fp16: bool = False,
                  compile: bool = False, **options: Any) -> None:  # fmt: skip
@@ -35,6 +36,7 @@ class ClassicalTranslator(ImageTranslator):
     """``translate`` stage in image space: Telea inpainting + non-local means denoising."""
 
     name = "classical"
+    fills_holes = True  # Telea's fill is kept as it is (moving its local mean cost 1.4 dB)
 
     def __init__(self, device: Any = None, weights_dir: str | None = None, fp16: bool = False,
                  compile: bool = False, **options: Any) -> None:  # fmt: skip
