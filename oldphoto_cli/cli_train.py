@@ -250,15 +250,15 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
               help="Channels of the first (half-resolution) level; doubled per level below.")  # fmt: skip
 @click.option("--blocks", default="2,2,2", show_default=True,
               help="Residual blocks per level, finest first (comma-separated).")  # fmt: skip
-@click.option("--clean-share", default=0.2, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--clean-share", default=0.3, show_default=True, type=click.FloatRange(0, 1),
               help="Share of intact crops (target = input: do no harm, and fine detail is "
                    "not taken for texture to remove).")  # fmt: skip
-@click.option("--damage-only-share", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--damage-only-share", default=0.15, show_default=True, type=click.FloatRange(0, 1),
               help="Share of intact crops with damage alone (scratches on a sharp print: "
                    "the pixels around the holes stay as they are).")  # fmt: skip
-@click.option("--mild-share", default=0.2, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--mild-share", default=0.4, show_default=True, type=click.FloatRange(0, 1),
               help="Share of mildly damaged crops.")  # fmt: skip
-@click.option("--recoverable-share", default=0.4, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--recoverable-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of crops with recoverable ageing (soft blur, resampling, noise, "
                    "strong JPEG); the rest get the full damage mix.")  # fmt: skip
 @click.option("--real-damage/--no-real-damage", default=True, show_default=True,

@@ -119,9 +119,9 @@ class RestorerTrainer(Trainer):
     exported_model = "restorer"
 
     def __init__(self, opts: TrainOptions, clean_dir: str, cfg: RestorerConfig | None = None,
-                 losses: RestorerLosses | None = None, clean_share: float = 0.2,
-                 damage_only_share: float = 0.1, mild_share: float = 0.2,
-                 recoverable_share: float = 0.4, real_damage: bool = True) -> None:  # fmt: skip
+                 losses: RestorerLosses | None = None, clean_share: float = 0.3,
+                 damage_only_share: float = 0.15, mild_share: float = 0.4,
+                 recoverable_share: float = 0.0, real_damage: bool = True) -> None:  # fmt: skip
         self.cfg, self.losses = cfg or RestorerConfig(), losses or RestorerLosses()
         self.clean_dir, self.real_damage = clean_dir, real_damage
         self.mix = {"clean_share": clean_share, "damage_only_share": damage_only_share,
