@@ -265,9 +265,12 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
               help="Damage includes real film-damage overlays, print cracks and tears.")  # fmt: skip
 @click.option("--gradient-weight", default=0.5, show_default=True,
               help="Weight of the L1 loss on image gradients (against smoothing).")  # fmt: skip
+@click.option("--keep-weight", default=0.0, show_default=True,
+              help="Weight of an L1 loss on the pixels that need no repair (outside the "
+                   "mask, already at their target): leave them alone.")  # fmt: skip
 @common_options
 def restorer(clean_dir, width, blocks, clean_share, damage_only_share, mild_share,
-             recoverable_share, real_damage, gradient_weight, opts):  # fmt: skip
+             recoverable_share, real_damage, gradient_weight, keep_weight, opts):  # fmt: skip
     """Image-space restorer: a residual over Telea + NL-means, toward re-toned targets."""
     check_spectrum(clean_share, mild_share, damage_only=damage_only_share,
                    recoverable=recoverable_share)  # fmt: skip
@@ -280,7 +283,7 @@ def restorer(clean_dir, width, blocks, clean_share, damage_only_share, mild_shar
         raise click.BadParameter(f"{blocks!r}: expected integers like 2,2,2",
                                  param_hint="--blocks") from None  # fmt: skip
     trainer = RestorerTrainer(opts, clean_dir, RestorerConfig(width=width, blocks=levels),
-                              RestorerLosses(gradient=gradient_weight),
+                              RestorerLosses(gradient=gradient_weight, keep_l1=keep_weight),
                               clean_share=clean_share, damage_only_share=damage_only_share,
                               mild_share=mild_share, recoverable_share=recoverable_share,
                               real_damage=real_damage)  # fmt: skip

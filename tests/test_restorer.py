@@ -182,6 +182,29 @@ def test_trainer_learns_and_exports(tmp_path):
     assert meta["metrics"] == metrics
 
 
+def test_keep_loss_covers_only_pixels_that_need_no_repair(tmp_path):
+    """keep_l1 is the L1 over pixels outside the mask that are already at their target:
+    about zero for a network that returns its input there, the change for one that does
+    not."""
+    from oldphoto_cli.train.restorer import RestorerLosses
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    for i in range(4):
+        Image.fromarray((_photo(20 + i, (48, 48)) * 255).astype(np.uint8)).save(clean / f"p{i}.png")
+    opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=4, crop=32, steps=1,
+                        log_every=1, val_every=0, checkpoint_every=100, lr=0.0)  # fmt: skip
+    trainer = RestorerTrainer(opts, str(clean), TINY, RestorerLosses(keep_l1=1.0),
+                              real_damage=False, clean_share=1.0)  # fmt: skip
+    batch = trainer.make_batch(0, 4)
+    trainer.run_model = lambda model, b: b["damaged"] + 0 * model(b["damaged"], b["estimate"], b["mask"], b["sigma"])
+    # intact crops returned as they are: only the re-toned target's rounding is left
+    assert trainer.train_step(0, batch)["keep_l1"] < 0.5 / 255
+    trainer.run_model = lambda model, b: b["damaged"] + 0.1 + 0 * model(
+        b["damaged"], b["estimate"], b["mask"], b["sigma"])
+    assert abs(trainer.train_step(0, batch)["keep_l1"] - 0.1) < 0.02
+
+
 def test_first_estimate_leaves_a_clean_photo_alone():
     rgb = _photo(5)
     damaged, estimate = first_estimate(rgb, None, sigma=0.5)  # below NL-means' threshold

@@ -33,6 +33,7 @@ from oldphoto_cli.train.vae import VAL_SEED
 from oldphoto_cli.weights import save_weights
 
 TRAIN_DILATE = 1  # restore grows every mask by --dilate 1 before repairing it
+KEEP_TOLERANCE = 2 / 255  # a pixel this close to its target needs no repair (keep_l1)
 
 
 def retone(clean: np.ndarray, damaged: np.ndarray, keep: np.ndarray | None = None,
@@ -112,6 +113,10 @@ class RestorerLosses:
     l1: float = 1.0
     hole_l1: float = 1.0  # L1 over the masked pixels alone (they are a small share)
     gradient: float = 0.5  # L1 of image gradients: against the smooth average of grain
+    # L1 over the pixels that need no repair (outside the mask and already equal to the
+    # target): what the network must leave alone, which the other terms weigh no more
+    # than a pixel of grain
+    keep_l1: float = 0.0
 
 
 class RestorerTrainer(Trainer):
@@ -154,11 +159,17 @@ class RestorerTrainer(Trainer):
         hole = ((out - target).abs() * mask).sum() / (3 * mask.sum()).clamp(min=1.0)
         grad = sum(F.l1_loss(torch.diff(out, dim=d), torch.diff(target, dim=d)) for d in (2, 3))
         loss = self.losses.l1 * l1 + self.losses.hole_l1 * hole + self.losses.gradient * grad
+        keep = torch.zeros((), device=out.device)
+        if self.losses.keep_l1:
+            done = (batch["damaged"] - target).abs().amax(1, keepdim=True) < KEEP_TOLERANCE
+            done = done & (mask == 0)
+            keep = ((out - target).abs() * done).sum() / (3 * done.sum()).clamp(min=1.0)
+            loss = loss + self.losses.keep_l1 * keep
         self.optimizers["restorer"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers["restorer"].step()
         return {"loss": loss.item(), "l1": l1.item(), "hole_l1": hole.item(),
-                "gradient": grad.item()}  # fmt: skip
+                "gradient": grad.item(), "keep_l1": keep.item()}  # fmt: skip
 
     @torch.no_grad()
     def validate(self, n: int = 48):
