@@ -174,14 +174,18 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+def _jpeg_rgb(img: np.ndarray, params: list[int]) -> np.ndarray:
+    """An RGB float image through ``cv2.imencode``/``imdecode`` with these JPEG params."""
+    ok, buf = cv2.imencode(".jpg", to_uint8(img)[..., ::-1], params)
+    if not ok:  # pragma: no cover - cv2 only fails on impossible inputs
+        raise RuntimeError("cv2.imencode failed")
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) * np.float32(1 / 255)
+
+
 def jpeg(img, rng):
     """Real JPEG round trip through ``cv2.imencode``, quality 40-100."""
     quality = int(rng.integers(40, 101))
-    ok, buf = cv2.imencode(".jpg", to_uint8(img)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:  # pragma: no cover - cv2 only fails on impossible inputs
-        raise RuntimeError("cv2.imencode failed")
-    out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) * np.float32(1 / 255)
-    return out, {"quality": quality}
+    return _jpeg_rgb(img, [cv2.IMWRITE_JPEG_QUALITY, quality]), {"quality": quality}
 
 
 def low_resolution(img, rng):
@@ -220,11 +224,7 @@ def jpeg_strong(img, rng):
     quality = int(rng.integers(15, 96))
     params = [cv2.IMWRITE_JPEG_QUALITY, quality,
               cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]  # fmt: skip
-    ok, buf = cv2.imencode(".jpg", to_uint8(img)[..., ::-1], params)
-    if not ok:  # pragma: no cover - cv2 only fails on impossible inputs
-        raise RuntimeError("cv2.imencode failed")
-    out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) * np.float32(1 / 255)
-    return out, {"quality": quality}
+    return _jpeg_rgb(img, params), {"quality": quality}
 
 
 # --- tone and colour -------------------------------------------------------------------
