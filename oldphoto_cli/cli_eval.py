@@ -31,7 +31,10 @@ COMMANDS: list[click.Command] = []
 @click.option("--weights-dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Folder with vae1/vae2/mapping/detector .safetensors.")  # fmt: skip
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N], mps.")
-@click.option("--faces", is_flag=True, help="Also run the face enhancer (off: pairs are crops).")
+@click.option("--faces", is_flag=True,
+              help="Also run the general face enhancer (off: pairs are crops).")  # fmt: skip
+@click.option("--face-enhancer", default=None, metavar="NAME",
+              help="Run this face enhancer instead (implies --faces; e.g. face, restorer).")  # fmt: skip
 @click.option("--keep-tone/--no-keep-tone", default=False, show_default=True,
               help="Keep the input's tone as restore does (off: pairs have colour truth).")  # fmt: skip
 @click.option("--truth", type=click.Choice(["colour", "tone"]), default="colour",
@@ -62,8 +65,8 @@ COMMANDS: list[click.Command] = []
               help="Print the report as JSON on stdout (the table goes to stderr).")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No progress (and no table with --json).")
 def eval_command(
-    pairs_dir, configs, translators, detectors, limit, weights_dir, device, faces, keep_tone,
-    truth, no_baselines, identity, clean_dir, renderer, threads, as_json, quiet,
+    pairs_dir, configs, translators, detectors, limit, weights_dir, device, faces,
+    face_enhancer, keep_tone, truth, no_baselines, identity, clean_dir, renderer, threads, as_json, quiet,
 ):  # fmt: skip
     """Restore every pair of PAIRS_DIR (degraded/, clean/, mask/ from `oldphoto degrade`)
     and tabulate PSNR, tone-fitted PSNR (after the best per-channel affine tone map onto
@@ -108,7 +111,7 @@ def eval_command(
     try:
         report = evaluate.evaluate(
             pairs_dir, rows or None, limit=limit, weights_dir=weights_dir, device=device,
-            face_enhancer="general" if faces else "none", keep_tone=keep_tone,
+            face_enhancer=face_enhancer or ("general" if faces else "none"), keep_tone=keep_tone,
             include_input=not no_baselines,
             include_classical=not no_baselines, identity=identity, truth=truth,
             on_image=progress,

@@ -264,9 +264,9 @@ RESTORE_OPTIONS = stacked(
         type=FiniteFloatRange(0, 1),
         default=None,
         metavar="F",
-        help="Face network only: how much of the photo's own tone and fine texture it keeps "
-        "(1, the default: repaired defects stay repaired, grain and skin texture stay; 0: the "
-        "network's output as it is).",
+        help="Face-trained enhancers (face, restorer): how much of the photo's own tone and "
+        "fine texture they keep (1, the default: repaired defects stay repaired, grain and "
+        "skin texture stay; 0: the network's output as it is).",
     ),
     click.option(
         "--save-faces",

@@ -263,14 +263,23 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                    "strong JPEG); the rest get the full damage mix.")  # fmt: skip
 @click.option("--real-damage/--no-real-damage", default=True, show_default=True,
               help="Damage includes real film-damage overlays, print cracks and tears.")  # fmt: skip
+@click.option("--hole-weight", default=1.0, show_default=True,
+              help="Weight of the L1 loss on the holes alone (the masked pixels).")  # fmt: skip
 @click.option("--gradient-weight", default=0.5, show_default=True,
               help="Weight of the L1 loss on image gradients (against smoothing).")  # fmt: skip
 @click.option("--keep-weight", default=0.0, show_default=True,
               help="Weight of an L1 loss on the pixels that need no repair (outside the "
                    "mask, already at their target): leave them alone.")  # fmt: skip
+@click.option("--mask-dropout", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Leave each defect out of the mask the network is given with this "
+                   "probability (it learns to repair what a detector misses).")  # fmt: skip
+@click.option("--thin-content", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of crops with thin-line content drawn in before the damage (wires, "
+                   "hair, fences, text, lace: lines to keep, not repair).")  # fmt: skip
 @common_options
 def restorer(clean_dir, width, blocks, clean_share, damage_only_share, mild_share,
-             recoverable_share, real_damage, gradient_weight, keep_weight, opts):  # fmt: skip
+             recoverable_share, real_damage, hole_weight, gradient_weight, keep_weight,
+             mask_dropout, thin_content, opts):  # fmt: skip
     """Image-space restorer: a residual over Telea + NL-means, toward re-toned targets."""
     check_spectrum(clean_share, mild_share, damage_only=damage_only_share,
                    recoverable=recoverable_share)  # fmt: skip
@@ -283,10 +292,47 @@ def restorer(clean_dir, width, blocks, clean_share, damage_only_share, mild_shar
         raise click.BadParameter(f"{blocks!r}: expected integers like 2,2,2",
                                  param_hint="--blocks") from None  # fmt: skip
     trainer = RestorerTrainer(opts, clean_dir, RestorerConfig(width=width, blocks=levels),
-                              RestorerLosses(gradient=gradient_weight, keep_l1=keep_weight),
+                              RestorerLosses(hole_l1=hole_weight, gradient=gradient_weight,
+                                             keep_l1=keep_weight),  # fmt: skip
                               clean_share=clean_share, damage_only_share=damage_only_share,
                               mild_share=mild_share, recoverable_share=recoverable_share,
-                              real_damage=real_damage)  # fmt: skip
+                              real_damage=real_damage, mask_dropout=mask_dropout,
+                              thin_content=thin_content)  # fmt: skip
+    click.echo(json.dumps(trainer.run()))
+
+
+@train.command("face-restorer")
+@click.option("--faces", "faces_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Aligned face portraits (e.g. ../shared/data/faces; research use).")  # fmt: skip
+@click.option("--init-from", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Start from these restorer weights (default: the shipped restorer).")  # fmt: skip
+@click.option("--clean-share", default=0.2, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of intact faces (target = input: do no harm).")  # fmt: skip
+@click.option("--damage-only-share", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of intact faces with damage alone.")  # fmt: skip
+@click.option("--mild-share", default=0.4, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of mildly damaged faces; the rest get the full damage mix.")  # fmt: skip
+@click.option("--mask-dropout", default=0.4, show_default=True, type=click.FloatRange(0, 1),
+              help="Leave each defect out of the mask the network is given with this "
+                   "probability (it learns to repair what a detector misses).")  # fmt: skip
+@common_options
+def face_restorer(faces_dir, init_from, clean_share, damage_only_share, mild_share,
+                  mask_dropout, opts):  # fmt: skip
+    """The restorer trained further on faces (the `restorer` face enhancer).
+
+    Same inputs, targets and losses as `train restorer`, on --crop windows of the faces at
+    their own scale. The weights are for research use (trained on faces derived from
+    FFHQ); their metadata says so. Export: <out>/face_restorer.safetensors.
+    """
+    check_spectrum(clean_share, mild_share, damage_only=damage_only_share)
+    from oldphoto_cli.train.restorer import FaceRestorerTrainer
+    from oldphoto_cli.weights import find_weights
+
+    if init_from is None:
+        init_from = str(find_weights("restorer"))
+    trainer = FaceRestorerTrainer(opts, faces_dir, init_from=init_from, clean_share=clean_share,
+                                  damage_only_share=damage_only_share, mild_share=mild_share,
+                                  mask_dropout=mask_dropout)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

@@ -195,12 +195,19 @@ class FaceEnhancer(Stage):
     image's name (``sub/photo``, or None) for anything saved per image -> (rgb, info with
     at least ``"faces"``: how many; ``"face_boxes"``: one record per face, optional).
 
+    ``wants_source`` (optional, default False): True for an enhancer that restores each
+    face from the input photo rather than refining the general restoration; the pipeline
+    then also passes ``source=`` (the input photo, HxWx3 uint8 or float32 in [0, 1], same
+    geometry as ``rgb``) and ``mask=`` (the damage mask restore used, HxW {0, 1}, or None).
+
     Most plugins subclass :class:`oldphoto_cli.faces.enhance.AlignedFaceEnhancer`, which
-    aligns, blends and pastes back, and write only ``enhance_crop``.
+    aligns, blends and pastes back, and write only ``enhance_crop`` (and, with
+    ``wants_source``, ``enhance_source``).
     """
 
     kind = "face_enhance"
     detector: FaceDetector
+    wants_source: ClassVar[bool] = False
 
     @abstractmethod
     def __call__(

@@ -266,6 +266,12 @@ def check_options(opts: RestoreOptions) -> None:
         raise ValueError(f"face_fidelity {opts.face_fidelity}: expected a number from 0 to 1")
 
 
+# Built-in face enhancers trained on the research-use faces (their weights ship in the
+# separate oldphoto-face-weights package) -> (what they are, the command that trains them).
+FACE_TRAINED_ENHANCERS = {"face": ("face network", "face"),
+                          "restorer": ("face restorer", "face-restorer")}  # fmt: skip
+
+
 def _pixels(rgb: np.ndarray) -> np.ndarray:
     """The RGB channels as uint8 (kept in 8 bits) or float32, contiguous."""
     rgb = np.asarray(rgb)[..., :3]
@@ -344,22 +350,24 @@ class RestorePipeline:
         return stages.build(kind, name, **self._common, **extra)
 
     def _build_face_enhancer(self, name: str | None, **extra: Any) -> Any:
-        """The face enhancer; the ``face`` network without its weights (research-use, not
-        shipped) falls back to ``general`` with a note on stderr (``self.notes``)."""
+        """The face enhancer; a face-trained one (``face``, ``restorer``) without its weights
+        (research-use, not shipped) falls back to ``general`` with a note on stderr
+        (``self.notes``)."""
         from oldphoto_cli.weights import WeightsError
 
-        is_face_network = stages.get("face_enhance", name).name == "face"
-        own = {}  # options only the face network takes
-        if is_face_network and self.options.face_fidelity is not None:
+        chosen = stages.get("face_enhance", name).name
+        own = {}  # options only the face-trained enhancers take
+        if chosen in FACE_TRAINED_ENHANCERS and self.options.face_fidelity is not None:
             own["fidelity"] = self.options.face_fidelity
         try:
             return self._build("face_enhance", name, **own, **extra)
         except WeightsError as error:
-            if not is_face_network:
+            if chosen not in FACE_TRAINED_ENHANCERS:
                 raise
-            note = (f"face network weights not found ({error}); faces are restored by "
-                    "'general' instead (install oldphoto-face-weights, or train them with "
-                    "`oldphoto train face`)")  # fmt: skip
+            what, command = FACE_TRAINED_ENHANCERS[chosen]
+            note = (f"{what} weights not found ({error}); faces are restored by 'general' "
+                    "instead (install oldphoto-face-weights, or train them with "
+                    f"`oldphoto train {command}`)")  # fmt: skip
             self.notes.append(note)
             print(f"oldphoto: note: {note}", file=sys.stderr)
             return self._build("face_enhance", "general", **extra)
@@ -559,8 +567,10 @@ class RestorePipeline:
             started = time.perf_counter()
             if faces is None:  # found on the input: damage and restoring do not move them
                 faces = self.find_faces(rgb)
+            # an enhancer restoring faces from the input gets it and the mask used
+            source = {"source": rgb, "mask": used_mask} if self.face_enhancer.wants_source else {}
             restored, face_info = self.face_enhancer(
-                restored, lambda crop: self.restore_core(crop, None), faces, name
+                restored, lambda crop: self.restore_core(crop, None), faces, name, **source
             )
             info["faces"] = face_info["faces"]
             if face_info.get("face_boxes"):  # optional in the contract

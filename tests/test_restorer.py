@@ -143,6 +143,32 @@ def test_the_restorer_keeps_its_own_fills(weights_dir):
     assert np.array_equal(harmonised[mask == 0], own[mask == 0])
 
 
+def test_a_dropped_defect_is_not_told_but_is_still_a_hole_of_the_loss():
+    from oldphoto_cli.train.restorer import drop_components
+
+    mask = np.zeros((64, 80), np.uint8)
+    mask[10:12, 5:70] = 1  # a scratch
+    mask[40:44, 30:34] = 1  # a dust speck
+    rng = np.random.default_rng(0)
+    assert np.array_equal(drop_components(mask, 0.0, rng), mask)
+    assert not drop_components(mask, 1.0, rng).any()
+    kept = [drop_components(mask, 0.5, np.random.default_rng(s)) for s in range(40)]
+    counts = {int(k[11, 20]) + int(k[42, 32]) for k in kept}
+    assert counts == {0, 1, 2}  # each region is dropped on its own, whole
+    assert all(np.array_equal(k[10:12, 5:70], mask[10:12, 5:70]) or not k[10:12, 5:70].any()
+               for k in kept)  # fmt: skip
+    clean = _photo(6)
+    damaged = clean.copy()
+    damaged[mask > 0] = 1.0
+    told = mask.copy()
+    told[40:44, 30:34] = 0  # the speck is left out
+    sample = restorer_inputs(damaged, clean, mask, told)
+    assert sample["mask"][0, 42, 32] == 0 and sample["damage"][0, 42, 32] == 1
+    assert sample["mask"][0, 11, 20] == 1 and sample["damage"][0, 11, 20] == 1
+    untold = sample["damaged"].numpy().transpose(1, 2, 0)
+    assert np.allclose(untold[42, 32], 1.0)  # not filled: the network sees the speck
+
+
 def test_drop_local_tone_keeps_fine_changes_and_the_holes():
     from oldphoto_cli.stages.restorer import drop_local_tone
 

@@ -197,4 +197,4 @@ def test_python_m_runs_from_a_checkout_that_is_not_installed(args):
     else:
         rows = json.loads("\n".join(output))
         assert {s["plugin"] for s in rows["detect"]} == {"builtin"}
-        assert {"face", "general"} == {s["name"] for s in rows["face_enhance"]}
+        assert {"face", "restorer", "general"} == {s["name"] for s in rows["face_enhance"]}

@@ -35,6 +35,13 @@ def oldphoto_register_stages(register):
     )
     register(
         "face_enhance",
+        "restorer",
+        "oldphoto_cli.faces.restorer:FaceRestorerEnhancer",
+        description="the image-space restorer trained on faces, on each face of the input at "
+        "its own scale; needs face_restorer.safetensors (research use)",
+    )
+    register(
+        "face_enhance",
         "general",
         "oldphoto_cli.faces.enhance:GeneralFaceEnhancer",
         default=not trained,

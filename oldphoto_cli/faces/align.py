@@ -91,6 +91,19 @@ def crop_size_for(face: Face, base: int = CROP_SIZE, max_size: int = 1024) -> in
     return int(min(max_size, int(np.ceil(needed / 64)) * 64))
 
 
+def native_crop_size(face: Face, multiple: int = 8, min_size: int = 64,
+                     max_size: int = 1024) -> int:  # fmt: skip
+    """The crop side at which the aligned face keeps the photo's own scale (one crop pixel
+    per image pixel), rounded up to ``multiple`` and kept within ``min_size..max_size``: a
+    restorer trained at the scale of photos sees grain and scratches as they are, not
+    enlarged."""
+    eyes = face_eye_points(face)
+    eye_distance = float(np.linalg.norm(eyes[1] - eyes[0]))
+    side = eye_distance / (EYE_TEMPLATE[1, 0] - EYE_TEMPLATE[0, 0])
+    side = int(np.ceil(side / multiple)) * multiple
+    return int(min(max_size, max(min_size, side)))
+
+
 def align_face(rgb: np.ndarray, face: Face, size: int = CROP_SIZE) -> AlignedFace:
     """Warp the face to a canonical ``size`` x ``size`` crop (eyes on ``EYE_TEMPLATE``; with
     5 landmarks, the least-squares fit of all five to ``LANDMARK_TEMPLATE``)."""
@@ -123,6 +136,15 @@ def face_mask(size: int, feather: float = 0.08, shrink: float = 1.0) -> np.ndarr
     # 1 for r <= 1 - feather, cosine ramp to 0 at r = 1 (smooth, no visible seam).
     t = np.clip((r - (1 - feather)) / feather, 0, 1)
     return (0.5 + 0.5 * np.cos(np.pi * t)).astype(np.float32) * (r < 1)
+
+
+def crop_window_mask(size: int, feather: float = 0.12) -> np.ndarray:
+    """The whole crop, feathered to 0 at its border (a cosine ramp over ``feather`` of the
+    side): for an enhancer whose crop is restored as well as the face (hair, collar)."""
+    ramp = np.clip((np.arange(size, dtype=np.float32) + 0.5) / (feather * size), 0, 1)
+    ramp = np.minimum(ramp, ramp[::-1])
+    edge = 0.5 - 0.5 * np.cos(np.pi * ramp)
+    return np.outer(edge, edge).astype(np.float32)
 
 
 def paste_face(

@@ -18,7 +18,15 @@ import numpy as np
 
 from oldphoto_cli.contract import Face, FaceDetector, FaceEnhancer, RestoreFn
 from oldphoto_cli.faces import get_face_detector
-from oldphoto_cli.faces.align import CROP_SIZE, align_face, crop_size_for, face_mask, paste_face
+from oldphoto_cli.faces.align import (
+    CROP_SIZE,
+    AlignedFace,
+    align_face,
+    crop_size_for,
+    face_mask,
+    paste_face,
+    warp,
+)
 
 
 def match_color(source: np.ndarray, reference: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -97,6 +105,20 @@ def harmonize(restored: np.ndarray, crop: np.ndarray, mask: np.ndarray) -> np.nd
     return np.clip(out, 0, 1).astype(np.float32)
 
 
+def aligned_source(source: np.ndarray, aligned: AlignedFace) -> np.ndarray:
+    """``source`` (HxWx3 uint8, or float32 in [0, 1]) warped to ``aligned``'s crop, float32."""
+    crop = warp(source, aligned.matrix, (aligned.size, aligned.size))
+    return crop / np.float32(255) if source.dtype == np.uint8 else crop
+
+
+def aligned_mask(mask: np.ndarray, aligned: AlignedFace) -> np.ndarray:
+    """A damage mask (HxW {0, 1}) warped to ``aligned``'s crop: uint8 {0, 1}, a pixel marked
+    where it is at least a quarter covered (a 1 px line stays a line when enlarged or
+    shrunk)."""
+    crop = warp(np.asarray(mask, np.float32), aligned.matrix, (aligned.size, aligned.size))
+    return (crop >= 0.25).astype(np.uint8)
+
+
 def _save_png(path: str, rgb: np.ndarray) -> None:
     u8 = np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
     cv2.imwrite(path, cv2.cvtColor(u8, cv2.COLOR_RGB2BGR))
@@ -140,6 +162,23 @@ class AlignedFaceEnhancer(FaceEnhancer):
         """The aligned crop (size x size x 3 float32 in [0, 1]) restored; ``restore_fn``
         restores any crop with the general pipeline (None outside a pipeline)."""
 
+    def enhance_source(self, crop: np.ndarray, mask: np.ndarray | None,
+                       restore_fn: RestoreFn | None) -> np.ndarray:  # fmt: skip
+        """With ``wants_source``: the aligned crop of the *input* photo restored, given the
+        damage mask aligned with it (size x size uint8 {0, 1}, or None)."""
+        raise NotImplementedError(f"{type(self).__name__} declares wants_source without "
+                                  "enhance_source")  # fmt: skip
+
+    def blend_mask(self, size: int) -> np.ndarray:
+        """Where the restored crop replaces the photo (size x size in [0, 1], feathered):
+        the face's ellipse (:func:`face_mask`)."""
+        return face_mask(size)
+
+    def crop_size_of(self, face: Face) -> int:
+        """The side of the aligned crop for ``face`` (``crop_size``, larger for a large face
+        when ``adaptive_size``)."""
+        return crop_size_for(face, self.crop_size) if self.adaptive_size else self.crop_size
+
     def select(self, faces: list[Face], shape: tuple[int, ...]) -> list[Face]:
         if not self.only_center_face or len(faces) <= 1:
             return faces
@@ -152,11 +191,16 @@ class AlignedFaceEnhancer(FaceEnhancer):
         restore_fn: RestoreFn | None = None,
         faces: list[Face] | None = None,
         name: str | None = None,
+        source: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Enhance the faces of ``rgb``; ``faces`` already found (same geometry) skip the search.
 
         ``name`` (the image's relative path without extension, ``sub/photo``) names saved
         crops ``<save_faces_dir>/sub/photo_face_00_before.png``, so images never share one.
+        ``source`` and ``mask`` (the input photo and its damage mask, same geometry): with
+        ``wants_source`` each face is restored from the input (:meth:`enhance_source`) and
+        pasted into ``rgb``.
         """
         rgb = np.asarray(rgb, np.float32)
         faces = self.select(self.detector(rgb) if faces is None else faces, rgb.shape)
@@ -166,18 +210,25 @@ class AlignedFaceEnhancer(FaceEnhancer):
         if self.save_faces_dir and faces:
             os.makedirs(os.path.dirname(prefix), exist_ok=True)
         for index, face in enumerate(faces):
-            size = crop_size_for(face, self.crop_size) if self.adaptive_size else self.crop_size
+            size = self.crop_size_of(face)
             aligned = align_face(out, face, size)
-            mask = face_mask(size)
-            restored = np.asarray(self.enhance_crop(aligned.crop, restore_fn), np.float32)
+            blend = self.blend_mask(size)
+            if self.wants_source and source is not None:
+                before = aligned_source(source, aligned)
+                damage = None if mask is None else aligned_mask(mask, aligned)
+                restored = self.enhance_source(before, damage, restore_fn)
+            else:
+                before = aligned.crop
+                restored = self.enhance_crop(aligned.crop, restore_fn)
+            restored = np.asarray(restored, np.float32)
             if restored.shape != aligned.crop.shape:
                 restored = cv2.resize(restored, (size, size), interpolation=cv2.INTER_CUBIC)
             if self.color_match:
-                restored = harmonize(restored, aligned.crop, mask)
-            paste_face(out, aligned, restored, mask, out=out)  # in place: no copy per face
+                restored = harmonize(restored, aligned.crop, blend)
+            paste_face(out, aligned, restored, blend, out=out)  # in place: no copy per face
             if self.save_faces_dir:
                 stem = f"{prefix}_{index:02d}"
-                _save_png(stem + "_before.png", aligned.crop)
+                _save_png(stem + "_before.png", before)
                 _save_png(stem + "_after.png", restored)
             records.append(
                 {

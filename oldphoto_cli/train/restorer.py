@@ -18,6 +18,7 @@ grain, blur, JPEG blocks and holes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,6 +33,8 @@ from oldphoto_cli.train.common import Trainer, TrainOptions, unwrap, wrap_ddp
 from oldphoto_cli.train.vae import VAL_SEED
 from oldphoto_cli.weights import save_weights
 
+OVERLAYS_NOTICE = ("film-damage overlays of Ivanova, Williamson and Henderson (Eurographics "
+                   "2023; MIT licence, copyright (c) 2022 Daniela Ivanova)")
 TRAIN_DILATE = 1  # restore grows every mask by --dilate 1 before repairing it
 KEEP_TOLERANCE = 2 / 255  # a pixel this close to its target needs no repair (keep_l1)
 
@@ -71,22 +74,45 @@ def retone(clean: np.ndarray, damaged: np.ndarray, keep: np.ndarray | None = Non
     return np.clip(full, 0, 1).astype(np.float32).reshape(clean.shape)
 
 
-def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray) -> dict:
-    """One sample's tensors from float HxWx3 [0, 1] images and an HxW {0, 1} true mask."""
+def drop_components(mask: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """``mask`` (HxW {0, 1}) without each of its 8-connected regions with probability
+    ``share``: the defects a detector misses."""
     import cv2
 
-    if TRAIN_DILATE:
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask.astype(np.uint8)
+    kept = np.concatenate([[0], rng.random(count - 1) >= share]).astype(np.uint8)
+    return kept[labels]
+
+
+def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray,
+                    given: np.ndarray | None = None) -> dict:  # fmt: skip
+    """One sample's tensors from float HxWx3 [0, 1] images and an HxW {0, 1} true mask;
+    ``given`` (default: the true mask) is the mask the network is told about. Both are
+    grown by restore's dilation; ``damage`` is the true one (the holes of the loss)."""
+    import cv2
+
+    def grown(m: np.ndarray) -> np.ndarray:
+        m = m.astype(np.uint8)
+        if not TRAIN_DILATE:
+            return m
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * TRAIN_DILATE + 1,) * 2)
-        mask = cv2.dilate(mask.astype(np.uint8), kernel)
+        return cv2.dilate(m, kernel)
+
+    damage = grown(mask)
+    mask = damage if given is None else grown(given)
     has_mask = bool(mask.any())
-    sigma = estimate_noise_sigma(damaged, mask if has_mask else None)
+    sigma = estimate_noise_sigma(damaged, mask if has_mask else None)  # as restore does
     damaged, estimate = first_estimate(damaged, mask, sigma)
-    target = retone(clean, damaged, mask == 0)
+    target = retone(clean, damaged, damage == 0)
     chw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
+    plane = lambda m: torch.from_numpy(m.astype(np.float32))[None]  # noqa: E731
     return {
         "damaged": chw(damaged),
         "estimate": chw(estimate),
-        "mask": torch.from_numpy(mask.astype(np.float32))[None],
+        "mask": plane(mask),
+        "damage": plane(damage),
         "sigma": torch.tensor(sigma, dtype=torch.float32),
         "target": chw(target),
         "clean": chw(clean.astype(np.float32)),
@@ -94,18 +120,29 @@ def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray) ->
 
 
 class RestorerPairs(torch.utils.data.Dataset):
-    """:class:`SyntheticPairs` turned into restorer samples (:func:`restorer_inputs`)."""
+    """:class:`SyntheticPairs` turned into restorer samples (:func:`restorer_inputs`);
+    with ``mask_dropout`` each defect is left out of the given mask with that probability
+    (its own seeded stream), so the network learns to repair what a detector missed."""
 
-    def __init__(self, pairs: SyntheticPairs) -> None:
-        self.pairs = pairs
+    salt = 23
+
+    def __init__(self, pairs: SyntheticPairs, mask_dropout: float = 0.0) -> None:
+        self.pairs, self.mask_dropout = pairs, mask_dropout
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        from oldphoto_cli.data import sample_rng
+
         item = self.pairs[index]
         to01 = lambda t: ((t.numpy().transpose(1, 2, 0) + 1) / 2).clip(0, 1)  # noqa: E731
-        return restorer_inputs(to01(item["degraded"]), to01(item["clean"]), item["mask"][0].numpy())
+        mask = item["mask"][0].numpy()
+        given = None
+        if self.mask_dropout > 0:
+            rng = sample_rng(self.pairs.cfg.seed, index, self.salt)
+            given = drop_components(mask > 0.5, self.mask_dropout, rng)
+        return restorer_inputs(to01(item["degraded"]), to01(item["clean"]), mask, given)
 
 
 @dataclass
@@ -126,15 +163,17 @@ class RestorerTrainer(Trainer):
     def __init__(self, opts: TrainOptions, clean_dir: str, cfg: RestorerConfig | None = None,
                  losses: RestorerLosses | None = None, clean_share: float = 0.3,
                  damage_only_share: float = 0.15, mild_share: float = 0.4,
-                 recoverable_share: float = 0.0, real_damage: bool = True) -> None:  # fmt: skip
+                 recoverable_share: float = 0.0, real_damage: bool = True,
+                 mask_dropout: float = 0.0, thin_content: float = 0.0) -> None:  # fmt: skip
         self.cfg, self.losses = cfg or RestorerConfig(), losses or RestorerLosses()
         self.clean_dir, self.real_damage = clean_dir, real_damage
+        self.mask_dropout, self.thin_content = mask_dropout, thin_content
         self.mix = {"clean_share": clean_share, "damage_only_share": damage_only_share,
                     "mild_share": mild_share, "recoverable_share": recoverable_share}  # fmt: skip
         train, val = training_split(clean_dir)
         self.pairs = RestorerPairs(SyntheticPairs(train, DataConfig(
-            crop=opts.crop, seed=opts.seed, real_damage=real_damage,
-            false_alarm_masks=False, **self.mix)))  # fmt: skip
+            crop=opts.crop, seed=opts.seed, real_damage=real_damage, thin_content=thin_content,
+            false_alarm_masks=False, **self.mix)), mask_dropout=mask_dropout)  # fmt: skip
         self.val_pairs = RestorerPairs(SyntheticPairs(val, DataConfig(crop=opts.crop,
                                                                       seed=VAL_SEED)))  # fmt: skip
         self.val_clean = RestorerPairs(SyntheticPairs(val, DataConfig(
@@ -156,13 +195,14 @@ class RestorerTrainer(Trainer):
         out = self.run_model(self.models["restorer"], batch).float()
         target, mask = batch["target"], batch["mask"]
         l1 = F.l1_loss(out, target)
-        hole = ((out - target).abs() * mask).sum() / (3 * mask.sum()).clamp(min=1.0)
+        damage = batch.get("damage", mask)  # the true holes, told or not
+        hole = ((out - target).abs() * damage).sum() / (3 * damage.sum()).clamp(min=1.0)
         grad = sum(F.l1_loss(torch.diff(out, dim=d), torch.diff(target, dim=d)) for d in (2, 3))
         loss = self.losses.l1 * l1 + self.losses.hole_l1 * hole + self.losses.gradient * grad
         keep = torch.zeros((), device=out.device)
         if self.losses.keep_l1:
             done = (batch["damaged"] - target).abs().amax(1, keepdim=True) < KEEP_TOLERANCE
-            done = done & (mask == 0)
+            done = done & (damage == 0)
             keep = ((out - target).abs() * done).sum() / (3 * done.sum()).clamp(min=1.0)
             loss = loss + self.losses.keep_l1 * keep
         self.optimizers["restorer"].zero_grad(set_to_none=True)
@@ -192,15 +232,49 @@ class RestorerTrainer(Trainer):
         result["psnr_intact"] = round(psnr(kept.float().clamp(0, 1).cpu(), intact["clean"]), 3)
         return result
 
+    @property
+    def licence(self) -> str:
+        """The weights' licence note (metadata ``licence``): what they were trained on."""
+        overlays = f" and on {OVERLAYS_NOTICE}" if self.real_damage else ""
+        return f"MIT, as oldphoto. Trained on the photos of {self.clean_dir}{overlays}"
+
     def export(self, metrics):
         path = self.export_path()
         summary = {**self.training_summary(),
-                   "data": {"clean": self.clean_dir},
+                   "data": {"clean": self.clean_dir}, "licence": self.licence,
                    "damage": "real (degrade.real_config: film-damage overlays, print cracks, "
                              "tears)" if self.real_damage else "default",
                    "spectrum": self.mix, "losses": vars(self.losses),
+                   "mask_dropout": self.mask_dropout, "thin_content": self.thin_content,
                    "target": "clean crop re-toned to the damaged one (affine colour fit)",
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
         save_weights(path, unwrap(self.models["restorer"]).state_dict(), restorer_arch.ARCH,
-                     self.cfg, summary, metrics)  # fmt: skip
+                     self.cfg, summary, metrics, extra={"licence": self.licence})  # fmt: skip
         return [path]
+
+
+class FaceRestorerTrainer(RestorerTrainer):
+    """The restorer trained further on face portraits (the ``restorer`` face enhancer).
+
+    Same samples, inputs, targets and losses as :class:`RestorerTrainer`, drawn from
+    ``faces_dir`` (``shared/data/faces``: 256 px aligned synthetic portraits, split by
+    file name as every folder is) in ``--crop`` windows at the faces' own scale, which is
+    the scale the face stage restores them at. It starts from the general restorer's
+    weights (``init_from``; their step count carries on): skin, eyes and hair are a
+    narrow domain that it specialises in within a few thousand steps.
+    """
+
+    name = "face_restorer"
+
+    def __init__(self, opts: TrainOptions, faces_dir: str, init_from: str | None = None,
+                 **kwargs) -> None:  # fmt: skip
+        super().__init__(opts, faces_dir, **kwargs)
+        if self.step == 0 and init_from:  # a new run (a resumed one has its own weights)
+            self.resume_from_export(Path(init_from))
+
+    @property
+    def licence(self) -> str:
+        from oldphoto_cli.train.face import LICENCE
+
+        overlays = f"; also trained on {OVERLAYS_NOTICE}" if self.real_damage else ""
+        return f"{LICENCE}{overlays}"
