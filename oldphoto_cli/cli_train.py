@@ -218,10 +218,13 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
               help="With --colour: start from this grey detector export, spread over R, G "
                    "and B so that it computes exactly what the export computes; ignored "
                    "when the run folder resumes.")  # fmt: skip
+@click.option("--tversky-beta", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="The overlap loss: soft Tversky with this weight on misses (0.5 is soft "
+                   "Dice; above it recall counts more than precision).")  # fmt: skip
 @common_options
 def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, thin_content,
              dot_prints, wide_damage, clean_share, mild_share, intact_weight, held_out_dir,
-             real_damage, colour, grow_from, opts):  # fmt: skip
+             real_damage, colour, grow_from, tversky_beta, opts):  # fmt: skip
     """U-Net scratch detector on synthetic structured defects."""
     check_spectrum(clean_share, mild_share)
     from oldphoto_cli.archs.unet_arch import UNetConfig
@@ -238,7 +241,8 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                               clean_share=clean_share, mild_share=mild_share,
                               intact_weight=intact_weight, real_damage=real_damage,
                               held_out=frozenset(p.stem for p in Path(held_out_dir).iterdir())
-                              if held_out_dir else frozenset())  # fmt: skip
+                              if held_out_dir else frozenset(),
+                              tversky_beta=tversky_beta)  # fmt: skip
     if grow_from and trainer.step == 0:
         trainer.grow_from_grey(grow_from)
     click.echo(json.dumps(trainer.run()))

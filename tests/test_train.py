@@ -439,3 +439,21 @@ def test_warmup_only_where_the_optimizer_moments_are_fresh(tmp_path, photo_dirs)
     (tmp_path / "det" / "checkpoint.safetensors").unlink()
     detector(8).run()  # only the export of step 6: fresh moments, a new ramp from there
     assert seen[0][0] == 6 and [lr for _, lr in seen] == pytest.approx([2.5e-4, 5e-4])
+
+
+def test_tversky_loss_is_dice_at_one_half_and_weighs_misses_above_it():
+    from oldphoto_cli.train.detector import soft_dice, soft_tversky
+
+    target = torch.zeros(1, 1, 16, 16)
+    target[..., 4:6, :] = 1  # a 2 px scratch: 32 px
+    logits = torch.full_like(target, -2.0)
+    logits[..., 4:6, :] = 2.0
+    assert torch.allclose(soft_tversky(logits, target, 0.5), soft_dice(logits, target), atol=1e-4)
+    missed = logits.clone()
+    missed[..., 4:6, :8] = -6.0  # half of the scratch missed
+    marked = logits.clone()
+    marked[..., 10:12, :8] = 6.0  # as many pixels falsely marked instead
+    # the higher beta, the more a miss costs against as many false marks
+    gap = {b: float(soft_tversky(missed, target, b) - soft_tversky(marked, target, b))
+           for b in (0.3, 0.5, 0.7, 0.9)}  # fmt: skip
+    assert gap[0.3] < gap[0.5] < gap[0.7] < gap[0.9] and gap[0.7] > 0

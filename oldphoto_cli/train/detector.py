@@ -64,6 +64,19 @@ def soft_dice(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> t
     return (1 - (2 * inter + eps) / (total + eps)).mean()
 
 
+def soft_tversky(logits: torch.Tensor, target: torch.Tensor, beta: float,
+                 eps: float = 0.5) -> torch.Tensor:  # fmt: skip
+    """1 - TP / (TP + (1 - beta) FP + beta FN), soft, per image: beta 0.5 is exactly
+    :func:`soft_dice` (whose smoothing 1 is this ``eps`` doubled); above it a missed defect
+    pixel costs more than a false mark (recall first)."""
+    prob = torch.sigmoid(logits)
+    dims = (1, 2, 3)
+    tp = (prob * target).sum(dim=dims)
+    fp = (prob * (1 - target)).sum(dim=dims)
+    fn = ((1 - prob) * target).sum(dim=dims)
+    return (1 - (tp + eps) / (tp + (1 - beta) * fp + beta * fn + eps)).mean()
+
+
 class DetectorTrainer(Trainer):
     name = "detector"
     exported_model = "unet"
@@ -75,8 +88,10 @@ class DetectorTrainer(Trainer):
                  wide_damage: bool = False, dot_prints: float = 0.0,
                  clean_share: float = 0.0, mild_share: float = 0.0,
                  intact_weight: float = 0.2, real_damage: bool = False,
-                 held_out: frozenset[str] = frozenset()) -> None:  # fmt: skip
+                 held_out: frozenset[str] = frozenset(),
+                 tversky_beta: float = 0.5) -> None:  # fmt: skip
         self.cfg, self.dice_weight, self.clean_dir = cfg or UNetConfig(), dice_weight, clean_dir
+        self.tversky_beta = tversky_beta
         self.real_old_dir, self.negative_weight = real_old_dir, negative_weight
         self.graphics, self.thin_content, self.wide_damage = graphics, thin_content, wide_damage
         self.dot_prints, self.clean_share, self.mild_share = dot_prints, clean_share, mild_share
@@ -144,7 +159,10 @@ class DetectorTrainer(Trainer):
         )
         logits = unet(images)  # one pass: BatchNorm sees both domains
         bce = weighted_bce(logits[:n], batch["mask"])
-        dice = soft_dice(logits[:n], batch["mask"])
+        if self.tversky_beta == 0.5:
+            dice = soft_dice(logits[:n], batch["mask"])
+        else:
+            dice = soft_tversky(logits[:n], batch["mask"], self.tversky_beta)
         loss = bce + self.dice_weight * dice
         out = {"bce": bce.item(), "dice": dice.item()}
         # An intact crop adds nothing to either term: the class-balanced BCE weights clean
@@ -180,7 +198,9 @@ class DetectorTrainer(Trainer):
         summary = {**self.training_summary(),
                    "data": {"clean": self.clean_dir, "real_old_negatives": self.real_old_dir,
                             "real_old_held_out": self.held_out},
-                   "loss": "class-balanced BCE (rare class weight 1-alpha) + soft Dice"
+                   "loss": "class-balanced BCE (rare class weight 1-alpha) + "
+                   + ("soft Dice" if self.tversky_beta == 0.5
+                      else f"soft Tversky (beta {self.tversky_beta}: misses weigh more)")
                    + (f" + {self.negative_weight} x BCE(real old crops, all clean; "
                       f"{self.negatives_per_batch} a batch)"
                       if self.negatives_per_batch else ""),
