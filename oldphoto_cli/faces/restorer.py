@@ -9,6 +9,10 @@ hair look like under grain and scratches. It restores each face from the input p
 have to undo), given the damage mask restore used, at the photo's own scale
 (:func:`oldphoto_cli.faces.align.native_crop_size`: grain is not enlarged), and the
 result is harmonised and pasted into the general restoration like every aligned enhancer.
+Trained on synthetic faces, smoother than real skin, the network softens beards and lined
+skin: the photo's fine texture is put back as the ``face`` stage does
+(:func:`oldphoto_cli.faces.network.keep_photo_detail`, ``fidelity``, default 1), while the
+specks it repaired stay repaired.
 
 Weights ``face_restorer.safetensors``: trained on research-use synthetic faces, so shipped
 beside the face network in the plugin package ``oldphoto-face-weights``.
