@@ -58,6 +58,15 @@ pixel_skip_option = click.option(
 )  # fmt: skip
 
 
+def mask_dropout_option(default: float):
+    """``--mask-dropout`` (the restorers): its default differs per network."""
+    return click.option(
+        "--mask-dropout", default=default, show_default=True, type=click.FloatRange(0, 1),
+        help="Leave each defect out of the mask the network is given with this probability "
+        "(it learns to repair what a detector misses).",
+    )  # fmt: skip
+
+
 @click.group()
 def train() -> None:
     """Train the networks (runs unchanged under torchrun for DDP)."""
@@ -274,9 +283,7 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
 @click.option("--keep-weight", default=0.0, show_default=True,
               help="Weight of an L1 loss on the pixels that need no repair (outside the "
                    "mask, already at their target): leave them alone.")  # fmt: skip
-@click.option("--mask-dropout", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-              help="Leave each defect out of the mask the network is given with this "
-                   "probability (it learns to repair what a detector misses).")  # fmt: skip
+@mask_dropout_option(0.0)
 @click.option("--thin-content", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of crops with thin-line content drawn in before the damage (wires, "
                    "hair, fences, text, lace: lines to keep, not repair).")  # fmt: skip
@@ -316,9 +323,7 @@ def restorer(clean_dir, width, blocks, clean_share, damage_only_share, mild_shar
               help="Share of intact faces with damage alone.")  # fmt: skip
 @click.option("--mild-share", default=0.4, show_default=True, type=click.FloatRange(0, 1),
               help="Share of mildly damaged faces; the rest get the full damage mix.")  # fmt: skip
-@click.option("--mask-dropout", default=0.4, show_default=True, type=click.FloatRange(0, 1),
-              help="Leave each defect out of the mask the network is given with this "
-                   "probability (it learns to repair what a detector misses).")  # fmt: skip
+@mask_dropout_option(0.4)
 @common_options
 def face_restorer(faces_dir, init_from, clean_share, damage_only_share, mild_share,
                   mask_dropout, opts):  # fmt: skip

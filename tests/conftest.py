@@ -297,3 +297,20 @@ def write_tiny_face_weights(directory: Path, seed: int = 0) -> Path:
 def tiny_weights(tmp_path_factory) -> Path:
     """A weights dir of untrained tiny models (use with weights_dir= / --weights-dir)."""
     return write_tiny_weights(tmp_path_factory.mktemp("tiny_weights"))
+
+
+def random_restorer_export(path: Path, config) -> Path:
+    """A restorer export (``config``: a small ``RestorerConfig``) whose correction is random
+    and non-zero, so a stage built on it changes what it restores."""
+    import torch
+
+    from oldphoto_cli.archs import restorer_arch
+    from oldphoto_cli.weights import save_weights
+
+    torch.manual_seed(0)
+    model = restorer_arch.Restorer(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    save_weights(path, model.state_dict(), restorer_arch.ARCH, config, {"steps": 0}, {})
+    return path

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import random_restorer_export
 from PIL import Image
 
 from oldphoto_cli.archs import restorer_arch
-from oldphoto_cli.archs.restorer_arch import Restorer, RestorerConfig
+from oldphoto_cli.archs.restorer_arch import RestorerConfig
 from oldphoto_cli.contract import Face
 from oldphoto_cli.faces.align import EYE_TEMPLATE, align_face, native_crop_size
 from oldphoto_cli.faces.enhance import AlignedFaceEnhancer, aligned_mask
@@ -117,13 +118,7 @@ def test_an_enhancer_without_the_source_is_called_as_before():
 @pytest.fixture()
 def face_weights(tmp_path):
     """A face_restorer export with a random (non-zero) correction."""
-    torch.manual_seed(0)
-    model = Restorer(TINY)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    save_weights(tmp_path / "face_restorer.safetensors", model.state_dict(), restorer_arch.ARCH,
-                 TINY, {"steps": 0}, {})  # fmt: skip
+    random_restorer_export(tmp_path / "face_restorer.safetensors", TINY)
     return tmp_path
 
 
@@ -177,21 +172,21 @@ def test_face_restorer_trainer_starts_from_given_weights_and_exports_a_licence(t
         image = (_photo(30 + i, (64, 64)) * 255).astype(np.uint8)
         Image.fromarray(image).save(faces / f"face_{i:05d}.png")
     init = face_weights / "face_restorer.safetensors"
-    save_weights(init, read_and_step(init), restorer_arch.ARCH, TINY, {"steps": 40}, {})
+    save_weights(init, tensors_of(init), restorer_arch.ARCH, TINY, {"steps": 40}, {})
     opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=2, crop=32, steps=42,
                         log_every=1, val_every=0, checkpoint_every=100, lr=1e-3)  # fmt: skip
     trainer = FaceRestorerTrainer(opts, str(faces), init_from=str(init), cfg=TINY,
                                   real_damage=False)  # fmt: skip
     assert trainer.step == 40  # the general restorer's count carries on
     start = {k: v.clone() for k, v in trainer.models["restorer"].state_dict().items()}
-    assert all(torch.equal(start[k], v) for k, v in read_and_step(init).items())
+    assert all(torch.equal(start[k], v) for k, v in tensors_of(init).items())
     trainer.run()
     meta = read_metadata(tmp_path / "run" / "face_restorer.safetensors")
     assert meta["arch"] == "restorer" and meta["training"]["steps"] == 42
     assert "research use" in meta["licence"] and "FFHQ" in meta["licence"]
 
 
-def read_and_step(path):
+def tensors_of(path):
     from oldphoto_cli.weights import load_weights
 
     tensors, _ = load_weights(path)

@@ -7,15 +7,15 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import random_restorer_export
 from PIL import Image
 
-from oldphoto_cli.archs import restorer_arch
 from oldphoto_cli.archs.restorer_arch import Restorer, RestorerConfig
 from oldphoto_cli.classical import first_estimate
 from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
 from oldphoto_cli.train.common import TrainOptions
 from oldphoto_cli.train.restorer import RestorerTrainer, restorer_inputs, retone
-from oldphoto_cli.weights import read_metadata, save_weights
+from oldphoto_cli.weights import read_metadata
 
 TINY = RestorerConfig(width=8, blocks=(1, 1))
 
@@ -82,13 +82,7 @@ def test_restorer_inputs_fill_the_holes_and_carry_the_noise_level():
 @pytest.fixture()
 def weights_dir(tmp_path):
     """A restorer export with a random (non-zero) correction, in a weights folder."""
-    torch.manual_seed(0)
-    model = Restorer(TINY)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    save_weights(tmp_path / "restorer.safetensors", model.state_dict(), restorer_arch.ARCH,
-                 TINY, {"steps": 0}, {})  # fmt: skip
+    random_restorer_export(tmp_path / "restorer.safetensors", TINY)
     return tmp_path
 
 

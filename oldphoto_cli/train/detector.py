@@ -159,7 +159,7 @@ class DetectorTrainer(Trainer):
         )
         logits = unet(images)  # one pass: BatchNorm sees both domains
         bce = weighted_bce(logits[:n], batch["mask"])
-        if self.tversky_beta == 0.5:
+        if self.tversky_beta == 0.5:  # the same loss; soft_dice keeps old runs bit-exact
             dice = soft_dice(logits[:n], batch["mask"])
         else:
             dice = soft_tversky(logits[:n], batch["mask"], self.tversky_beta)
