@@ -1,6 +1,7 @@
 """Side by side at 1:1: real cracks of ``real_old`` (top row, crops centred on the traced
-crack masks) and synthetic print cracks (``oldphoto_cli.degrade.print_damage``) drawn on
-crops of uncracked old photos (bottom row), to judge the renderer by eye.
+crack masks), synthetic print crack networks (``print_damage.print_cracks``, middle row) and
+lone cracks (``print_damage.lone_crack``, bottom row) drawn on crops of uncracked old
+photos, to judge the renderer by eye.
 
     python benchmarks/crack_likeness.py --real-old ../shared/data/real_old --out /tmp/cracks.png
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from oldphoto_cli.data import load_rgb
 from oldphoto_cli.degrade import rng_for
-from oldphoto_cli.degrade.print_damage import print_cracks
+from oldphoto_cli.degrade.print_damage import lone_crack, print_cracks
 
 HERE = Path(__file__).resolve().parent
 CRACKED = ("1920sFamilyPhoto", "WWIHospital", "1907Cowboys", "overmiller")
@@ -43,13 +44,16 @@ def main() -> None:
     for stem in CRACKED:
         mask = cv2.imread(str(HERE / "real_masks" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
         real.append(crop_around(load_rgb(Path(args.real_old) / f"{stem}.jpg"), mask, args.size))
-    synthetic = []
-    for i, stem in enumerate(UNCRACKED):
-        img = load_rgb(Path(args.real_old) / f"{stem}.jpg")
-        crop = img[100 : 100 + args.size, 100 : 100 + args.size].astype(np.float32) / 255
-        out, _, _ = print_cracks(np.ascontiguousarray(crop), rng_for(args.seed, i))
-        synthetic.append((np.clip(out, 0, 1) * 255).astype(np.uint8))
-    sheet = np.vstack([np.hstack(real), np.hstack(synthetic)])
+    rows = [np.hstack(real)]
+    for op in (print_cracks, lone_crack):
+        synthetic = []
+        for i, stem in enumerate(UNCRACKED):
+            img = load_rgb(Path(args.real_old) / f"{stem}.jpg")
+            crop = img[100 : 100 + args.size, 100 : 100 + args.size].astype(np.float32) / 255
+            out, _, _ = op(np.ascontiguousarray(crop), rng_for(args.seed, i))
+            synthetic.append((np.clip(out, 0, 1) * 255).astype(np.uint8))
+        rows.append(np.hstack(synthetic))
+    sheet = np.vstack(rows)
     cv2.imwrite(args.out, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 

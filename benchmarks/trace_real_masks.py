@@ -21,6 +21,10 @@ stroke file, and draw review sheets to correct them.
   the mask takes the scratch's own width; with ``"exact": true`` the band itself is;
 * ``areas``: polygons that are damage as drawn (flaking, tears, large spots);
 * ``erase``: polygons in which nothing is damage (eyes, buttons, lace, text);
+* ``ignore`` (training labels only): polygons the tracer could not label with confidence
+  (dense mottling, ambiguous texture, mounts); ``render`` writes them as 128 in the mask,
+  which ``train detector --real-masks`` leaves out of its loss. An evaluation set has none
+  (``load_real_masks`` refuses a mask with unlabelled pixels);
 * ``note``: one line on what damage the photo has (or, for an empty mask, what thin
   content it holds that a detector must not mark).
 
@@ -131,6 +135,15 @@ def render(rgb: np.ndarray, spec: dict) -> np.ndarray:
     return render_kinds(rgb, spec)[0]
 
 
+def training_labels(mask: np.ndarray, spec: dict) -> np.ndarray:
+    """The mask as written: 255 damage, 0 intact, 128 where ``spec["ignore"]`` says the
+    label is unknown (it wins over damage drawn there)."""
+    labels = mask.astype(np.uint8) * 255
+    for area in spec.get("ignore", []):
+        cv2.fillPoly(labels, [_poly(area)], 128)
+    return labels
+
+
 def component_widths(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(labels, width per label) of the 8-connected components of ``mask``: the width of
     a component is ``2 * max(distance to the background) - 1`` (L2), i.e. 1 for a one-pixel
@@ -161,7 +174,11 @@ def load_real_masks(real_old_dir=None, masks_dir: Path = HERE) -> dict:
             photos = [p for p in Path(real_old_dir).glob(stem + ".*") if p.suffix != ".png"]
             if not photos:
                 continue
-        mask = (cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE) > 127).astype(np.uint8)
+        labels = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+        if ((labels > 0) & (labels < 255)).any():
+            raise ValueError(f"{mask_path}: unlabelled pixels (an 'ignore' region) in an "
+                             "evaluation mask")  # fmt: skip
+        mask = (labels > 127).astype(np.uint8)
         kinds = cv2.imread(str(Path(masks_dir) / "kinds" / f"{stem}.kinds.png"),
                            cv2.IMREAD_UNCHANGED)  # fmt: skip
         if kinds is None:
@@ -248,7 +265,7 @@ def main() -> None:
             if (kinds == UNKNOWN).any():
                 raise SystemExit(f"{stem}: an entry names no damage kind (one of {KINDS})")
             where = Path(args.strokes).parent
-            cv2.imwrite(str(where / f"{stem}.png"), mask * 255)
+            cv2.imwrite(str(where / f"{stem}.png"), training_labels(mask, specs[stem]))
             (where / "kinds").mkdir(exist_ok=True)
             cv2.imwrite(str(where / "kinds" / f"{stem}.kinds.png"), kinds)
             share = ", ".join(f"{k} {(kinds == i + 1).mean():.3%}" for i, k in enumerate(KINDS)

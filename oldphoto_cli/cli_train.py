@@ -230,15 +230,34 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
 @click.option("--tversky-beta", default=0.5, show_default=True, type=click.FloatRange(0, 1),
               help="The overlap loss: soft Tversky with this weight on misses (0.5 is soft "
                    "Dice; above it recall counts more than precision).")  # fmt: skip
+@click.option("--real-masks", "real_masks_dir", default=None,
+              type=click.Path(exists=True, file_okay=False),
+              help="Hand-traced damage masks of real old photos (<stem>.png beside nothing "
+                   "else: 255 damage, 0 intact, 128 unlabelled), photos from --real-old: "
+                   "real crops with real labels in every batch.")  # fmt: skip
+@click.option("--sparse-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of crops with sparse damage: mild ageing and one defect, mostly a "
+                   "lone crack (data.SPARSE_GROUP_P), as most real prints carry it.")  # fmt: skip
+@click.option("--drawn-on-traced", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of the traced real crops that also get one synthetic defect drawn "
+                   "on (labelled): real photos must not become a domain the detector "
+                   "never marks.")  # fmt: skip
+@click.option("--traced-per-batch", default=0, show_default=True, type=click.IntRange(0),
+              help="Traced real crops added to each batch (0: a quarter of the batch, at "
+                   "least 2).")  # fmt: skip
 @common_options
 def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, thin_content,
              dot_prints, wide_damage, clean_share, mild_share, intact_weight, held_out_dir,
-             real_damage, colour, grow_from, tversky_beta, opts):  # fmt: skip
+             real_damage, colour, grow_from, tversky_beta, real_masks_dir, sparse_share,
+             drawn_on_traced, traced_per_batch, opts):  # fmt: skip
     """U-Net scratch detector on synthetic structured defects."""
-    check_spectrum(clean_share, mild_share)
+    check_spectrum(clean_share, mild_share, sparse=sparse_share)
     from oldphoto_cli.archs.unet_arch import UNetConfig
     from oldphoto_cli.train.detector import DetectorTrainer
 
+    if real_masks_dir and not real_old_dir:
+        raise click.BadParameter("the traced masks' photos come from --real-old",
+                                 param_hint="--real-masks")  # fmt: skip
     if grow_from and not colour:
         raise click.BadParameter("grows a grey export into a colour one: needs --colour",
                                  param_hint="--grow-from")  # fmt: skip
@@ -251,7 +270,10 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                               intact_weight=intact_weight, real_damage=real_damage,
                               held_out=frozenset(p.stem for p in Path(held_out_dir).iterdir())
                               if held_out_dir else frozenset(),
-                              tversky_beta=tversky_beta)  # fmt: skip
+                              tversky_beta=tversky_beta, real_masks_dir=real_masks_dir,
+                              traced_per_batch=traced_per_batch,
+                              sparse_share=sparse_share,
+                              drawn_on_traced=drawn_on_traced)  # fmt: skip
     if grow_from and trainer.step == 0:
         trainer.grow_from_grey(grow_from)
     click.echo(json.dumps(trainer.run()))

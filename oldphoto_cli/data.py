@@ -123,6 +123,9 @@ class DataConfig:
     clean_share: float = 0.0
     # then damage alone on an intact crop (scratches on a sharp print: nothing else to fix)
     damage_only_share: float = 0.0
+    # then sparse damage: mild ageing and one defect (:data:`SPARSE_GROUP_P`), as real
+    # prints mostly carry it
+    sparse_share: float = 0.0
     mild_share: float = 0.0
     # then recoverable ageing (:data:`RECOVERABLE_GROUP_P`): what the restorer can undo
     recoverable_share: float = 0.0
@@ -182,6 +185,29 @@ def damage_only_config(real_damage: bool, wide_damage: bool) -> DegradeConfig:
         base = wide_config(jpeg_after=0.0) if wide_damage else DegradeConfig()
     damage = tuple(sorted({s.group for s in get_degradations().values() if s.structured}))
     return DegradeConfig(structured=True, only=damage, group_p=base.group_p)
+
+
+SPARSE_GROUP_P = {
+    "crack_lone": 0.4, "scratch_varied": 0.15, "overlay": 0.15, "hair": 0.1, "dust": 0.1,
+    "flake": 0.05, "tear": 0.05,
+}  # fmt: skip
+"""The one defect of a sparse-damage crop, by group: mostly a lone crack, the damage that
+a detector trained on whole crack networks left unmarked on real prints."""
+
+
+def sparse_config(rng: np.random.Generator, ageing: bool = True) -> DegradeConfig:
+    """Mild ageing (:func:`mild_config`; none with ``ageing=False``, for a photo that is
+    old already) and exactly one structured group, drawn from :data:`SPARSE_GROUP_P` with
+    ``rng``: damage as sparse as on most real prints."""
+    from oldphoto_cli.degrade import DegradeConfig, get_degradations
+
+    groups = list(SPARSE_GROUP_P)
+    weights = np.array([SPARSE_GROUP_P[g] for g in groups])
+    chosen = groups[int(rng.choice(len(groups), p=weights / weights.sum()))]
+    aged = {s.group for s in get_degradations().values() if not s.structured} if ageing else ()
+    mild = mild_config(True)
+    return DegradeConfig(structured=True, only=(*sorted(aged), chosen),
+                         group_p={**mild.group_p, chosen: 1.0}, jpeg_after=0.0)  # fmt: skip
 
 
 def false_alarm_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -276,9 +302,12 @@ class SyntheticPairs(_Crops):
                 mask = false_alarm_mask(*clean.shape[:2], rng)
             return {"degraded": to_tensor(clean), "clean": to_tensor(clean),
                     "mask": torch.from_numpy(mask.astype(np.float32))[None]}  # fmt: skip
-        aged_from = cfg.clean_share + cfg.damage_only_share
-        if u < aged_from and cfg.structured:
+        sparse_from = cfg.clean_share + cfg.damage_only_share
+        aged_from = sparse_from + cfg.sparse_share
+        if u < sparse_from and cfg.structured:
             config = damage_only_config(cfg.real_damage, cfg.wide_damage)
+        elif u < aged_from and cfg.structured:
+            config = sparse_config(rng)
         elif u < aged_from + cfg.mild_share + cfg.recoverable_share:
             mild = u < aged_from + cfg.mild_share
             config = (mild_config if mild else recoverable_config)(cfg.structured)
@@ -502,6 +531,117 @@ class RealOldCrops(_Crops):
 
     def item(self, crop, index):
         return {"old": to_tensor(crop)}
+
+
+class TracedRealCrops(Dataset):
+    """Crops of real old photos with hand-traced damage masks (training labels).
+
+    ``items`` pairs each photo with its mask: a PNG of the photo's size, 255 damage, 0
+    intact, 128 unknown (a region the tracer could not label: the loss skips it). Half of
+    the crops of a damaged photo are centred on a damage pixel (damage covers well under
+    1 % of a real photo: uniform crops would hardly ever show any). The photo and its mask
+    are rescaled together by a random factor in [0.6, 1] (the detector meets damage at
+    several scales) and flipped together.
+
+    With ``drawn_share`` > 0, that share of the crops also gets one synthetic defect drawn
+    on (:func:`sparse_config` without ageing: the photo is old already), labelled exactly:
+    without it, nearly every pixel of a real crop is intact, and a detector learns that a
+    real photo is never damaged (a shortcut that leaves real cracks unmarked).
+
+    Item: {"old": (3, S, S) in [-1, 1], "mask": (1, S, S) {0, 1}, "known": (1, S, S) {0, 1}}.
+    """
+
+    salt, max_side = 19, 1024
+    drawn_salt = 23  # the drawn defect's own stream: the crops stay what they were
+
+    def __init__(self, items: list[tuple[Path, Path]], cfg: DataConfig,
+                 length: int = 10**9, drawn_share: float = 0.0) -> None:  # fmt: skip
+        if not items:
+            raise ValueError("no traced photos")
+        self.photos = ImageCache([photo for photo, _ in items], self.max_side)
+        self.mask_paths = [mask for _, mask in items]
+        self._masks: dict[int, np.ndarray] = {}
+        self.cfg, self.length, self.drawn_share = cfg, length, drawn_share
+
+    def __len__(self) -> int:
+        return self.length
+
+    def mask(self, i: int) -> np.ndarray:
+        """Photo ``i``'s uint8 label map at the cached photo's size (255, 0, 128)."""
+        import cv2
+
+        if i not in self._masks:
+            labels = cv2.imread(str(self.mask_paths[i]), cv2.IMREAD_GRAYSCALE)
+            if labels is None:
+                raise FileNotFoundError(f"cannot read mask {self.mask_paths[i]}")
+            h, w = self.photos[i].shape[:2]
+            if labels.shape != (h, w):
+                if max(labels.shape) <= self.max_side:  # same size expected: a wrong file
+                    raise ValueError(f"{self.mask_paths[i]}: mask {labels.shape} != photo {(h, w)}")
+                labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+            self._masks[i] = labels
+        return self._masks[i]
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        import cv2
+
+        rng = sample_rng(self.cfg.seed, index, self.salt)
+        i = int(rng.integers(len(self.photos)))
+        img, labels = self.photos[i], self.mask(i)
+        size = self.cfg.crop
+        h, w = img.shape[:2]
+        scale = max(rng.uniform(0.6, 1.0), size / min(h, w))
+        damage = (labels > 191).astype(np.float32)
+        unknown = ((labels > 63) & (labels <= 191)).astype(np.float32)
+        if abs(scale - 1.0) > 1e-3:
+            h, w = max(size, round(h * scale)), max(size, round(w * scale))
+            img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+            # area-resampled, so a 1 px line stays marked where it covers 40 % of a pixel
+            damage = cv2.resize(damage, (w, h), interpolation=cv2.INTER_AREA) > 0.4
+            unknown = cv2.resize(unknown, (w, h), interpolation=cv2.INTER_AREA) > 0.01
+        else:
+            damage, unknown = damage > 0.5, unknown > 0.5
+        ys, xs = np.nonzero(damage)
+        if len(ys) and rng.random() < 0.5:
+            k = int(rng.integers(len(ys)))
+            top = int(np.clip(ys[k] - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, h - size))
+            left = int(np.clip(xs[k] - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, w - size))
+        else:
+            top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+        window = np.s_[top : top + size, left : left + size]
+        crop, mask, known = img[window], damage[window], ~unknown[window]
+        if rng.random() < 0.5:
+            crop, mask, known = crop[:, ::-1], mask[:, ::-1], known[:, ::-1]
+        crop = np.ascontiguousarray(crop)
+        if self.drawn_share > 0:
+            from oldphoto_cli.degrade import degrade_image
+
+            drawn_rng = sample_rng(self.cfg.seed, index, self.drawn_salt)
+            if drawn_rng.random() < self.drawn_share:
+                result = degrade_image(crop.astype(np.float32) / 255, drawn_rng,
+                                       sparse_config(drawn_rng, ageing=False))  # fmt: skip
+                crop = np.clip(result.image, 0, 1)
+                drawn = result.mask > 0
+                mask, known = mask | drawn, known | drawn
+        return {"old": to_tensor(crop), "mask": _as_map(mask), "known": _as_map(known)}
+
+
+def _as_map(flags: np.ndarray) -> torch.Tensor:
+    """HxW bool -> (1, H, W) float32 {0, 1}."""
+    return torch.from_numpy(np.ascontiguousarray(flags, np.float32))[None]
+
+
+def traced_items(masks_dir: str | Path, photos_dir: str | Path) -> list[tuple[Path, Path]]:
+    """(photo, mask) pairs: every ``<stem>.png`` mask of ``masks_dir`` with its photo
+    ``<stem>.*`` in ``photos_dir``; a mask without its photo is an error (a typo in a
+    stem must not silently shrink the training set)."""
+    photos = {p.stem: p for p in list_images(photos_dir)}
+    items = []
+    for mask in sorted(Path(masks_dir).glob("*.png")):
+        if mask.stem not in photos:
+            raise FileNotFoundError(f"{mask}: no photo {mask.stem}.* in {photos_dir}")
+        items.append((photos[mask.stem], mask))
+    return items
 
 
 def batch_of(dataset: Dataset, start: int, size: int) -> dict[str, torch.Tensor]:

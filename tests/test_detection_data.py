@@ -28,6 +28,7 @@ from oldphoto_cli.degrade.compose import WIDE_GROUP_P
 ROOT = Path(__file__).resolve().parents[1]
 NEW_OPS = ("scratches_varied", "film_scratches", "cracks_varied", "hairs", "flaking")
 REAL_OPS = ("film_overlays", "print_cracks", "tears")  # degrade.real_config
+SPARSE_OPS = ("lone_crack",)  # only in the detector's sparse-damage crops (data.sparse_config)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_wider_groups_are_off_by_default_and_take_no_draw(img):
     ops existed: leaving them out by name gives bit-identical results."""
     specs = get_degradations()
     recoverable = ("soft_blur", "resample", "jpeg_strong")  # the restorer's unstructured ops
-    off = NEW_OPS + REAL_OPS + recoverable
+    off = NEW_OPS + REAL_OPS + SPARSE_OPS + recoverable
     for name in off:
         assert specs[name].structured == (name not in recoverable)
         assert DegradeConfig().group_p[specs[name].group] == 0

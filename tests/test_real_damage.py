@@ -11,7 +11,7 @@ import pytest
 
 from oldphoto_cli.degrade import DegradeConfig, degrade_image, real_config, rng_for
 from oldphoto_cli.degrade import film_overlays as fo
-from oldphoto_cli.degrade.print_damage import print_cracks, tears
+from oldphoto_cli.degrade.print_damage import lone_crack, print_cracks, tears
 from oldphoto_cli.degrade.structured import MIN_CHANGE
 
 
@@ -29,7 +29,7 @@ def _assert_exact(img, out, mask):
     assert np.all(changed[mask == 1] >= MIN_CHANGE)
 
 
-@pytest.mark.parametrize("op", [print_cracks, tears, fo.film_overlays])
+@pytest.mark.parametrize("op", [print_cracks, lone_crack, tears, fo.film_overlays])
 def test_real_damage_ops_are_pure_and_exact(op, photo):
     for i in range(6):
         out, mask, params = op(photo, rng_for(9, i))
@@ -111,9 +111,42 @@ def test_real_config_adds_real_groups_and_keeps_default_data(photo):
     names = set()
     for i in range(40):
         names.update(op["name"] for op in degrade_image(photo, rng_for(2, i)).ops)
-    assert not names & {"film_overlays", "print_cracks", "tears"}
+    assert not names & {"film_overlays", "print_cracks", "tears", "lone_crack"}
     names = set()
     for i in range(40):
         names.update(op["name"] for op in degrade_image(photo, rng_for(2, i), real_config()).ops)
     assert {"film_overlays", "print_cracks"} <= names
     assert DegradeConfig().group_p["overlay"] == 0.0
+
+
+def test_lone_crack_is_one_thin_connected_line(photo):
+    """One crack, not a network: a single main component, thin, 1-5 px, covering a small
+    share of the crop; paper-white most of the time."""
+    light, widest = 0, []
+    for i in range(20):
+        out, mask, params = lone_crack(photo, rng_for(13, i))
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        areas = np.sort(stats[1:, cv2.CC_STAT_AREA])[::-1]
+        assert areas[0] >= 0.6 * areas.sum()  # one crack (a faint stretch may cut a piece off)
+        assert mask.mean() < 0.08
+        assert 1 <= params["width"] <= 5
+        widest.append(_stroke_widths(mask).max())  # lifted borders and joins add a little
+        light += params["light"]
+    assert np.median(widest) <= 8 and max(widest) <= 16
+    assert 10 <= light <= 19
+
+
+def test_sparse_crops_carry_exactly_one_defect(photo):
+    from oldphoto_cli.data import SPARSE_GROUP_P, sparse_config
+    from oldphoto_cli.degrade import get_degradations
+
+    structured = {s.name: s.group for s in get_degradations().values() if s.structured}
+    groups, shares = [], []
+    for i in range(40):
+        result = degrade_image(photo, rng_for(3, i), sparse_config(np.random.default_rng(i)))
+        fired = [op["name"] for op in result.ops if op["name"] in structured]
+        assert len(fired) == 1
+        groups.append(structured[fired[0]])
+        shares.append(result.mask.mean())
+    assert set(groups) <= set(SPARSE_GROUP_P) and groups.count("crack_lone") >= 8
+    assert np.median(shares) < 0.05  # sparse: real prints carry 0.3 % on average

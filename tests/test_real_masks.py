@@ -97,3 +97,24 @@ def test_component_width_classes_and_unknown_kind():
     assert mask[2, 2] == 1 and kinds[2, 2] == trm.UNKNOWN
     mask, kinds = trm.render_kinds(black, {"kind": "tear", "areas": [area]})  # photo default
     assert kinds[2, 2] == 4
+
+
+def test_ignore_regions_are_unlabelled_in_training_masks_and_refused_in_evaluation(tmp_path):
+    trm = _module()
+    photo = np.full((40, 60, 3), 128, np.uint8)
+    photo[20:22, :] = 40  # a dark scratch across
+    spec = {"lines": [{"points": [[0, 21], [59, 21]], "width": 5, "kind": "scratch"}],
+            "ignore": [[[40, 0], [59, 0], [59, 39], [40, 39]]]}  # fmt: skip
+    mask = trm.render(photo[..., ::-1] / 255.0, spec)
+    labels = trm.training_labels(mask, spec)
+    assert (labels[20:22, :40] == 255).all() and (labels[:, 40:] == 128).all()
+    assert (labels[:18, :40] == 0).all()
+    photos, masks = tmp_path / "photos", tmp_path / "masks"
+    photos.mkdir()
+    masks.mkdir()
+    cv2.imwrite(str(photos / "P.bmp"), photo)
+    cv2.imwrite(str(masks / "P.png"), labels)
+    (masks / "kinds").mkdir()
+    cv2.imwrite(str(masks / "kinds" / "P.kinds.png"), (labels == 255).astype(np.uint8) * 2)
+    with pytest.raises(ValueError, match="unlabelled"):
+        trm.load_real_masks(photos, masks)

@@ -457,3 +457,130 @@ def test_tversky_loss_is_dice_at_one_half_and_weighs_misses_above_it():
     gap = {b: float(soft_tversky(missed, target, b) - soft_tversky(marked, target, b))
            for b in (0.3, 0.5, 0.7, 0.9)}  # fmt: skip
     assert gap[0.3] < gap[0.5] < gap[0.7] < gap[0.9] and gap[0.7] > 0
+
+
+def _traced(tmp_path, photo_dirs, stems=("img00", "img01")):
+    """Masks for two of the fixture's old photos: a damage bar, and an unlabelled bottom."""
+    masks = tmp_path / "masks"
+    masks.mkdir(exist_ok=True)
+    for stem in stems:
+        labels = np.zeros((48, 48), np.uint8)
+        labels[10:14, 4:44] = 255  # a 4 px scratch across the photo
+        labels[40:, :] = 128  # the tracer could not tell
+        Image.fromarray(labels).save(masks / f"{stem}.png")
+    return masks
+
+
+def test_traced_crops_carry_their_labels_and_unknown_pixels(tmp_path, photo_dirs):
+    from oldphoto_cli.data import DataConfig, TracedRealCrops, traced_items
+
+    _, old = photo_dirs
+    crops = TracedRealCrops(traced_items(_traced(tmp_path, photo_dirs), old),
+                            DataConfig(crop=32, seed=3))  # fmt: skip
+    items = [crops[i] for i in range(40)]
+    assert items[0]["old"].shape == (3, 32, 32) and items[0]["mask"].shape == (1, 32, 32)
+    with_damage = sum(bool(it["mask"].any()) for it in items)
+    with_unknown = sum(bool((it["known"] == 0).any()) for it in items)
+    assert with_damage >= 20  # half the crops are centred on damage, the rest see it often
+    assert 0 < with_unknown < 40
+    for it in items:  # damage is never unlabelled, and the labels are binary
+        assert not bool((it["mask"] * (1 - it["known"])).any())
+        assert set(it["known"].unique().tolist()) <= {0.0, 1.0}
+    # the scratch is a 4 px band of the photo: a marked row is marked nearly all along
+    marked_rows = [row for it in items for row in it["mask"][0] if row.sum() > 0]
+    assert np.median([row.sum().item() for row in marked_rows]) >= 16
+
+
+def test_traced_items_refuse_a_mask_without_its_photo(tmp_path, photo_dirs):
+    from oldphoto_cli.data import traced_items
+
+    _, old = photo_dirs
+    masks = _traced(tmp_path, photo_dirs, stems=("img00", "no_such_photo"))
+    with pytest.raises(FileNotFoundError, match="no_such_photo"):
+        traced_items(masks, old)
+
+
+def test_weighted_bce_leaves_unknown_pixels_out():
+    from oldphoto_cli.archs.unet_arch import weighted_bce
+
+    torch.manual_seed(0)
+    logits, target = torch.randn(2, 1, 8, 8), (torch.rand(2, 1, 8, 8) < 0.2).float()
+    known = torch.ones_like(target)
+    known[..., 4:, :] = 0
+    changed = logits.clone()
+    changed[..., 4:, :] = 50.0  # anything at all where the label is unknown
+    assert torch.allclose(weighted_bce(logits, target), weighted_bce(logits, target, known * 0 + 1))
+    assert torch.allclose(weighted_bce(logits, target, known), weighted_bce(changed, target, known))
+    assert not torch.allclose(weighted_bce(logits, target), weighted_bce(changed, target))
+
+
+def test_traced_real_crops_train_the_detector_and_replace_their_negatives(tmp_path, photo_dirs):
+    """Traced photos come with their labels, never as all-clean negatives; a traced photo of
+    the held-out evaluation set is refused; the detector learns the traced damage."""
+    clean, old = photo_dirs
+    masks = _traced(tmp_path, photo_dirs)
+    import shutil
+
+    with_val = tmp_path / "old_with_val"  # val8.png falls in the fixed validation split
+    shutil.copytree(old, with_val)
+    shutil.copy(with_val / "img00.png", with_val / "val8.png")
+    (tmp_path / "v").mkdir()
+    with pytest.raises(ValueError, match="validation split: val8"):
+        DetectorTrainer(_opts(tmp_path / "val"), str(clean), UNetConfig(width=4, depth=2),
+                        real_old_dir=str(with_val), real_masks_dir=str(_traced(
+                            tmp_path / "v", photo_dirs, ["img00", "val8"])))  # fmt: skip
+    with pytest.raises(ValueError, match="held-out"):
+        DetectorTrainer(_opts(tmp_path / "held"), str(clean), UNetConfig(width=4, depth=2),
+                        real_old_dir=str(old), real_masks_dir=str(masks),
+                        held_out=frozenset({"img01"}))  # fmt: skip
+    torch.manual_seed(0)
+    trainer = DetectorTrainer(_opts(tmp_path / "t", lr=1e-2), str(clean),
+                              UNetConfig(width=8, depth=2), real_old_dir=str(old),
+                              real_masks_dir=str(masks), negative_weight=0.1)  # fmt: skip
+    assert not {"img00", "img01"} & {p.stem for p in trainer.negatives.images.paths}
+    batch = trainer.make_batch(0, 4)
+    assert batch["traced"].shape[0] == 2 and batch["traced_known"].shape == (2, 1, 32, 32)
+    unet = trainer.models["unet"]
+    first = trainer.traced_loss(unet(batch["traced"]), batch["traced_mask"],
+                                batch["traced_known"])[0].item()  # fmt: skip
+    for step in range(60):
+        out = trainer.train_step(step, batch)
+    assert {"traced_bce", "traced_dice", "traced_marked"} <= set(out)
+    with torch.no_grad():
+        last = trainer.traced_loss(unet(batch["traced"]), batch["traced_mask"],
+                                   batch["traced_known"])[0].item()  # fmt: skip
+    assert last < 0.5 * first
+
+
+def test_no_all_clean_negatives_when_every_real_photo_is_traced(tmp_path, photo_dirs):
+    clean, old = photo_dirs
+    from oldphoto_cli.data import training_split
+
+    every = [p.stem for p in training_split(old)[0]]
+    trainer = DetectorTrainer(_opts(tmp_path), str(clean), UNetConfig(width=4, depth=2),
+                              real_old_dir=str(old),
+                              real_masks_dir=str(_traced(tmp_path, photo_dirs, stems=every)))  # fmt: skip
+    batch = trainer.make_batch(0, 4)
+    assert "negative" not in batch and batch["traced"].shape[0] == 2
+
+
+def test_a_drawn_defect_on_a_traced_crop_is_labelled_and_known(tmp_path, photo_dirs):
+    """Real crops must not become a domain the detector never marks: with drawn_share 1,
+    every crop gets one synthetic defect, exactly labelled even inside unlabelled regions."""
+    from oldphoto_cli.data import DataConfig, TracedRealCrops, traced_items
+
+    _, old = photo_dirs
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for stem in ("img00", "img01"):
+        Image.fromarray(np.full((48, 48), 128, np.uint8)).save(masks / f"{stem}.png")
+    items = traced_items(masks, old)
+    plain = TracedRealCrops(items, DataConfig(crop=32, seed=5))
+    drawn = TracedRealCrops(items, DataConfig(crop=32, seed=5), drawn_share=1.0)
+    for i in range(12):
+        a, b = plain[i], drawn[i]
+        assert not a["mask"].any() and not a["known"].any()  # all unlabelled
+        changed = (a["old"] != b["old"]).any(dim=0)
+        assert torch.equal(b["mask"][0] > 0, changed)  # the defect is labelled exactly
+        assert torch.equal(b["known"], b["mask"])  # and known where drawn
+    assert sum(bool(drawn[i]["mask"].any()) for i in range(12)) >= 10

@@ -122,7 +122,8 @@ def fuse_batchnorm(model: UNet) -> UNet:
     return model
 
 
-def weighted_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def weighted_bce(logits: torch.Tensor, target: torch.Tensor,
+                 known: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """Paper's class-balanced BCE, alpha_i = share of scratch pixels in image i.
 
     L = mean_i [ (1 - alpha_i) * sum_scratch -log p  +  alpha_i * sum_clean -log(1 - p) ] / HW
@@ -131,10 +132,14 @@ def weighted_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     formula as the task first stated it, read literally, would weight scratches by alpha and make
     the rare class nearly free, so we take the direction the paper intends.
 
-    Shapes: logits, target (B, 1, H, W); target in {0, 1}.
+    Shapes: logits, target (B, 1, H, W); target in {0, 1}. ``known`` (the same shape,
+    {0, 1}) leaves the pixels where it is 0 out (unlabelled regions of traced photos):
+    alpha and the mean are then taken over the known pixels.
     """
-    alpha = target.mean(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
-    pos = F.binary_cross_entropy_with_logits(logits, target, reduction="none") * target
-    neg = F.binary_cross_entropy_with_logits(logits, target, reduction="none") * (1 - target)
-    per_pixel = (1 - alpha) * pos + alpha * neg
-    return per_pixel.mean()
+    if known is None:
+        known = torch.ones_like(target)
+    count = known.sum(dim=(1, 2, 3), keepdim=True).clamp(min=1)
+    alpha = (target * known).sum(dim=(1, 2, 3), keepdim=True) / count  # (B, 1, 1, 1)
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    per_pixel = ((1 - alpha) * bce * target + alpha * bce * (1 - target)) * known
+    return (per_pixel.sum(dim=(1, 2, 3), keepdim=True) / count).mean()

@@ -56,6 +56,8 @@ def oldphoto_register_degradations(register):
         ("film_overlays", "oldphoto_cli.degrade.film_overlays:film_overlays", "overlay"),
         ("print_cracks", "oldphoto_cli.degrade.print_damage:print_cracks", "crack_print"),
         ("tears", "oldphoto_cli.degrade.print_damage:tears", "tear"),
+        # one crack on a sound print: the detector's sparse-damage crops (data.SPARSE_GROUP_P)
+        ("lone_crack", "oldphoto_cli.degrade.print_damage:lone_crack", "crack_lone"),
     ]
     for name, fn, group in structured:
         register(name, fn, group=group, structured=True, p=1.0)

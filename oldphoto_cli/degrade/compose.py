@@ -52,6 +52,7 @@ def _default_group_p() -> dict[str, float]:
         # real damage, off by default (:func:`real_config`)
         "overlay": 0.0,  # film-damage overlays (real dust, hair, scratches; a data folder)
         "crack_print": 0.0,  # emulsion crack networks of a print
+        "crack_lone": 0.0,  # one crack on a sound print (the detector's sparse crops)
         "tear": 0.0,  # torn corners and tears from the border
     }
 

@@ -39,7 +39,17 @@ import torch
 
 from oldphoto_cli.archs import unet_arch
 from oldphoto_cli.archs.unet_arch import UNet, UNetConfig, weighted_bce
-from oldphoto_cli.data import DataConfig, RealOldCrops, SyntheticPairs, batch_of, training_split
+from oldphoto_cli.data import (
+    DataConfig,
+    RealOldCrops,
+    SyntheticPairs,
+    TracedRealCrops,
+    batch_of,
+    split,
+    traced_items,
+    training_split,
+)
+from oldphoto_cli.imageio import list_images
 from oldphoto_cli.metrics import detection_scores
 from oldphoto_cli.train.common import Trainer, TrainOptions, unwrap, wrap_ddp
 from oldphoto_cli.train.vae import VAL_SEED
@@ -89,13 +99,16 @@ class DetectorTrainer(Trainer):
                  clean_share: float = 0.0, mild_share: float = 0.0,
                  intact_weight: float = 0.2, real_damage: bool = False,
                  held_out: frozenset[str] = frozenset(),
-                 tversky_beta: float = 0.5) -> None:  # fmt: skip
+                 tversky_beta: float = 0.5, real_masks_dir: str | None = None,
+                 traced_per_batch: int = 0, sparse_share: float = 0.0,
+                 drawn_on_traced: float = 0.0) -> None:  # fmt: skip
         self.cfg, self.dice_weight, self.clean_dir = cfg or UNetConfig(), dice_weight, clean_dir
         self.tversky_beta = tversky_beta
         self.real_old_dir, self.negative_weight = real_old_dir, negative_weight
         self.graphics, self.thin_content, self.wide_damage = graphics, thin_content, wide_damage
         self.dot_prints, self.clean_share, self.mild_share = dot_prints, clean_share, mild_share
         self.intact_weight, self.real_damage = intact_weight, real_damage
+        self.sparse_share, self.drawn_on_traced = sparse_share, drawn_on_traced
         self.held_out = len(held_out)
         if real_damage:  # fail now, not in the first batch, when the overlays are missing
             from oldphoto_cli.degrade.film_overlays import _resolve, overlay_index
@@ -115,12 +128,37 @@ class DetectorTrainer(Trainer):
                                                       dot_prints=dot_prints,
                                                       clean_share=clean_share,
                                                       mild_share=mild_share,
+                                                      sparse_share=sparse_share,
                                                       false_alarm_masks=False))  # fmt: skip
-        if real_old_dir:
+        self.real_masks_dir, self.traced_per_batch = real_masks_dir, 0
+        traced_stems: set[str] = set()
+        if real_masks_dir:
+            if not real_old_dir:
+                raise ValueError("traced real masks need the real old photos (real_old_dir)")
+            items = traced_items(real_masks_dir, real_old_dir)
+            traced_stems = {photo.stem for photo, _ in items}
+            validation = {p.stem for p in split(list_images(real_old_dir))[1]} & traced_stems
+            if validation:
+                raise ValueError("traced training photos are in the validation split: "
+                                 + ", ".join(sorted(validation)))  # fmt: skip
+            if traced_stems & held_out:
+                raise ValueError("traced training photos are in the held-out evaluation set: "
+                                 + ", ".join(sorted(traced_stems & held_out)))  # fmt: skip
+            self.traced = TracedRealCrops(items, DataConfig(crop=opts.crop, seed=opts.seed),
+                                          drawn_share=drawn_on_traced)  # fmt: skip
+            self.traced_per_batch = traced_per_batch or max(2, round(opts.batch_size / 4))
+        if negative_weight <= 0:
+            self.negatives_per_batch = 0
+        if real_old_dir and self.negatives_per_batch:
             old_train, _ = training_split(real_old_dir)
-            # photos of an evaluation set (the hand-traced real masks) stay out of training
-            old_train = [p for p in old_train if p.stem not in held_out]
-            self.negatives = RealOldCrops(old_train, DataConfig(crop=opts.crop, seed=opts.seed))
+            # photos of an evaluation set (the hand-traced real masks) stay out of training,
+            # and traced photos come with their labels, not as all-clean negatives
+            old_train = [p for p in old_train if p.stem not in held_out | traced_stems]
+            if old_train:
+                self.negatives = RealOldCrops(old_train,
+                                              DataConfig(crop=opts.crop, seed=opts.seed))  # fmt: skip
+            else:  # every training photo is traced: nothing is left to call all clean
+                self.negatives_per_batch = 0
         self.val_pairs = SyntheticPairs(val, DataConfig(crop=opts.crop, seed=VAL_SEED))
         super().__init__(opts)
 
@@ -149,15 +187,35 @@ class DetectorTrainer(Trainer):
             out["negative"] = detector_input(
                 batch_of(self.negatives, first, self.negatives_per_batch)["old"], channels
             )
+        if self.traced_per_batch:
+            first = start // count * self.traced_per_batch
+            traced = batch_of(self.traced, first, self.traced_per_batch)
+            out["traced"] = detector_input(traced["old"], channels)
+            out["traced_mask"], out["traced_known"] = traced["mask"], traced["known"]
         return out
+
+    def traced_loss(self, logits: torch.Tensor, mask: torch.Tensor,
+                    known: torch.Tensor) -> tuple[torch.Tensor, dict]:  # fmt: skip
+        """Loss on real crops with traced labels: the synthetic crops' class-balanced BCE
+        and overlap terms, plus -log(1 - p) on their intact pixels at ``intact_weight`` (the
+        class-balanced BCE gives the intact pixels of a crop with little damage almost no
+        weight: real content, the false alarms' source, needs its own term), all over the
+        labelled (``known``) pixels only."""
+        bce = weighted_bce(logits, mask, known)
+        masked = logits.masked_fill(known == 0, -30.0)  # p = 0 where unknown: no overlap term
+        dice = soft_dice(masked, mask * known)
+        clean = known * (1 - mask)
+        marked = (torch.nn.functional.softplus(logits) * clean).sum() / clean.sum().clamp(min=1)
+        loss = bce + self.dice_weight * dice + self.intact_weight * marked
+        return loss, {"traced_bce": bce.item(), "traced_dice": dice.item(),
+                      "traced_marked": marked.item()}  # fmt: skip
 
     def train_step(self, step, batch):
         unet = self.models["unet"]
         n = batch["image"].shape[0]
-        images = (
-            torch.cat([batch["image"], batch["negative"]]) if "negative" in batch else batch["image"]
-        )
-        logits = unet(images)  # one pass: BatchNorm sees both domains
+        parts = [batch["image"]] + [batch[k] for k in ("negative", "traced") if k in batch]
+        logits = unet(torch.cat(parts))  # one pass: BatchNorm sees every domain
+        n_neg = batch["negative"].shape[0] if "negative" in batch else 0
         bce = weighted_bce(logits[:n], batch["mask"])
         if self.tversky_beta == 0.5:  # the same loss; soft_dice keeps old runs bit-exact
             dice = soft_dice(logits[:n], batch["mask"])
@@ -175,9 +233,14 @@ class DetectorTrainer(Trainer):
             loss = loss + self.intact_weight * marked
             out["intact"] = marked.item()
         if "negative" in batch:
-            negative = torch.nn.functional.softplus(logits[n:]).mean()  # -log(1 - p)
+            negative = torch.nn.functional.softplus(logits[n : n + n_neg]).mean()  # -log(1 - p)
             loss = loss + self.negative_weight * negative
             out["real_negative"] = negative.item()
+        if "traced" in batch:
+            traced, parts = self.traced_loss(logits[n + n_neg :], batch["traced_mask"],
+                                             batch["traced_known"])  # fmt: skip
+            loss = loss + traced
+            out |= parts
         self.optimizers["unet"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers["unet"].step()
@@ -197,13 +260,18 @@ class DetectorTrainer(Trainer):
         path = Path(self.opts.extra.get("export") or self.out / "detector.safetensors")
         summary = {**self.training_summary(),
                    "data": {"clean": self.clean_dir, "real_old_negatives": self.real_old_dir,
-                            "real_old_held_out": self.held_out},
+                            "real_old_held_out": self.held_out,
+                            "real_traced_masks": self.real_masks_dir},
                    "loss": "class-balanced BCE (rare class weight 1-alpha) + "
                    + ("soft Dice" if self.tversky_beta == 0.5
                       else f"soft Tversky (beta {self.tversky_beta}: misses weigh more)")
                    + (f" + {self.negative_weight} x BCE(real old crops, all clean; "
                       f"{self.negatives_per_batch} a batch)"
-                      if self.negatives_per_batch else ""),
+                      if self.negatives_per_batch else "")
+                   + (f" + the same terms on real crops with traced labels (unlabelled pixels "
+                      f"left out; {self.traced_per_batch} a batch, {self.drawn_on_traced} of "
+                      f"them with one synthetic defect drawn on)"
+                      if self.traced_per_batch else ""),
                    "graphics": f"{self.graphics} of crops get printed content (hard negatives)",
                    "thin_content": f"{self.thin_content} of crops get thin-line content "
                                    "(wires, hair, fences, text, lace; hard negatives)",
@@ -215,7 +283,8 @@ class DetectorTrainer(Trainer):
                               else "default"),
                    "spectrum": f"{self.clean_share} intact crops (empty mask, marks "
                                f"penalised at {self.intact_weight}), "
-                               f"{self.mild_share} on mildly degraded bases",
+                               f"{self.sparse_share} with sparse damage (mild ageing, one "
+                               f"defect), {self.mild_share} on mildly degraded bases",
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
         summary["input"] = "RGB" if self.cfg.in_channels == 3 else "grey (luma)"
         if getattr(self, "grown_from", None):
