@@ -232,9 +232,9 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
                    "Dice; above it recall counts more than precision).")  # fmt: skip
 @click.option("--real-masks", "real_masks_dir", default=None,
               type=click.Path(exists=True, file_okay=False),
-              help="Hand-traced damage masks of real old photos (<stem>.png beside nothing "
-                   "else: 255 damage, 0 intact, 128 unlabelled), photos from --real-old: "
-                   "real crops with real labels in every batch.")  # fmt: skip
+              help="Folder of hand-traced damage masks of real old photos (<stem>.png: 255 "
+                   "damage, 0 intact, 128 unlabelled) whose photos are in --real-old: real "
+                   "crops with real labels in every batch (e.g. research/real_traces).")  # fmt: skip
 @click.option("--sparse-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of crops with sparse damage: mild ageing and one defect, mostly a "
                    "lone crack (data.SPARSE_GROUP_P), as most real prints carry it.")  # fmt: skip

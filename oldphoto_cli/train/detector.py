@@ -12,6 +12,16 @@ detector trained on synthetic data alone marks as defects cover a lot: a weak
 is recall on real damage, which cannot be measured without real masks: at weight 0.2
 the shipped detector finds less of the real cracks it found at an earlier step.
 
+*Traced real crops* (``real_masks_dir``, ``traced_per_batch``): real old photos with
+hand-traced labels (:class:`~oldphoto_cli.data.TracedRealCrops`; ``research/real_traces``)
+in every batch, with the synthetic crops' loss over their labelled pixels and the intact
+penalty on their intact ones; a traced photo is never an all-clean negative. Real labels
+moved the detector's precision/recall curve on real photos, which no synthetic-data, loss
+or threshold change had done (``benchmarks/RESULTS.md``). ``drawn_on_traced`` draws one
+labelled synthetic defect on that share of them, so "a real photo" never means "intact".
+*Sparse damage* (``sparse_share``): crops with mild ageing and one defect
+(:func:`~oldphoto_cli.data.sparse_config`), as sparse as damage on most real prints.
+
 *Graphics* (``graphics``, a probability per crop): printed content (words on sign plates,
 thick frames, hard-edged shapes; :func:`oldphoto_cli.data.draw_graphics`) drawn into the
 clean crop before it is damaged, so it is labelled clean: synthetic hard negatives for the
