@@ -116,6 +116,20 @@ def _lift(img: np.ndarray, crack: np.ndarray, rng) -> tuple[np.ndarray, dict]:
     return out, {"lift_px": d, "shadow": round(float(dark), 3)}
 
 
+def _paint_crack(img, crack: np.ndarray, rng, light_share: float) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Paint coverage ``crack`` into ``img``: paper-white (``light_share`` of the time) or
+    dirt-dark, with a faint paper texture, lifted borders half the time. Returns (image,
+    exact mask, params)."""
+    h, w = img.shape[:2]
+    light = bool(rng.random() < light_share)
+    base, params = _lift(img, crack, rng) if rng.random() < 0.5 else (img, {})
+    value = _paper(rng, light)
+    texture = 1.0 - np.float32(rng.uniform(0.0, 0.15)) * rng.random((h, w), dtype=np.float32)
+    out, _ = _soft_composite(base, crack, value[None, :] * texture.reshape(-1, 1))
+    out, mask = finalize(img, out)
+    return out, mask, {"light": light, **params}
+
+
 def print_cracks(img, rng):
     """A network of emulsion cracks over part or all of the picture: Voronoi polygons
     (kept where they fall in a random elliptic region, some edges dropped so the network
@@ -175,15 +189,9 @@ def print_cracks(img, rng):
     wander = _smooth_noise(rng, h_, w_, max(h_, w_) / 12)
     low = 0.0 if rng.random() < 0.5 else 0.35
     crack *= np.clip(0.75 + 0.35 * wander, low, 1.0).astype(np.float32)
-    crack = _cut(crack)
-    light = bool(rng.random() < 0.7)
-    base, params = _lift(img, crack, rng) if rng.random() < 0.5 else (img, {})
-    value = _paper(rng, light)
-    texture = 1.0 - np.float32(rng.uniform(0.0, 0.15)) * rng.random((h, w), dtype=np.float32)
-    out, _ = _soft_composite(base, crack, value[None, :] * texture.reshape(-1, 1))
-    out, mask = finalize(img, out)
+    out, mask, params = _paint_crack(img, _cut(crack), rng, light_share=0.7)
     return out, mask, {"edges": kept, "fissures": fissures, "widest": widest, "flakes": flakes,
-                       "light": light, **params}  # fmt: skip
+                       **params}  # fmt: skip
 
 
 def lone_crack(img, rng):
@@ -214,14 +222,8 @@ def lone_crack(img, rng):
     crack = _ragged(layer, rng, width)
     wander = _smooth_noise(rng, h, w, max(h, w) / 10)
     crack *= np.clip(0.8 + 0.3 * wander, 0.3, 1.0).astype(np.float32)
-    crack = _cut(crack)
-    light = bool(rng.random() < 0.75)
-    base, params = _lift(img, crack, rng) if rng.random() < 0.5 else (img, {})
-    value = _paper(rng, light)
-    texture = 1.0 - np.float32(rng.uniform(0.0, 0.15)) * rng.random((h, w), dtype=np.float32)
-    out, _ = _soft_composite(base, crack, value[None, :] * texture.reshape(-1, 1))
-    out, mask = finalize(img, out)
-    return out, mask, {"width": width, "branches": branches, "light": light, **params}
+    out, mask, params = _paint_crack(img, _cut(crack), rng, light_share=0.75)
+    return out, mask, {"width": width, "branches": branches, **params}
 
 
 def _torn_edge(rng, p0, p1, roughness: float) -> np.ndarray:
