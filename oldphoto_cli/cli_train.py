@@ -295,7 +295,10 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
               help="Share of mildly damaged crops.")  # fmt: skip
 @click.option("--recoverable-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of crops with recoverable ageing (soft blur, resampling, noise, "
-                   "strong JPEG); the rest get the full damage mix.")  # fmt: skip
+                   "strong JPEG).")  # fmt: skip
+@click.option("--detail-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of crops that lost detail alone (soft blur, resampling, strong JPEG; "
+                   "no noise, tone loss or damage); the rest get the full damage mix.")  # fmt: skip
 @click.option("--real-damage/--no-real-damage", default=True, show_default=True,
               help="Damage includes real film-damage overlays, print cracks and tears.")  # fmt: skip
 @click.option("--hole-weight", default=1.0, show_default=True,
@@ -311,11 +314,11 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                    "hair, fences, text, lace: lines to keep, not repair).")  # fmt: skip
 @common_options
 def restorer(clean_dir, width, blocks, clean_share, damage_only_share, mild_share,
-             recoverable_share, real_damage, hole_weight, gradient_weight, keep_weight,
-             mask_dropout, thin_content, opts):  # fmt: skip
+             recoverable_share, detail_share, real_damage, hole_weight, gradient_weight,
+             keep_weight, mask_dropout, thin_content, opts):  # fmt: skip
     """Image-space restorer: a residual over Telea + NL-means, toward re-toned targets."""
     check_spectrum(clean_share, mild_share, damage_only=damage_only_share,
-                   recoverable=recoverable_share)  # fmt: skip
+                   recoverable=recoverable_share, detail=detail_share)  # fmt: skip
     from oldphoto_cli.archs.restorer_arch import RestorerConfig
     from oldphoto_cli.train.restorer import RestorerLosses, RestorerTrainer
 
@@ -329,7 +332,8 @@ def restorer(clean_dir, width, blocks, clean_share, damage_only_share, mild_shar
                                              keep_l1=keep_weight),  # fmt: skip
                               clean_share=clean_share, damage_only_share=damage_only_share,
                               mild_share=mild_share, recoverable_share=recoverable_share,
-                              real_damage=real_damage, mask_dropout=mask_dropout,
+                              detail_share=detail_share, real_damage=real_damage,
+                              mask_dropout=mask_dropout,
                               thin_content=thin_content)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 

@@ -129,6 +129,8 @@ class DataConfig:
     mild_share: float = 0.0
     # then recoverable ageing (:data:`RECOVERABLE_GROUP_P`): what the restorer can undo
     recoverable_share: float = 0.0
+    # then lost detail alone (:data:`DETAIL_GROUP_P`): blur, resampling and JPEG, nothing else
+    detail_share: float = 0.0
     keep_tone: bool = False  # targets keep the sample's grayscale/tint (reapply_tone)
     # Half of the clean crops carry a false-alarm mask (the mapping learns to keep what a
     # detector marked); a detector needs them with the true, empty mask instead.
@@ -170,6 +172,24 @@ def recoverable_config(structured: bool) -> DegradeConfig:
 
     base = DegradeConfig(structured=structured)
     return DegradeConfig(structured=structured, group_p={**base.group_p, **RECOVERABLE_GROUP_P})
+
+
+# Lost detail alone, for the restorer: soft blur, resampling and strong JPEG, with no noise,
+# grain, tone loss or damage in the same crop. Mixed with noise (the recoverable mix) the
+# network learned to hold back: sharpening a noisy crop costs more than it gains, so it
+# sharpened nothing and only denoised; shown blur without noise it gives detail back.
+DETAIL_GROUP_P = {group: 0.0 for group in (
+    "blur", "noise", "jpeg", "resize", "grain", "fade", "tint", "tone", "vignette", "grayscale",
+    "texture")} | {"soft_blur": 0.7, "resample": 0.45, "jpeg_strong": 0.5}  # fmt: skip
+
+
+def detail_config() -> DegradeConfig:
+    """Unstructured :data:`DETAIL_GROUP_P` alone: no defects, no tone change (target = the
+    clean crop); about 1 crop in 12 draws no op and stays intact."""
+    from oldphoto_cli.degrade import DegradeConfig
+
+    base = DegradeConfig(structured=False)
+    return DegradeConfig(structured=False, group_p={**base.group_p, **DETAIL_GROUP_P})
 
 
 def damage_only_config(real_damage: bool, wide_damage: bool) -> DegradeConfig:
@@ -315,6 +335,8 @@ class SyntheticPairs(_Crops):
                 config = real_config(cfg.structured, base=config)
             elif cfg.wide_damage:
                 config = wide_config(cfg.structured, base=config)
+        elif u < aged_from + cfg.mild_share + cfg.recoverable_share + cfg.detail_share:
+            config = detail_config()
         elif cfg.real_damage:
             config = real_config(cfg.structured)
         elif cfg.wide_damage:

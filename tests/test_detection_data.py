@@ -316,6 +316,35 @@ def test_recoverable_share_draws_the_recoverable_mix_with_real_damage(img, monke
     assert RECOVERABLE_GROUP_P["soft_blur"] > 0 and RECOVERABLE_GROUP_P["blur"] == 0
 
 
+def test_detail_share_crops_lose_detail_and_nothing_else(img, monkeypatch):
+    """Detail crops (after clean, mild and recoverable in the one uniform draw) get only
+    soft blur, resampling and strong JPEG: no mask, no noise, no tone change, and their
+    target is the clean crop itself."""
+    import oldphoto_cli.degrade as degrade_mod
+
+    drawn, real_degrade = [], degrade_mod.degrade_image
+
+    def spy(image, rng, config=None):
+        result = real_degrade(image, rng, config)
+        drawn.append({op["group"] for op in result.ops})
+        return result
+
+    monkeypatch.setattr(degrade_mod, "degrade_image", spy)
+    cfg = DataConfig(crop=64, seed=5, clean_share=0.25, detail_share=0.75, real_damage=True,
+                     false_alarm_masks=False)
+    pairs = SyntheticPairs([Path("unused.png")], cfg)
+    crop = (img * 255).astype(np.uint8)
+    pairs.images._images[0] = crop
+    changed = 0
+    for i in range(40):
+        item = pairs[i]
+        assert float(item["mask"].sum()) == 0
+        changed += int(not torch.equal(item["degraded"], item["clean"]))
+    assert 15 <= len(drawn) < 40 and changed >= 15  # clean crops never reach degrade
+    assert all(g <= {"soft_blur", "resample", "jpeg_strong"} for g in drawn)
+    assert sum(bool(g) for g in drawn) >= 0.8 * len(drawn)
+
+
 def test_damage_only_crops_change_nothing_but_the_damage(img):
     """Scratches on a sharp print: outside the mask the degraded crop is the clean one."""
     cfg = DataConfig(crop=64, seed=9, damage_only_share=1.0, real_damage=True)
