@@ -2,14 +2,19 @@
 
     python benchmarks/false_alarms.py --clean ../shared/data/clean \\
         --real-old ../shared/data/real_old [--work /tmp/detval] [--weights-dir DIR] \\
-        [--watch 1925Girl,TimesSquare1955] [--threads 1] [--json out.json]
+        [--watch 1925Girl,TimesSquare1955] [--aged /tmp/val/aging] [--threads 1] \\
+        [--json out.json]
 
-Two measurements, both with the default ``detect`` mask rule (threshold, ``min_area``,
+Three measurements, all with the default ``detect`` mask rule (threshold, ``min_area``,
 printed patterns spared, ``--dilate 0``; face sparing off), as ``benchmarks/eval_detector.py`` scores:
 
 - **clean crops**: the intact side of the validation pairs (``--work``/val1/clean, the
   ``oldphoto eval --make-validation`` set): every marked pixel is a false alarm, and each
   is what the do-no-harm row of ``oldphoto eval`` loses to inpainting;
+- **aged crops** (``--aged``, a set of ``oldphoto eval --make-validation DATA/clean
+  --renderer aging``: grain, blur, resolution loss, JPEG and fading, no defects): the
+  degraded side, where every marked pixel is again a false alarm, now on the texture that
+  real old photos have (film grain, JPEG blocks) rather than on sharp clean crops;
 - **real old photos**: the validation split of ``--real-old`` (long side 1024), plus the
   ``--watch`` photos from either split (named because content there was taken for damage,
   e.g. ``1925Girl``'s polka dots). Real photos do have damage, so their marked share is an
@@ -45,6 +50,7 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/detval", help="where val1 is (made if missing)")
     parser.add_argument("--weights-dir", default=None)
     parser.add_argument("--watch", default="1925Girl", help="comma-separated photo stems")
+    parser.add_argument("--aged", default=None, help="pairs of the ageing renderer (no defects)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", help="also write the report here")
     parser.add_argument("--rule", metavar="T[,LOW[,BLOB]]",
@@ -68,6 +74,10 @@ def main() -> None:
                                               weights_dir=args.weights_dir, **rule))  # fmt: skip
     val1, _ = build_sets(args.clean, Path(args.work))
     clean = [marked_share(pipeline, load_image(p)) for p in sorted((val1 / "clean").iterdir())]
+    aged = []
+    if args.aged:
+        aged = [marked_share(pipeline, load_image(p))
+                for p in sorted((Path(args.aged) / "degraded").iterdir())]  # fmt: skip
     photos = list_images(args.real_old)
     _, validation = split(photos)
     watch = {s.strip() for s in args.watch.split(",") if s.strip()}
@@ -81,6 +91,9 @@ def main() -> None:
         "weights_dir": args.weights_dir,
         "clean_crops": {"images": len(clean), "marked_share_mean": round(float(np.mean(clean)), 5),
                         "images_with_marks": int(sum(v > 0 for v in clean))},
+        **({"aged_crops": {"images": len(aged), "marked_share_mean": round(float(np.mean(aged)), 5),
+                           "images_with_marks": int(sum(v > 0 for v in aged)),
+                           "marked_share_max": round(float(max(aged)), 5)}} if aged else {}),
         "real_old_validation": {"images": len(in_split),
                                 "marked_share_mean": round(float(np.mean(in_split)), 5)},
         "watch": {k: v for k, v in real.items() if k in watch},

@@ -8,7 +8,10 @@
 # INIT_EXPORT_OR_NONE: a restorer export to continue from (research/checkpoints/ or
 # weights/), or "none" for a new network of WIDTH (default 32). DATA (default
 # ../shared/data) must hold clean/ and damage_overlays/; DEVICE, WORKERS and LR (default
-# 3e-4) can be set. The export goes to RUN_DIR/restorer.safetensors.
+# 3e-4) and KEEP (the do-no-harm weight, default 0) can be set. The mix is the shipped
+# step's (60 % crops that lost detail alone: with the keep term from the start it learned no
+# deblurring); finish with KEEP=3 LR=7e-5 to bring the intact pixels of sharp photos back.
+# The export goes to RUN_DIR/restorer.safetensors.
 set -euo pipefail
 init="$1"
 run="$2"
@@ -22,6 +25,8 @@ fi
 export OLDPHOTO_DAMAGE_OVERLAYS="${OLDPHOTO_DAMAGE_OVERLAYS:-$data/damage_overlays}"
 oldphoto train restorer --clean "$data/clean" --out "$run" --width "$width" \
     --crop 192 --batch-size 64 --device "$device" --workers "$workers" --threads 1 \
+    --clean-share 0.2 --damage-only-share 0.1 --mild-share 0.05 --detail-share 0.6 \
+    --hole-weight 3 --keep-weight "${KEEP:-0}" \
     --lr "${LR:-3e-4}" --warmup-steps 100 --val-every 500 --checkpoint-every 500 \
     --steps 1000000 --resume --max-minutes "$minutes"
 ls -l "$run"

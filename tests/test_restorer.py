@@ -264,3 +264,32 @@ def test_shipped_restorer_leaves_a_clean_photo_and_repairs_a_scratch():
     repaired = pipeline.restore(damaged, mask).image
     hole = mask > 0
     assert np.abs(repaired[hole] - photo[hole]).mean() < 0.2 * np.abs(damaged[hole] - photo[hole]).mean()
+
+
+def test_restorer_ops_benchmark_ages_one_operation_at_a_time(tmp_path):
+    """``benchmarks/restorer_ops.py``: ``none`` is the crop itself, every other operation
+    changes it the same way for the same seed, and the report has one row per operation
+    over the crops asked for."""
+    from conftest import benchmark_script
+
+    bench = benchmark_script("restorer_ops")
+    clean = _photo(4, (64, 64))
+    assert bench.age_one(clean, "none", 7) is clean
+    for operation in ("grain", "blur", "resolution", "jpeg"):
+        aged = bench.age_one(clean, operation, 7)
+        assert np.abs(aged - clean).mean() > 1e-3
+        assert np.array_equal(aged, bench.age_one(clean, operation, 7))
+    assert bench.capped(clean, clean) == bench.CAP
+    pairs = tmp_path / "pairs"
+    for sub in ("degraded", "clean", "mask"):
+        (pairs / sub).mkdir(parents=True)
+    for i in range(3):
+        photo = (_photo(20 + i, (64, 64)) * 255).astype(np.uint8)
+        for sub in ("degraded", "clean"):
+            Image.fromarray(photo).save(pairs / sub / f"p{i}.png")
+        Image.fromarray(np.zeros((64, 64), np.uint8)).save(pairs / "mask" / f"p{i}.png")
+    report = bench.main(["--pairs", str(pairs), "-n", "2", "--mixed", "3"])
+    assert set(report["operations"]) == set(bench.OPERATIONS)
+    assert all(row["crops"] == 2 for row in report["operations"].values())
+    assert report["operations"]["none"]["best"] <= 0  # nothing beats an intact crop
+    assert report["mixed"]["pairs"] == 3 and report["mixed"]["input"] == bench.CAP
