@@ -235,6 +235,10 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
               help="Folder of hand-traced damage masks of real old photos (<stem>.png: 255 "
                    "damage, 0 intact, 128 unlabelled) whose photos are in --real-old: real "
                    "crops with real labels in every batch (e.g. research/real_traces).")  # fmt: skip
+@click.option("--aged-intact-share", default=0.0, show_default=True,
+              type=click.FloatRange(0, 1),
+              help="Share of crops aged by the mild mix (grain, blur, JPEG, fading) with no "
+                   "defect and an empty mask: ageing that is not damage.")  # fmt: skip
 @click.option("--sparse-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of crops with sparse damage: mild ageing and one defect, mostly a "
                    "lone crack (data.SPARSE_GROUP_P), as most real prints carry it.")  # fmt: skip
@@ -248,10 +252,10 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
 @common_options
 def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, thin_content,
              dot_prints, wide_damage, clean_share, mild_share, intact_weight, held_out_dir,
-             real_damage, colour, grow_from, tversky_beta, real_masks_dir, sparse_share,
-             drawn_on_traced, traced_per_batch, opts):  # fmt: skip
+             real_damage, colour, grow_from, tversky_beta, real_masks_dir, aged_intact_share,
+             sparse_share, drawn_on_traced, traced_per_batch, opts):  # fmt: skip
     """U-Net scratch detector on synthetic structured defects."""
-    check_spectrum(clean_share, mild_share, sparse=sparse_share)
+    check_spectrum(clean_share, mild_share, sparse=sparse_share, aged_intact=aged_intact_share)
     from oldphoto_cli.archs.unet_arch import UNetConfig
     from oldphoto_cli.train.detector import DetectorTrainer
 
@@ -272,7 +276,7 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                               if held_out_dir else frozenset(),
                               tversky_beta=tversky_beta, real_masks_dir=real_masks_dir,
                               traced_per_batch=traced_per_batch,
-                              sparse_share=sparse_share,
+                              sparse_share=sparse_share, aged_intact_share=aged_intact_share,
                               drawn_on_traced=drawn_on_traced)  # fmt: skip
     if grow_from and trainer.step == 0:
         trainer.grow_from_grey(grow_from)

@@ -121,6 +121,9 @@ class DataConfig:
     # The mapping's spectrum (what restore meets): clean crops whose target is themselves,
     # mild damage and the full default mix; the rest of the samples get the full mix.
     clean_share: float = 0.0
+    # then aged crops with no defect (the mild mix, unstructured; empty mask): grain, blur
+    # and JPEG blocks that are not damage, the detector's hard negatives
+    aged_intact_share: float = 0.0
     # then damage alone on an intact crop (scratches on a sharp print: nothing else to fix)
     damage_only_share: float = 0.0
     # then sparse damage: mild ageing and one defect (:data:`SPARSE_GROUP_P`), as real
@@ -322,9 +325,12 @@ class SyntheticPairs(_Crops):
                 mask = false_alarm_mask(*clean.shape[:2], rng)
             return {"degraded": to_tensor(clean), "clean": to_tensor(clean),
                     "mask": torch.from_numpy(mask.astype(np.float32))[None]}  # fmt: skip
-        sparse_from = cfg.clean_share + cfg.damage_only_share
+        aged_intact_to = cfg.clean_share + cfg.aged_intact_share
+        sparse_from = aged_intact_to + cfg.damage_only_share
         aged_from = sparse_from + cfg.sparse_share
-        if u < sparse_from and cfg.structured:
+        if u < aged_intact_to:
+            config = mild_config(structured=False)
+        elif u < sparse_from and cfg.structured:
             config = damage_only_config(cfg.real_damage, cfg.wide_damage)
         elif u < aged_from and cfg.structured:
             config = sparse_config(rng)

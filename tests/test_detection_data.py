@@ -345,6 +345,34 @@ def test_detail_share_crops_lose_detail_and_nothing_else(img, monkeypatch):
     assert sum(bool(g) for g in drawn) >= 0.8 * len(drawn)
 
 
+def test_aged_intact_crops_are_aged_but_carry_no_defect(img, monkeypatch):
+    """The detector's hard negatives: after the clean crops, aged crops (the mild mix's
+    unstructured ops) whose mask is empty, whatever the damage mix."""
+    import oldphoto_cli.degrade as degrade_mod
+    from oldphoto_cli.degrade import registry
+
+    drawn, real_degrade = [], degrade_mod.degrade_image
+
+    def spy(image, rng, config=None):
+        result = real_degrade(image, rng, config)
+        drawn.append([op["name"] for op in result.ops])
+        return result
+
+    monkeypatch.setattr(degrade_mod, "degrade_image", spy)
+    cfg = DataConfig(crop=64, seed=6, clean_share=0.2, aged_intact_share=0.8, real_damage=True,
+                     false_alarm_masks=False)  # fmt: skip
+    pairs = SyntheticPairs([Path("unused.png")], cfg)
+    pairs.images._images[0] = (img * 255).astype(np.uint8)
+    changed = 0
+    for i in range(30):
+        item = pairs[i]
+        assert float(item["mask"].sum()) == 0
+        changed += int(not torch.equal(item["degraded"], item["clean"]))
+    specs = registry.get_degradations()
+    assert 15 <= len(drawn) < 30 and changed >= 15
+    assert not any(specs[name].structured for ops in drawn for name in ops if name in specs)
+
+
 def test_damage_only_crops_change_nothing_but_the_damage(img):
     """Scratches on a sharp print: outside the mask the degraded crop is the clean one."""
     cfg = DataConfig(crop=64, seed=9, damage_only_share=1.0, real_damage=True)

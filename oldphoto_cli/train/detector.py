@@ -111,7 +111,7 @@ class DetectorTrainer(Trainer):
                  held_out: frozenset[str] = frozenset(),
                  tversky_beta: float = 0.5, real_masks_dir: str | None = None,
                  traced_per_batch: int = 0, sparse_share: float = 0.0,
-                 drawn_on_traced: float = 0.0) -> None:  # fmt: skip
+                 drawn_on_traced: float = 0.0, aged_intact_share: float = 0.0) -> None:  # fmt: skip
         self.cfg, self.dice_weight, self.clean_dir = cfg or UNetConfig(), dice_weight, clean_dir
         self.tversky_beta = tversky_beta
         self.real_old_dir, self.negative_weight = real_old_dir, negative_weight
@@ -119,6 +119,7 @@ class DetectorTrainer(Trainer):
         self.dot_prints, self.clean_share, self.mild_share = dot_prints, clean_share, mild_share
         self.intact_weight, self.real_damage = intact_weight, real_damage
         self.sparse_share, self.drawn_on_traced = sparse_share, drawn_on_traced
+        self.aged_intact_share = aged_intact_share
         self.held_out = len(held_out)
         if real_damage:  # fail now, not in the first batch, when the overlays are missing
             from oldphoto_cli.degrade.film_overlays import _resolve, overlay_index
@@ -137,6 +138,7 @@ class DetectorTrainer(Trainer):
                                                       real_damage=real_damage,
                                                       dot_prints=dot_prints,
                                                       clean_share=clean_share,
+                                                      aged_intact_share=aged_intact_share,
                                                       mild_share=mild_share,
                                                       sparse_share=sparse_share,
                                                       false_alarm_masks=False))  # fmt: skip
@@ -293,6 +295,7 @@ class DetectorTrainer(Trainer):
                               else "default"),
                    "spectrum": f"{self.clean_share} intact crops (empty mask, marks "
                                f"penalised at {self.intact_weight}), "
+                               f"{self.aged_intact_share} aged crops with no defect, "
                                f"{self.sparse_share} with sparse damage (mild ageing, one "
                                f"defect), {self.mild_share} on mildly degraded bases",
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
