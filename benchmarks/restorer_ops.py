@@ -69,10 +69,10 @@ def main(argv: list[str] | None = None) -> dict:
     stage = ImageRestorer("cpu", weights_dir=args.weights_dir, precision="fp32")
     names = list_pairs(args.pairs, None)
     report: dict = {"pairs": str(args.pairs), "weights_dir": args.weights_dir, "operations": {}}
+    cleans = [load_pair(args.pairs, name)[1] for name in names[: args.n]]
     for operation in OPERATIONS:
         gains = []
-        for i, name in enumerate(names[: args.n]):
-            _, clean, _ = load_pair(args.pairs, name)
+        for i, clean in enumerate(cleans):
             aged = age_one(clean, operation, SEED + i)
             restored = np.clip(stage(aged, None), 0, 1)
             gains.append(capped(restored, clean) - capped(aged, clean))

@@ -288,27 +288,36 @@ def test_traced_masks_render_zones_lines_areas_and_erase():
     assert all(f'"{p.stem}"' in spec_file for p in committed)
 
 
+def _record_ops(monkeypatch) -> list[list[dict]]:
+    """The ``ops`` of every ``degrade_image`` call from here on, in call order (a spy
+    around the real function)."""
+    import oldphoto_cli.degrade as degrade_mod
+
+    recorded, real_degrade = [], degrade_mod.degrade_image
+
+    def spy(image, rng, config=None):
+        result = real_degrade(image, rng, config)
+        recorded.append(result.ops)
+        return result
+
+    monkeypatch.setattr(degrade_mod, "degrade_image", spy)
+    return recorded
+
+
 def test_recoverable_share_draws_the_recoverable_mix_with_real_damage(img, monkeypatch):
     """The restorer's spectrum: clean, then mild, then recoverable crops, in that order of
     the one uniform draw; recoverable crops age with soft blur / resampling / strong JPEG
     and still get the real damage groups."""
-    import oldphoto_cli.degrade as degrade_mod
     from oldphoto_cli.data import RECOVERABLE_GROUP_P
 
-    drawn, real_degrade = [], degrade_mod.degrade_image
-
-    def spy(image, rng, config=None):
-        result = real_degrade(image, rng, config)
-        drawn.append({op["group"] for op in result.ops})
-        return result
-
-    monkeypatch.setattr(degrade_mod, "degrade_image", spy)
+    recorded = _record_ops(monkeypatch)
     cfg = DataConfig(crop=64, seed=4, clean_share=0.2, mild_share=0.2, recoverable_share=0.6,
                      real_damage=True)  # fmt: skip
     pairs = SyntheticPairs([Path("unused.png")], cfg)
     pairs.images._images[0] = (img * 255).astype(np.uint8)
     for i in range(40):
         pairs[i]
+    drawn = [{op["group"] for op in ops} for ops in recorded]
     recoverable = [g for g in drawn if g & {"soft_blur", "resample", "jpeg_strong"}]
     assert len(recoverable) >= 10 and len(drawn) < 40  # some crops were left intact
     assert not any(g & {"blur", "resize", "jpeg"} for g in recoverable)
@@ -320,26 +329,17 @@ def test_detail_share_crops_lose_detail_and_nothing_else(img, monkeypatch):
     """Detail crops (after clean, mild and recoverable in the one uniform draw) get only
     soft blur, resampling and strong JPEG: no mask, no noise, no tone change, and their
     target is the clean crop itself."""
-    import oldphoto_cli.degrade as degrade_mod
-
-    drawn, real_degrade = [], degrade_mod.degrade_image
-
-    def spy(image, rng, config=None):
-        result = real_degrade(image, rng, config)
-        drawn.append({op["group"] for op in result.ops})
-        return result
-
-    monkeypatch.setattr(degrade_mod, "degrade_image", spy)
+    recorded = _record_ops(monkeypatch)
     cfg = DataConfig(crop=64, seed=5, clean_share=0.25, detail_share=0.75, real_damage=True,
                      false_alarm_masks=False)
     pairs = SyntheticPairs([Path("unused.png")], cfg)
-    crop = (img * 255).astype(np.uint8)
-    pairs.images._images[0] = crop
+    pairs.images._images[0] = (img * 255).astype(np.uint8)
     changed = 0
     for i in range(40):
         item = pairs[i]
         assert float(item["mask"].sum()) == 0
         changed += int(not torch.equal(item["degraded"], item["clean"]))
+    drawn = [{op["group"] for op in ops} for ops in recorded]
     assert 15 <= len(drawn) < 40 and changed >= 15  # clean crops never reach degrade
     assert all(g <= {"soft_blur", "resample", "jpeg_strong"} for g in drawn)
     assert sum(bool(g) for g in drawn) >= 0.8 * len(drawn)
@@ -348,17 +348,9 @@ def test_detail_share_crops_lose_detail_and_nothing_else(img, monkeypatch):
 def test_aged_intact_crops_are_aged_but_carry_no_defect(img, monkeypatch):
     """The detector's hard negatives: after the clean crops, aged crops (the mild mix's
     unstructured ops) whose mask is empty, whatever the damage mix."""
-    import oldphoto_cli.degrade as degrade_mod
     from oldphoto_cli.degrade import registry
 
-    drawn, real_degrade = [], degrade_mod.degrade_image
-
-    def spy(image, rng, config=None):
-        result = real_degrade(image, rng, config)
-        drawn.append([op["name"] for op in result.ops])
-        return result
-
-    monkeypatch.setattr(degrade_mod, "degrade_image", spy)
+    recorded = _record_ops(monkeypatch)
     cfg = DataConfig(crop=64, seed=6, clean_share=0.2, aged_intact_share=0.8, real_damage=True,
                      false_alarm_masks=False)  # fmt: skip
     pairs = SyntheticPairs([Path("unused.png")], cfg)
@@ -369,6 +361,7 @@ def test_aged_intact_crops_are_aged_but_carry_no_defect(img, monkeypatch):
         assert float(item["mask"].sum()) == 0
         changed += int(not torch.equal(item["degraded"], item["clean"]))
     specs = registry.get_degradations()
+    drawn = [[op["name"] for op in ops] for ops in recorded]
     assert 15 <= len(drawn) < 30 and changed >= 15
     assert not any(specs[name].structured for ops in drawn for name in ops if name in specs)
 
