@@ -289,6 +289,12 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
               help="Channels of the first (half-resolution) level; doubled per level below.")  # fmt: skip
 @click.option("--blocks", default="2,2,2", show_default=True,
               help="Residual blocks per level, finest first (comma-separated).")  # fmt: skip
+@click.option("--noise-estimate", default="laplacian_median", show_default=True,
+              type=click.Choice(["laplacian_median", "flat_blocks"]),
+              help="How the noise level that sets NL-means and the network's noise plane is "
+                   "measured: the whole image's median Laplacian response, or the flattest "
+                   "16 px blocks' (texture does not read as grain). Restore uses the "
+                   "weights' own.")  # fmt: skip
 @click.option("--clean-share", default=0.3, show_default=True, type=click.FloatRange(0, 1),
               help="Share of intact crops (target = input: do no harm, and fine detail is "
                    "not taken for texture to remove).")  # fmt: skip
@@ -317,7 +323,7 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
               help="Share of crops with thin-line content drawn in before the damage (wires, "
                    "hair, fences, text, lace: lines to keep, not repair).")  # fmt: skip
 @common_options
-def restorer(clean_dir, width, blocks, clean_share, damage_only_share, mild_share,
+def restorer(clean_dir, width, blocks, noise_estimate, clean_share, damage_only_share, mild_share,
              recoverable_share, detail_share, real_damage, hole_weight, gradient_weight,
              keep_weight, mask_dropout, thin_content, opts):  # fmt: skip
     """Image-space restorer: a residual over Telea + NL-means, toward re-toned targets."""
@@ -331,7 +337,8 @@ def restorer(clean_dir, width, blocks, clean_share, damage_only_share, mild_shar
     except ValueError:
         raise click.BadParameter(f"{blocks!r}: expected integers like 2,2,2",
                                  param_hint="--blocks") from None  # fmt: skip
-    trainer = RestorerTrainer(opts, clean_dir, RestorerConfig(width=width, blocks=levels),
+    cfg = RestorerConfig(width=width, blocks=levels, noise_estimate=noise_estimate)
+    trainer = RestorerTrainer(opts, clean_dir, cfg,
                               RestorerLosses(hole_l1=hole_weight, gradient=gradient_weight,
                                              keep_l1=keep_weight),  # fmt: skip
                               clean_share=clean_share, damage_only_share=damage_only_share,

@@ -31,6 +31,9 @@ SIGMA_SCALE = 25.0  # noise level plane = sigma (0-255 scale) / this
 class RestorerConfig:
     width: int = 32  # channels of the first (half-resolution) level; x2 per level below
     blocks: tuple[int, ...] = (2, 2, 2)  # residual blocks per level, finest first
+    # How the noise level (NL-means strength and the network's noise plane) is measured:
+    # one of classical.NOISE_ESTIMATES; inference must use the estimate training used.
+    noise_estimate: str = "laplacian_median"
 
     def __post_init__(self) -> None:
         self.blocks = tuple(int(b) for b in self.blocks)  # from JSON metadata: a list

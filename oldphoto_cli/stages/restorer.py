@@ -63,13 +63,14 @@ class ImageRestorer(TorchStage, ImageTranslator):
     def prepare_model(self, model):
         self.halo = -(-(model.cfg.receptive_radius() + 8) // 16) * 16
         self.multiple = model.cfg.multiple
+        self.noise_estimate = model.cfg.noise_estimate
         return model
 
     @torch.inference_mode()
     def __call__(self, rgb: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         rgb = np.asarray(rgb, np.float32)
         has_mask = mask is not None and bool(np.any(mask))
-        sigma = estimate_noise_sigma(rgb, mask if has_mask else None)
+        sigma = estimate_noise_sigma(rgb, mask if has_mask else None, self.noise_estimate)
         planes = [torch.from_numpy(rgb.transpose(2, 0, 1))]
         if has_mask:
             planes.append(torch.from_numpy((np.asarray(mask) > 0).astype(np.float32))[None])

@@ -92,10 +92,12 @@ def drop_components(mask: np.ndarray, share: float, rng: np.random.Generator) ->
 
 
 def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray,
-                    given: np.ndarray | None = None) -> dict:  # fmt: skip
+                    given: np.ndarray | None = None,
+                    noise_estimate: str = "laplacian_median") -> dict:  # fmt: skip
     """One sample's tensors from float HxWx3 [0, 1] images and an HxW {0, 1} true mask;
     ``given`` (default: the true mask) is the mask the network is told about. Both are
-    grown by restore's dilation; ``damage`` is the true one (the holes of the loss)."""
+    grown by restore's dilation; ``damage`` is the true one (the holes of the loss).
+    ``noise_estimate`` is the network's (``RestorerConfig.noise_estimate``)."""
     import cv2
 
     def grown(m: np.ndarray) -> np.ndarray:
@@ -108,7 +110,7 @@ def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray,
     damage = grown(mask)
     mask = damage if given is None else grown(given)
     has_mask = bool(mask.any())
-    sigma = estimate_noise_sigma(damaged, mask if has_mask else None)  # as restore does
+    sigma = estimate_noise_sigma(damaged, mask if has_mask else None, noise_estimate)  # as restore does
     damaged, estimate = first_estimate(damaged, mask, sigma)
     target = retone(clean, damaged, damage == 0)
     chw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
@@ -131,8 +133,10 @@ class RestorerPairs(torch.utils.data.Dataset):
 
     salt = 23
 
-    def __init__(self, pairs: SyntheticPairs, mask_dropout: float = 0.0) -> None:
+    def __init__(self, pairs: SyntheticPairs, mask_dropout: float = 0.0,
+                 noise_estimate: str = "laplacian_median") -> None:  # fmt: skip
         self.pairs, self.mask_dropout = pairs, mask_dropout
+        self.noise_estimate = noise_estimate
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -147,7 +151,8 @@ class RestorerPairs(torch.utils.data.Dataset):
         if self.mask_dropout > 0:
             rng = sample_rng(self.pairs.cfg.seed, index, self.salt)
             given = drop_components(mask > 0.5, self.mask_dropout, rng)
-        return restorer_inputs(to01(item["degraded"]), to01(item["clean"]), mask, given)
+        return restorer_inputs(to01(item["degraded"]), to01(item["clean"]), mask, given,
+                               self.noise_estimate)  # fmt: skip
 
 
 @dataclass
@@ -180,11 +185,13 @@ class RestorerTrainer(Trainer):
         train, val = training_split(clean_dir)
         self.pairs = RestorerPairs(SyntheticPairs(train, DataConfig(
             crop=opts.crop, seed=opts.seed, real_damage=real_damage, thin_content=thin_content,
-            false_alarm_masks=False, **self.mix)), mask_dropout=mask_dropout)  # fmt: skip
-        self.val_pairs = RestorerPairs(SyntheticPairs(val, DataConfig(crop=opts.crop,
-                                                                      seed=VAL_SEED)))  # fmt: skip
+            false_alarm_masks=False, **self.mix)), mask_dropout=mask_dropout,
+            noise_estimate=self.cfg.noise_estimate)  # fmt: skip
+        self.val_pairs = RestorerPairs(SyntheticPairs(val, DataConfig(crop=opts.crop, seed=VAL_SEED)),
+                                       noise_estimate=self.cfg.noise_estimate)  # fmt: skip
         self.val_clean = RestorerPairs(SyntheticPairs(val, DataConfig(
-            crop=opts.crop, seed=VAL_SEED + 1, clean_share=1.0, false_alarm_masks=False)))  # fmt: skip
+            crop=opts.crop, seed=VAL_SEED + 1, clean_share=1.0, false_alarm_masks=False)),
+            noise_estimate=self.cfg.noise_estimate)  # fmt: skip
         super().__init__(opts)
 
     def build(self):
@@ -275,6 +282,11 @@ class FaceRestorerTrainer(RestorerTrainer):
 
     def __init__(self, opts: TrainOptions, faces_dir: str, init_from: str | None = None,
                  **kwargs) -> None:  # fmt: skip
+        if init_from and "cfg" not in kwargs:  # the architecture and noise estimate it has
+            from oldphoto_cli.weights import make_config, read_metadata
+
+            kwargs["cfg"] = make_config(init_from, RestorerConfig,
+                                        read_metadata(init_from).get("config"), "restorer")  # fmt: skip
         super().__init__(opts, faces_dir, **kwargs)
         if self.step == 0 and init_from:  # a new run (a resumed one has its own weights)
             self.resume_from_export(Path(init_from))
