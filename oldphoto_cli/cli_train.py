@@ -322,10 +322,14 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
 @click.option("--thin-content", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of crops with thin-line content drawn in before the damage (wires, "
                    "hair, fences, text, lace: lines to keep, not repair).")  # fmt: skip
+@click.option("--grow-from", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Start from this narrower restorer export, grown to --width and --blocks "
+                   "so that it computes exactly what the export computes (new channels and "
+                   "blocks start as no-ops); ignored when the run folder resumes.")  # fmt: skip
 @common_options
 def restorer(clean_dir, width, blocks, noise_estimate, clean_share, damage_only_share, mild_share,
              recoverable_share, detail_share, real_damage, hole_weight, gradient_weight,
-             keep_weight, mask_dropout, thin_content, opts):  # fmt: skip
+             keep_weight, mask_dropout, thin_content, grow_from, opts):  # fmt: skip
     """Image-space restorer: a residual over Telea + NL-means, toward re-toned targets."""
     check_spectrum(clean_share, mild_share, damage_only=damage_only_share,
                    recoverable=recoverable_share, detail=detail_share)  # fmt: skip
@@ -346,6 +350,8 @@ def restorer(clean_dir, width, blocks, noise_estimate, clean_share, damage_only_
                               detail_share=detail_share, real_damage=real_damage,
                               mask_dropout=mask_dropout,
                               thin_content=thin_content)  # fmt: skip
+    if grow_from and trainer.step == 0:
+        trainer.grow_from(grow_from)
     click.echo(json.dumps(trainer.run()))
 
 

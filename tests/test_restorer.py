@@ -15,7 +15,7 @@ from oldphoto_cli.classical import first_estimate
 from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
 from oldphoto_cli.train.common import TrainOptions
 from oldphoto_cli.train.restorer import RestorerTrainer, restorer_inputs, retone
-from oldphoto_cli.weights import read_metadata
+from oldphoto_cli.weights import load_weights, read_metadata
 
 TINY = RestorerConfig(width=8, blocks=(1, 1))
 
@@ -293,3 +293,45 @@ def test_restorer_ops_benchmark_ages_one_operation_at_a_time(tmp_path):
     assert all(row["crops"] == 2 for row in report["operations"].values())
     assert report["operations"]["none"]["best"] <= 0  # nothing beats an intact crop
     assert report["mixed"]["pairs"] == 3 and report["mixed"]["input"] == bench.CAP
+
+
+def test_a_grown_restorer_computes_what_the_narrow_one_did_and_then_learns(tmp_path):
+    from oldphoto_cli.archs.restorer_arch import grown_state
+
+    narrow = random_restorer_export(tmp_path / "narrow.safetensors", TINY)
+    tensors, _ = load_weights(narrow)
+    small = Restorer(TINY)
+    small.load_state_dict(tensors)
+    wide = Restorer(RestorerConfig(width=12, blocks=(2, 1), noise_estimate="flat_blocks"))
+    wide.load_state_dict(grown_state(tensors, TINY, wide))
+    rng = torch.Generator().manual_seed(0)
+    damaged, estimate = torch.rand(2, 3, 32, 32, generator=rng), torch.rand(2, 3, 32, 32, generator=rng)
+    mask, sigma = (torch.rand(2, 1, 32, 32, generator=rng) > 0.9).float(), torch.tensor([2.0, 9.0])
+    with torch.no_grad():
+        assert torch.allclose(wide(damaged, estimate, mask, sigma), small(damaged, estimate, mask, sigma),
+                              atol=1e-5)  # fmt: skip
+    # the new channels are not dead: they get a gradient through the rows reading them
+    out = wide(damaged, estimate, mask, sigma)
+    out.square().mean().backward()
+    assert wide.head.weight.grad[TINY.width :].abs().sum() > 0
+    with pytest.raises(ValueError, match="shrink"):
+        grown_state(wide.state_dict(), wide.cfg, Restorer(TINY))
+    with pytest.raises(ValueError, match="levels"):
+        grown_state(tensors, TINY, Restorer(RestorerConfig(width=8, blocks=(1, 1, 1))))
+
+
+def test_the_trainer_grows_from_an_export_and_records_it(tmp_path):
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    for i in range(10):
+        Image.fromarray((_photo(30 + i, (48, 48)) * 255).astype(np.uint8)).save(clean / f"p{i}.png")
+    narrow = random_restorer_export(tmp_path / "narrow.safetensors", TINY)
+    opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=2, crop=32, steps=3,
+                        log_every=1, val_every=0, checkpoint_every=100)  # fmt: skip
+    trainer = RestorerTrainer(opts, str(clean), RestorerConfig(width=12, blocks=(1, 1)),
+                              real_damage=False)  # fmt: skip
+    trainer.grow_from(str(narrow))
+    assert trainer.step == 0 and trainer.grown_from["config"]["width"] == TINY.width
+    trainer.run()
+    meta = read_metadata(tmp_path / "run" / "restorer.safetensors")
+    assert meta["config"]["width"] == 12 and meta["training"]["grown_from"]["file"] == str(narrow)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from oldphoto_cli.archs.blocks import ResBlock, conv
+from oldphoto_cli.archs.blocks import ResBlock, conv, widened_state
 from oldphoto_cli.archs.nonlocal_arch import PartialNonLocal
 
 ARCH = "mapping"
@@ -82,13 +82,9 @@ class LatentMapping(nn.Module):
 def grown_state(old: dict[str, torch.Tensor], old_cfg: MappingConfig,
                 new: LatentMapping) -> dict[str, torch.Tensor]:  # fmt: skip
     """Weights for ``new``, wider and/or deeper than ``old_cfg``, that compute exactly what
-    the old mapping computed, so training goes on from it instead of from scratch.
-
-    New feature channels start at zero and stay zero: every weight row that *writes* into
-    a new channel (output dimension beyond the old width) is zero, while rows reading from
-    new channels keep ``new``'s random initialisation, which is harmless on zero inputs and
-    gives the zero rows a gradient. New residual blocks (appended after the old ones of
-    each stage) have their last convolution at zero: identities until trained.
+    the old mapping computed, so training goes on from it instead of from scratch
+    (:func:`blocks.widened_state`: new channels start at zero; new residual blocks, appended
+    after the old ones of each stage, start as identities).
     """
     cfg = new.cfg
     same = ("latent_channels", "nonlocal_inner", "max_grid", "norm", "residual")
@@ -97,16 +93,7 @@ def grown_state(old: dict[str, torch.Tensor], old_cfg: MappingConfig,
     if cfg.width < old_cfg.width or any(getattr(cfg, k) < getattr(old_cfg, k)
                                         for k in ("n_pre", "n_local", "n_post")):  # fmt: skip
         raise ValueError(f"cannot shrink {old_cfg} to {cfg}")
-    state = {}
-    for key, init in new.state_dict().items():
-        grown = init.clone()
-        if key in old:
-            grown[tuple(slice(0, n) for n in old[key].shape)] = old[key]
-            grown[old[key].shape[0] :] = 0  # rows writing into new channels
-        elif key.endswith((".body.3.weight", ".body.3.bias")):  # a new block: identity
-            grown.zero_()
-        state[key] = grown
-    return state
+    return widened_state(old, new.state_dict(), (".body.3.weight", ".body.3.bias"))
 
 
 def latent_mask(mask: torch.Tensor, factor: int = 4) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from oldphoto_cli.archs.blocks import ResBlock, conv
+from oldphoto_cli.archs.blocks import ResBlock, conv, widened_state
 
 ARCH = "restorer"
 IN_CHANNELS = 8  # damaged (3), first estimate (3), mask (1), noise level (1)
@@ -98,3 +98,17 @@ class Restorer(nn.Module):
             x = skips[i] + F.pixel_shuffle(self.ups[i](x), 2)
             x = self.decoders[i](x)
         return estimate + F.pixel_shuffle(self.tail(x), 2)
+
+
+def grown_state(old: dict[str, torch.Tensor], old_cfg: RestorerConfig,
+                new: Restorer) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Weights for ``new``, wider and/or with more blocks per level than ``old_cfg``, that
+    compute exactly what the old restorer computed (:func:`blocks.widened_state`: new
+    channels start at zero, added residual blocks as identities). The levels must match;
+    the noise estimate may differ (training adapts the network to the new one)."""
+    cfg = new.cfg
+    if len(cfg.blocks) != len(old_cfg.blocks):
+        raise ValueError(f"the number of levels cannot change ({old_cfg.blocks} -> {cfg.blocks})")
+    if cfg.width < old_cfg.width or any(n < o for n, o in zip(cfg.blocks, old_cfg.blocks, strict=True)):
+        raise ValueError(f"cannot shrink {old_cfg} to {cfg}")
+    return widened_state(old, new.state_dict(), (".body.3.weight", ".body.3.bias"))

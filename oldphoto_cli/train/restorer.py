@@ -199,6 +199,18 @@ class RestorerTrainer(Trainer):
         opt = torch.optim.Adam(model.parameters(), self.opts.lr)
         return {"restorer": wrap_ddp(model, self.ddp, self.device)}, {"restorer": opt}
 
+    def grow_from(self, path: str) -> None:
+        """Start from a narrower restorer export (:func:`restorer_arch.grown_state`): the
+        grown network computes what the export computes; its step and minutes carry on."""
+        from oldphoto_cli.weights import load_weights
+
+        tensors, meta = load_weights(path, arch=restorer_arch.ARCH)
+        old_cfg = RestorerConfig(**meta["config"])
+        model = unwrap(self.models["restorer"])
+        model.load_state_dict(restorer_arch.grown_state(tensors, old_cfg, model))
+        self.carry_on_from(meta)
+        self.grown_from = {"file": str(path), "config": meta["config"], "steps": self.step}
+
     def make_batch(self, start, count):
         return batch_of(self.pairs, start, count)
 
@@ -262,6 +274,8 @@ class RestorerTrainer(Trainer):
                    "mask_dropout": self.mask_dropout, "thin_content": self.thin_content,
                    "target": "clean crop re-toned to the damaged one (affine colour fit)",
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
+        if getattr(self, "grown_from", None):
+            summary["grown_from"] = self.grown_from
         save_weights(path, unwrap(self.models["restorer"]).state_dict(), restorer_arch.ARCH,
                      self.cfg, summary, metrics, extra={"licence": self.licence})  # fmt: skip
         return [path]
