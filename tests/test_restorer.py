@@ -335,3 +335,8 @@ def test_the_trainer_grows_from_an_export_and_records_it(tmp_path):
     trainer.run()
     meta = read_metadata(tmp_path / "run" / "restorer.safetensors")
     assert meta["config"]["width"] == 12 and meta["training"]["grown_from"]["file"] == str(narrow)
+    # a resumed run still says where it grew from
+    opts.steps, opts.resume = 5, True
+    RestorerTrainer(opts, str(clean), RestorerConfig(width=12, blocks=(1, 1)), real_damage=False).run()
+    meta = read_metadata(tmp_path / "run" / "restorer.safetensors")
+    assert meta["training"]["steps"] == 5 and meta["training"]["grown_from"]["file"] == str(narrow)

@@ -238,6 +238,8 @@ class Trainer:
             self.step = meta["step"]
             self.seconds = meta["extra"].get("seconds", 0.0)
             self.moments_from = meta["extra"].get("moments_from")
+            if meta["extra"].get("grown_from"):  # the export says where it grew from
+                self.grown_from = meta["extra"]["grown_from"]
             if self.ddp.world > 1:  # each rank keeps its own noise stream
                 torch.manual_seed(opts.seed + 1000 * self.step + self.ddp.rank)
         elif opts.resume and self.export_path().exists():
@@ -309,7 +311,8 @@ class Trainer:
             save_checkpoint(
                 self.out / "checkpoint.safetensors", self.models, self.optimizers, self.step,
                 {"seconds": self.seconds, "options": asdict(self.opts),
-                 "moments_from": self.moments_from},
+                 "moments_from": self.moments_from,
+                 "grown_from": getattr(self, "grown_from", None)},
             )  # fmt: skip
 
     def training_summary(self) -> dict[str, Any]:
