@@ -283,6 +283,24 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
     click.echo(json.dumps(trainer.run()))
 
 
+def parse_group_probabilities(text: str) -> dict[str, float]:
+    """``soft_blur=0.6,jpeg_strong=0.7`` -> {group: probability}, checked against the
+    lost-detail groups (:func:`oldphoto_cli.data.check_detail_groups`)."""
+    from oldphoto_cli.data import check_detail_groups
+
+    groups = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        try:
+            groups[name.strip()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: expected GROUP=P", param_hint="--detail-mix") from None
+    try:
+        return check_detail_groups(groups)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--detail-mix") from None
+
+
 @train.command()
 @click.option("--clean", "clean_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--width", default=32, show_default=True,
@@ -295,6 +313,10 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                    "measured: the whole image's median Laplacian response, or the flattest "
                    "16 px blocks' (texture does not read as grain). Restore uses the "
                    "weights' own.")  # fmt: skip
+@click.option("--nlm-min-sigma", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="NL-means makes the first estimate only from this noise level up (0-255 "
+                   "scale); below it the network starts from the photo itself. Restore "
+                   "uses the weights' own.")  # fmt: skip
 @click.option("--clean-share", default=0.3, show_default=True, type=click.FloatRange(0, 1),
               help="Share of intact crops (target = input: do no harm, and fine detail is "
                    "not taken for texture to remove).")  # fmt: skip
@@ -309,6 +331,10 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
 @click.option("--detail-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of crops that lost detail alone (soft blur, resampling, strong JPEG; "
                    "no noise, tone loss or damage); the rest get the full damage mix.")  # fmt: skip
+@click.option("--detail-mix", default=None, metavar="GROUP=P,...",
+              help="Probabilities of the lost-detail crops' groups (soft_blur, resample, "
+                   "jpeg_strong), e.g. jpeg_strong=0.7; unnamed groups keep "
+                   "data.DETAIL_GROUP_P's.")  # fmt: skip
 @click.option("--real-damage/--no-real-damage", default=True, show_default=True,
               help="Damage includes real film-damage overlays, print cracks and tears.")  # fmt: skip
 @click.option("--hole-weight", default=1.0, show_default=True,
@@ -327,9 +353,10 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                    "so that it computes exactly what the export computes (new channels and "
                    "blocks start as no-ops); ignored when the run folder resumes.")  # fmt: skip
 @common_options
-def restorer(clean_dir, width, blocks, noise_estimate, clean_share, damage_only_share, mild_share,
-             recoverable_share, detail_share, real_damage, hole_weight, gradient_weight,
-             keep_weight, mask_dropout, thin_content, grow_from, opts):  # fmt: skip
+def restorer(clean_dir, width, blocks, noise_estimate, nlm_min_sigma, clean_share,
+             damage_only_share, mild_share, recoverable_share, detail_share, detail_mix,
+             real_damage, hole_weight, gradient_weight, keep_weight, mask_dropout, thin_content,
+             grow_from, opts):  # fmt: skip
     """Image-space restorer: a residual over Telea + NL-means, toward re-toned targets."""
     check_spectrum(clean_share, mild_share, damage_only=damage_only_share,
                    recoverable=recoverable_share, detail=detail_share)  # fmt: skip
@@ -341,13 +368,16 @@ def restorer(clean_dir, width, blocks, noise_estimate, clean_share, damage_only_
     except ValueError:
         raise click.BadParameter(f"{blocks!r}: expected integers like 2,2,2",
                                  param_hint="--blocks") from None  # fmt: skip
-    cfg = RestorerConfig(width=width, blocks=levels, noise_estimate=noise_estimate)
+    detail_groups = parse_group_probabilities(detail_mix) if detail_mix else None
+    cfg = RestorerConfig(width=width, blocks=levels, noise_estimate=noise_estimate,
+                         nlm_min_sigma=nlm_min_sigma)  # fmt: skip
     trainer = RestorerTrainer(opts, clean_dir, cfg,
                               RestorerLosses(hole_l1=hole_weight, gradient=gradient_weight,
                                              keep_l1=keep_weight),  # fmt: skip
                               clean_share=clean_share, damage_only_share=damage_only_share,
                               mild_share=mild_share, recoverable_share=recoverable_share,
-                              detail_share=detail_share, real_damage=real_damage,
+                              detail_share=detail_share, detail_groups=detail_groups,
+                              real_damage=real_damage,
                               mask_dropout=mask_dropout,
                               thin_content=thin_content)  # fmt: skip
     if grow_from and trainer.step == 0:

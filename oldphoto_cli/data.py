@@ -134,6 +134,8 @@ class DataConfig:
     recoverable_share: float = 0.0
     # then lost detail alone (:data:`DETAIL_GROUP_P`): blur, resampling and JPEG, nothing else
     detail_share: float = 0.0
+    # the groups of the lost-detail crops and their probabilities (None: DETAIL_GROUP_P)
+    detail_groups: dict[str, float] | None = None
     keep_tone: bool = False  # targets keep the sample's grayscale/tint (reapply_tone)
     # Half of the clean crops carry a false-alarm mask (the mapping learns to keep what a
     # detector marked); a detector needs them with the true, empty mask instead.
@@ -186,13 +188,26 @@ DETAIL_GROUP_P = {group: 0.0 for group in (
     "texture")} | {"soft_blur": 0.7, "resample": 0.45, "jpeg_strong": 0.5}  # fmt: skip
 
 
-def detail_config() -> DegradeConfig:
-    """Unstructured :data:`DETAIL_GROUP_P` alone: no defects, no tone change (target = the
-    clean crop); about 1 crop in 12 draws no op and stays intact."""
+def detail_config(groups: dict[str, float] | None = None) -> DegradeConfig:
+    """Unstructured :data:`DETAIL_GROUP_P` alone (or ``groups``, the same keys: soft_blur,
+    resample, jpeg_strong): no defects, no tone change (target = the clean crop); at the
+    default rates about 1 crop in 12 draws no op and stays intact."""
     from oldphoto_cli.degrade import DegradeConfig
 
     base = DegradeConfig(structured=False)
-    return DegradeConfig(structured=False, group_p={**base.group_p, **DETAIL_GROUP_P})
+    chosen = DETAIL_GROUP_P if groups is None else {**DETAIL_GROUP_P, **check_detail_groups(groups)}
+    return DegradeConfig(structured=False, group_p={**base.group_p, **chosen})
+
+
+def check_detail_groups(groups: dict[str, float]) -> dict[str, float]:
+    """``groups`` if it only sets the lost-detail groups to probabilities in [0, 1]."""
+    allowed = [group for group, p in DETAIL_GROUP_P.items() if p > 0]
+    for group, p in groups.items():
+        if group not in allowed:
+            raise ValueError(f"{group!r} is not a lost-detail group ({', '.join(allowed)})")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{group}={p}: a probability must lie in [0, 1]")
+    return groups
 
 
 def damage_only_config(real_damage: bool, wide_damage: bool) -> DegradeConfig:
@@ -342,7 +357,7 @@ class SyntheticPairs(_Crops):
             elif cfg.wide_damage:
                 config = wide_config(cfg.structured, base=config)
         elif u < aged_from + cfg.mild_share + cfg.recoverable_share + cfg.detail_share:
-            config = detail_config()
+            config = detail_config(cfg.detail_groups)
         elif cfg.real_damage:
             config = real_config(cfg.structured)
         elif cfg.wide_damage:

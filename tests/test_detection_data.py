@@ -345,6 +345,25 @@ def test_detail_share_crops_lose_detail_and_nothing_else(img, monkeypatch):
     assert sum(bool(g) for g in drawn) >= 0.8 * len(drawn)
 
 
+def test_detail_groups_set_which_losses_of_detail_fire(img, monkeypatch):
+    """``detail_groups`` overrides the lost-detail rates: JPEG alone on every detail crop,
+    and anything but the three lost-detail groups is refused."""
+    from oldphoto_cli.data import check_detail_groups
+
+    recorded = _record_ops(monkeypatch)
+    cfg = DataConfig(crop=64, seed=5, detail_share=1.0, real_damage=True, false_alarm_masks=False,
+                     detail_groups={"soft_blur": 0.0, "resample": 0.0, "jpeg_strong": 1.0})  # fmt: skip
+    pairs = SyntheticPairs([Path("unused.png")], cfg)
+    pairs.images._images[0] = (img * 255).astype(np.uint8)
+    for i in range(12):
+        pairs[i]
+    assert [{op["group"] for op in ops} for ops in recorded] == [{"jpeg_strong"}] * 12
+    with pytest.raises(ValueError, match="not a lost-detail group"):
+        check_detail_groups({"grain": 0.5})
+    with pytest.raises(ValueError, match="probability"):
+        check_detail_groups({"jpeg_strong": 1.5})
+
+
 def test_aged_intact_crops_are_aged_but_carry_no_defect(img, monkeypatch):
     """The detector's hard negatives: after the clean crops, aged crops (the mild mix's
     unstructured ops) whose mask is empty, whatever the damage mix."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from conftest import random_restorer_export
 
 from oldphoto_cli.archs.restorer_arch import RestorerConfig
@@ -96,4 +97,32 @@ def test_the_face_restorer_keeps_the_noise_estimate_it_starts_from(tmp_path):
     opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=2, crop=32, steps=1)
     trainer = FaceRestorerTrainer(opts, str(faces), init_from=str(init), real_damage=False)
     assert trainer.cfg == cfg
-    assert trainer.pairs.noise_estimate == "flat_blocks"
+    assert trainer.pairs.cfg.noise_estimate == "flat_blocks"
+
+
+def test_below_the_nlm_level_the_first_estimate_is_the_photo_itself():
+    from oldphoto_cli.train.restorer import restorer_inputs
+
+    clean = np.full((64, 64, 3), 0.5, np.float32)
+    noisy = _noisy(clean, 6.0)
+    mask = np.zeros(clean.shape[:2], np.uint8)
+    smoothed = restorer_inputs(noisy, clean, mask, cfg=RestorerConfig(nlm_min_sigma=0.0))
+    kept = restorer_inputs(noisy, clean, mask, cfg=RestorerConfig(nlm_min_sigma=8.0))
+    assert float(kept["sigma"]) == pytest.approx(float(smoothed["sigma"]))  # still told
+    assert torch.equal(kept["estimate"], kept["damaged"])
+    assert (smoothed["estimate"] - smoothed["damaged"]).abs().mean() > 2 / 255
+
+
+def test_the_restorer_stage_starts_nlm_where_its_weights_say(tmp_path, monkeypatch):
+    import oldphoto_cli.stages.restorer as stage_module
+
+    random_restorer_export(tmp_path / "restorer.safetensors",
+                           RestorerConfig(width=8, blocks=(1, 1), nlm_min_sigma=8.0))  # fmt: skip
+    levels = []
+    real = stage_module.first_estimate
+    monkeypatch.setattr(stage_module, "first_estimate",
+                        lambda rgb, mask, sigma: levels.append(sigma) or real(rgb, mask, sigma))  # fmt: skip
+    stage = stage_module.ImageRestorer(weights_dir=str(tmp_path))
+    stage(_noisy(np.full((64, 64, 3), 0.5, np.float32), 5.0), None)  # sigma about 5 < 8
+    stage(_noisy(np.full((64, 64, 3), 0.5, np.float32), 12.0), None)
+    assert levels[0] == 0.0 and levels[1] > 8.0

@@ -340,3 +340,16 @@ def test_the_trainer_grows_from_an_export_and_records_it(tmp_path):
     RestorerTrainer(opts, str(clean), RestorerConfig(width=12, blocks=(1, 1)), real_damage=False).run()
     meta = read_metadata(tmp_path / "run" / "restorer.safetensors")
     assert meta["training"]["steps"] == 5 and meta["training"]["grown_from"]["file"] == str(narrow)
+
+
+def test_train_restorer_refuses_a_detail_mix_it_cannot_draw(tmp_path):
+    from click.testing import CliRunner
+
+    from oldphoto_cli.cli import cli
+
+    for mix, message in (("blur=0.3", "not a lost-detail group"), ("jpeg_strong", "GROUP=P"),
+                         ("jpeg_strong=2", "probability")):  # fmt: skip
+        result = CliRunner().invoke(cli, ["train", "restorer", "--clean", str(tmp_path),
+                                          "--detail-mix", mix, "--out", str(tmp_path / "run")])  # fmt: skip
+        assert result.exit_code == 2 and message in result.output
+        assert not (tmp_path / "run").exists()

@@ -34,9 +34,17 @@ class RestorerConfig:
     # How the noise level (NL-means strength and the network's noise plane) is measured:
     # one of classical.NOISE_ESTIMATES; inference must use the estimate training used.
     noise_estimate: str = "laplacian_median"
+    # NL-means runs for the first estimate only from this noise level up (0-255 scale):
+    # below it NL-means smooths texture more than it removes grain, and the network sees
+    # the photo itself as its estimate.
+    nlm_min_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         self.blocks = tuple(int(b) for b in self.blocks)  # from JSON metadata: a list
+
+    def nlm_sigma(self, sigma: float) -> float:
+        """The noise level NL-means is run at for a photo whose estimate is ``sigma``."""
+        return sigma if sigma >= self.nlm_min_sigma else 0.0
 
     @property
     def multiple(self) -> int:

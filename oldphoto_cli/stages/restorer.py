@@ -63,7 +63,7 @@ class ImageRestorer(TorchStage, ImageTranslator):
     def prepare_model(self, model):
         self.halo = -(-(model.cfg.receptive_radius() + 8) // 16) * 16
         self.multiple = model.cfg.multiple
-        self.noise_estimate = model.cfg.noise_estimate
+        self.noise_estimate, self.nlm_sigma = model.cfg.noise_estimate, model.cfg.nlm_sigma
         return model
 
     @torch.inference_mode()
@@ -79,7 +79,7 @@ class ImageRestorer(TorchStage, ImageTranslator):
         def restore_tile(piece: torch.Tensor, _box) -> torch.Tensor:
             tile_rgb = piece[0, :3].permute(1, 2, 0).numpy()
             tile_mask = piece[0, 3].numpy().astype(np.uint8) if has_mask else None
-            damaged, estimate = first_estimate(tile_rgb, tile_mask, sigma)
+            damaged, estimate = first_estimate(tile_rgb, tile_mask, self.nlm_sigma(sigma))
             to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
             x = torch.cat([to_tensor(damaged), to_tensor(estimate)])
             m = piece[:, 3:4] if has_mask else torch.zeros_like(piece[:, :1])

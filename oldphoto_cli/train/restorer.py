@@ -93,11 +93,12 @@ def drop_components(mask: np.ndarray, share: float, rng: np.random.Generator) ->
 
 def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray,
                     given: np.ndarray | None = None,
-                    noise_estimate: str = "laplacian_median") -> dict:  # fmt: skip
+                    cfg: RestorerConfig | None = None) -> dict:  # fmt: skip
     """One sample's tensors from float HxWx3 [0, 1] images and an HxW {0, 1} true mask;
     ``given`` (default: the true mask) is the mask the network is told about. Both are
-    grown by restore's dilation; ``damage`` is the true one (the holes of the loss).
-    ``noise_estimate`` is the network's (``RestorerConfig.noise_estimate``)."""
+    grown by restore's dilation; ``damage`` is the true one (the holes of the loss). The
+    noise level and the first estimate follow the network's ``cfg`` (its noise estimate
+    and the level NL-means starts at), as the stage does at restore time."""
     import cv2
 
     def grown(m: np.ndarray) -> np.ndarray:
@@ -110,8 +111,9 @@ def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray,
     damage = grown(mask)
     mask = damage if given is None else grown(given)
     has_mask = bool(mask.any())
-    sigma = estimate_noise_sigma(damaged, mask if has_mask else None, noise_estimate)  # as restore does
-    damaged, estimate = first_estimate(damaged, mask, sigma)
+    cfg = cfg or RestorerConfig()
+    sigma = estimate_noise_sigma(damaged, mask if has_mask else None, cfg.noise_estimate)
+    damaged, estimate = first_estimate(damaged, mask, cfg.nlm_sigma(sigma))  # as restore does
     target = retone(clean, damaged, damage == 0)
     chw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
     plane = lambda m: torch.from_numpy(m.astype(np.float32))[None]  # noqa: E731
@@ -134,9 +136,9 @@ class RestorerPairs(torch.utils.data.Dataset):
     salt = 23
 
     def __init__(self, pairs: SyntheticPairs, mask_dropout: float = 0.0,
-                 noise_estimate: str = "laplacian_median") -> None:  # fmt: skip
+                 cfg: RestorerConfig | None = None) -> None:  # fmt: skip
         self.pairs, self.mask_dropout = pairs, mask_dropout
-        self.noise_estimate = noise_estimate
+        self.cfg = cfg or RestorerConfig()
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -152,7 +154,7 @@ class RestorerPairs(torch.utils.data.Dataset):
             rng = sample_rng(self.pairs.cfg.seed, index, self.salt)
             given = drop_components(mask > 0.5, self.mask_dropout, rng)
         return restorer_inputs(to01(item["degraded"]), to01(item["clean"]), mask, given,
-                               self.noise_estimate)  # fmt: skip
+                               self.cfg)  # fmt: skip
 
 
 @dataclass
@@ -174,7 +176,7 @@ class RestorerTrainer(Trainer):
                  losses: RestorerLosses | None = None, clean_share: float = 0.3,
                  damage_only_share: float = 0.15, mild_share: float = 0.4,
                  recoverable_share: float = 0.0, detail_share: float = 0.0,
-                 real_damage: bool = True,
+                 detail_groups: dict[str, float] | None = None, real_damage: bool = True,
                  mask_dropout: float = 0.0, thin_content: float = 0.0) -> None:  # fmt: skip
         self.cfg, self.losses = cfg or RestorerConfig(), losses or RestorerLosses()
         self.clean_dir, self.real_damage = clean_dir, real_damage
@@ -182,16 +184,18 @@ class RestorerTrainer(Trainer):
         self.mix = {"clean_share": clean_share, "damage_only_share": damage_only_share,
                     "mild_share": mild_share, "recoverable_share": recoverable_share,
                     "detail_share": detail_share}  # fmt: skip
+        if detail_groups:
+            self.mix["detail_groups"] = dict(detail_groups)
         train, val = training_split(clean_dir)
         self.pairs = RestorerPairs(SyntheticPairs(train, DataConfig(
             crop=opts.crop, seed=opts.seed, real_damage=real_damage, thin_content=thin_content,
             false_alarm_masks=False, **self.mix)), mask_dropout=mask_dropout,
-            noise_estimate=self.cfg.noise_estimate)  # fmt: skip
+            cfg=self.cfg)  # fmt: skip
         self.val_pairs = RestorerPairs(SyntheticPairs(val, DataConfig(crop=opts.crop, seed=VAL_SEED)),
-                                       noise_estimate=self.cfg.noise_estimate)  # fmt: skip
+                                       cfg=self.cfg)  # fmt: skip
         self.val_clean = RestorerPairs(SyntheticPairs(val, DataConfig(
             crop=opts.crop, seed=VAL_SEED + 1, clean_share=1.0, false_alarm_masks=False)),
-            noise_estimate=self.cfg.noise_estimate)  # fmt: skip
+            cfg=self.cfg)  # fmt: skip
         super().__init__(opts)
 
     def build(self):
