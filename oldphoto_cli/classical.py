@@ -42,9 +42,10 @@ def _keep_outside(mask: np.ndarray | None) -> np.ndarray | None:
     return keep if keep.sum() > 64 else None
 
 
-def _flat_block_sigma(response: np.ndarray, channel: np.ndarray, keep: np.ndarray | None) -> float | None:
-    """Noise from the flattest blocks: the median |response| of each 16 px block, then
-    their 25th percentile. Blocks touching the mask or mostly clipped (paper-white or black,
+def _flat_block_response(response: np.ndarray, channel: np.ndarray,
+                         keep: np.ndarray | None) -> float | None:  # fmt: skip
+    """The |response| of the flattest blocks: its median in each 16 px block, then the 25th
+    percentile of those (bias-corrected). Blocks touching the mask or mostly clipped (paper-white or black,
     where no noise survives 8 bits) are left out; None when fewer than 4 blocks remain."""
     b = _FLAT_BLOCK
     h, w = (response.shape[0] // b) * b, (response.shape[1] // b) * b
@@ -86,7 +87,7 @@ def estimate_noise_sigma(rgb: np.ndarray, mask: np.ndarray | None = None,
         response = np.abs(response[1:-1, 1:-1])
         # |N(0, 6 sigma)| has median 0.6745 * 6 sigma.
         if method == "flat_blocks":
-            flat = _flat_block_sigma(response, channel, keep)
+            flat = _flat_block_response(response, channel, keep)
             if flat is not None:
                 sigmas.append(flat / (0.6745 * 6.0))
                 continue
