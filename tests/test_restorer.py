@@ -353,3 +353,19 @@ def test_train_restorer_refuses_a_detail_mix_it_cannot_draw(tmp_path):
                                           "--detail-mix", mix, "--out", str(tmp_path / "run")])  # fmt: skip
         assert result.exit_code == 2 and message in result.output
         assert not (tmp_path / "run").exists()
+
+
+def test_a_run_resumed_from_an_export_keeps_its_noise_rule(tmp_path):
+    """The noise estimate and NL-means level are config, not tensors: resuming an export
+    with other ones would export weights that restore differently. It is refused."""
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    for i in range(10):
+        Image.fromarray((_photo(40 + i, (48, 48)) * 255).astype(np.uint8)).save(clean / f"p{i}.png")
+    cfg = RestorerConfig(width=8, blocks=(1, 1), noise_estimate="flat_blocks", nlm_min_sigma=2.5)
+    (tmp_path / "run").mkdir()
+    random_restorer_export(tmp_path / "run" / "restorer.safetensors", cfg)
+    opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=2, crop=32, steps=1, resume=True)
+    with pytest.raises(RuntimeError, match="noise_estimate"):
+        RestorerTrainer(opts, str(clean), TINY, real_damage=False)
+    RestorerTrainer(opts, str(clean), cfg, real_damage=False)  # the same config resumes

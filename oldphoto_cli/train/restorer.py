@@ -203,6 +203,21 @@ class RestorerTrainer(Trainer):
         opt = torch.optim.Adam(model.parameters(), self.opts.lr)
         return {"restorer": wrap_ddp(model, self.ddp, self.device)}, {"restorer": opt}
 
+    def resume_from_export(self, path: Path) -> None:
+        """As the base class, after checking that the export's config is this run's: the
+        noise estimate and NL-means level live in the config, not in the tensors, and a
+        run resumed with other ones would silently export weights that restore with them."""
+        from dataclasses import asdict
+
+        from oldphoto_cli.weights import make_config, read_metadata
+
+        theirs = make_config(path, RestorerConfig, read_metadata(path).get("config"), "restorer")
+        if theirs != self.cfg:
+            differ = {k: v for k, v in asdict(theirs).items() if asdict(self.cfg)[k] != v}
+            raise RuntimeError(f"{path}: its config differs from this run's in {differ}; pass "
+                               "the same --width, --blocks, --noise-estimate, --nlm-min-sigma")  # fmt: skip
+        super().resume_from_export(path)
+
     def grow_from(self, path: str) -> None:
         """Start from a narrower restorer export (:func:`restorer_arch.grown_state`): the
         grown network computes what the export computes; its step and minutes carry on."""
