@@ -141,6 +141,10 @@ class DataConfig:
     # detector marked); a detector needs them with the true, empty mask instead.
     false_alarm_masks: bool = True
 
+    def __post_init__(self) -> None:
+        if self.detail_groups is not None:  # checked once here, not on every crop
+            check_detail_groups(self.detail_groups)
+
 
 # Mild damage, calibrated to real old photos (benchmarks/degradation_stats.py): they are
 # sharper, more contrasted and more often plain grey than the full default mix makes them,
@@ -195,8 +199,7 @@ def detail_config(groups: dict[str, float] | None = None) -> DegradeConfig:
     from oldphoto_cli.degrade import DegradeConfig
 
     base = DegradeConfig(structured=False)
-    chosen = DETAIL_GROUP_P if groups is None else {**DETAIL_GROUP_P, **check_detail_groups(groups)}
-    return DegradeConfig(structured=False, group_p={**base.group_p, **chosen})
+    return DegradeConfig(structured=False, group_p={**base.group_p, **DETAIL_GROUP_P, **(groups or {})})
 
 
 def check_detail_groups(groups: dict[str, float]) -> dict[str, float]:

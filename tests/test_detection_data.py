@@ -304,6 +304,24 @@ def _record_ops(monkeypatch) -> list[list[dict]]:
     return recorded
 
 
+def _pairs_on(img: np.ndarray, cfg: DataConfig) -> SyntheticPairs:
+    """Synthetic pairs whose one source photo is ``img`` (float HxWx3 in [0, 1])."""
+    pairs = SyntheticPairs([Path("unused.png")], cfg)
+    pairs.images._images[0] = (img * 255).astype(np.uint8)
+    return pairs
+
+
+def _changed_without_mask(pairs: SyntheticPairs, count: int) -> int:
+    """How many of the first ``count`` items differ from their clean crop; every one of
+    them must come with an empty mask."""
+    changed = 0
+    for i in range(count):
+        item = pairs[i]
+        assert float(item["mask"].sum()) == 0
+        changed += int(not torch.equal(item["degraded"], item["clean"]))
+    return changed
+
+
 def test_recoverable_share_draws_the_recoverable_mix_with_real_damage(img, monkeypatch):
     """The restorer's spectrum: clean, then mild, then recoverable crops, in that order of
     the one uniform draw; recoverable crops age with soft blur / resampling / strong JPEG
@@ -313,8 +331,7 @@ def test_recoverable_share_draws_the_recoverable_mix_with_real_damage(img, monke
     recorded = _record_ops(monkeypatch)
     cfg = DataConfig(crop=64, seed=4, clean_share=0.2, mild_share=0.2, recoverable_share=0.6,
                      real_damage=True)  # fmt: skip
-    pairs = SyntheticPairs([Path("unused.png")], cfg)
-    pairs.images._images[0] = (img * 255).astype(np.uint8)
+    pairs = _pairs_on(img, cfg)
     for i in range(40):
         pairs[i]
     drawn = [{op["group"] for op in ops} for ops in recorded]
@@ -332,13 +349,8 @@ def test_detail_share_crops_lose_detail_and_nothing_else(img, monkeypatch):
     recorded = _record_ops(monkeypatch)
     cfg = DataConfig(crop=64, seed=5, clean_share=0.25, detail_share=0.75, real_damage=True,
                      false_alarm_masks=False)
-    pairs = SyntheticPairs([Path("unused.png")], cfg)
-    pairs.images._images[0] = (img * 255).astype(np.uint8)
-    changed = 0
-    for i in range(40):
-        item = pairs[i]
-        assert float(item["mask"].sum()) == 0
-        changed += int(not torch.equal(item["degraded"], item["clean"]))
+    pairs = _pairs_on(img, cfg)
+    changed = _changed_without_mask(pairs, 40)
     drawn = [{op["group"] for op in ops} for ops in recorded]
     assert 15 <= len(drawn) < 40 and changed >= 15  # clean crops never reach degrade
     assert all(g <= {"soft_blur", "resample", "jpeg_strong"} for g in drawn)
@@ -353,8 +365,7 @@ def test_detail_groups_set_which_losses_of_detail_fire(img, monkeypatch):
     recorded = _record_ops(monkeypatch)
     cfg = DataConfig(crop=64, seed=5, detail_share=1.0, real_damage=True, false_alarm_masks=False,
                      detail_groups={"soft_blur": 0.0, "resample": 0.0, "jpeg_strong": 1.0})  # fmt: skip
-    pairs = SyntheticPairs([Path("unused.png")], cfg)
-    pairs.images._images[0] = (img * 255).astype(np.uint8)
+    pairs = _pairs_on(img, cfg)
     for i in range(12):
         pairs[i]
     assert [{op["group"] for op in ops} for ops in recorded] == [{"jpeg_strong"}] * 12
@@ -362,6 +373,8 @@ def test_detail_groups_set_which_losses_of_detail_fire(img, monkeypatch):
         check_detail_groups({"grain": 0.5})
     with pytest.raises(ValueError, match="probability"):
         check_detail_groups({"jpeg_strong": 1.5})
+    with pytest.raises(ValueError, match="not a lost-detail group"):  # checked with the config
+        DataConfig(detail_share=1.0, detail_groups={"noise": 0.2})
 
 
 def test_aged_intact_crops_are_aged_but_carry_no_defect(img, monkeypatch):
@@ -372,13 +385,8 @@ def test_aged_intact_crops_are_aged_but_carry_no_defect(img, monkeypatch):
     recorded = _record_ops(monkeypatch)
     cfg = DataConfig(crop=64, seed=6, clean_share=0.2, aged_intact_share=0.8, real_damage=True,
                      false_alarm_masks=False)  # fmt: skip
-    pairs = SyntheticPairs([Path("unused.png")], cfg)
-    pairs.images._images[0] = (img * 255).astype(np.uint8)
-    changed = 0
-    for i in range(30):
-        item = pairs[i]
-        assert float(item["mask"].sum()) == 0
-        changed += int(not torch.equal(item["degraded"], item["clean"]))
+    pairs = _pairs_on(img, cfg)
+    changed = _changed_without_mask(pairs, 30)
     specs = registry.get_degradations()
     drawn = [[op["name"] for op in ops] for ops in recorded]
     assert 15 <= len(drawn) < 30 and changed >= 15
@@ -388,8 +396,7 @@ def test_aged_intact_crops_are_aged_but_carry_no_defect(img, monkeypatch):
 def test_damage_only_crops_change_nothing_but_the_damage(img):
     """Scratches on a sharp print: outside the mask the degraded crop is the clean one."""
     cfg = DataConfig(crop=64, seed=9, damage_only_share=1.0, real_damage=True)
-    pairs = SyntheticPairs([Path("unused.png")], cfg)
-    pairs.images._images[0] = (img * 255).astype(np.uint8)
+    pairs = _pairs_on(img, cfg)
     damaged = 0
     for i in range(12):
         item = pairs[i]

@@ -274,6 +274,19 @@ class Trainer:
                                f"unexpected {unexpected[:5]}")  # fmt: skip
         self.carry_on_from(meta)
 
+    def grow_from_export(self, path: str, arch: Any, config_cls: Any) -> None:
+        """Start the exported model from a smaller export of the same architecture module
+        ``arch`` (its ``ARCH`` and ``grown_state``; ``config_cls`` reads the export's
+        config): the grown model computes what the export computes, its step and minutes
+        carry on, and ``grown_from`` records where it came from."""
+        from oldphoto_cli.weights import load_weights
+
+        tensors, meta = load_weights(path, arch=arch.ARCH)
+        model = unwrap(self.models[self.exported_model])
+        model.load_state_dict(arch.grown_state(tensors, config_cls(**meta["config"]), model))
+        self.carry_on_from(meta)
+        self.grown_from = {"file": str(path), "config": meta["config"], "steps": self.step}
+
     def carry_on_from(self, meta: dict[str, Any]) -> None:
         """Continue the count of an export (its metadata ``meta``): its step and minutes
         carry on, the optimizer moments start here, and the noise stream is that step's."""

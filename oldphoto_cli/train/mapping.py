@@ -24,7 +24,7 @@ from oldphoto_cli.data import DataConfig, SyntheticPairs, batch_of, training_spl
 from oldphoto_cli.metrics import psnr
 from oldphoto_cli.train.common import Trainer, TrainOptions, set_requires_grad, unwrap, wrap_ddp
 from oldphoto_cli.train.vae import VAL_SEED, gan_discriminator_loss, gan_generator_terms
-from oldphoto_cli.weights import load_model, load_weights, save_weights
+from oldphoto_cli.weights import load_model, save_weights
 
 
 @dataclass
@@ -91,12 +91,7 @@ class MappingTrainer(Trainer):
     def grow_from(self, path: str) -> None:
         """Start from a smaller mapping export (:func:`mapping_arch.grown_state`): the
         grown model computes what the export computes; its step and minutes carry on."""
-        tensors, meta = load_weights(path, arch=mapping_arch.ARCH)
-        old_cfg = MappingConfig(**meta["config"])
-        mapping = unwrap(self.models["mapping"])
-        mapping.load_state_dict(mapping_arch.grown_state(tensors, old_cfg, mapping))
-        self.carry_on_from(meta)
-        self.grown_from = {"file": str(path), "config": meta["config"], "steps": self.step}
+        self.grow_from_export(path, mapping_arch, MappingConfig)
 
     def frozen_models(self):
         return [self.vae1, self.vae2]

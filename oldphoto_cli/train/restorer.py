@@ -91,6 +91,13 @@ def drop_components(mask: np.ndarray, share: float, rng: np.random.Generator) ->
     return kept[labels]
 
 
+def export_config(path: str | Path) -> RestorerConfig:
+    """The :class:`RestorerConfig` a restorer export was trained with (from its metadata)."""
+    from oldphoto_cli.weights import make_config, read_metadata
+
+    return make_config(path, RestorerConfig, read_metadata(path).get("config"), restorer_arch.ARCH)
+
+
 def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray,
                     given: np.ndarray | None = None,
                     cfg: RestorerConfig | None = None) -> dict:  # fmt: skip
@@ -209,11 +216,10 @@ class RestorerTrainer(Trainer):
         run resumed with other ones would silently export weights that restore with them."""
         from dataclasses import asdict
 
-        from oldphoto_cli.weights import make_config, read_metadata
-
-        theirs = make_config(path, RestorerConfig, read_metadata(path).get("config"), "restorer")
+        theirs = export_config(path)
         if theirs != self.cfg:
-            differ = {k: v for k, v in asdict(theirs).items() if asdict(self.cfg)[k] != v}
+            ours = asdict(self.cfg)
+            differ = {k: v for k, v in asdict(theirs).items() if ours[k] != v}
             raise RuntimeError(f"{path}: its config differs from this run's in {differ}; pass "
                                "the same --width, --blocks, --noise-estimate, --nlm-min-sigma")  # fmt: skip
         super().resume_from_export(path)
@@ -221,14 +227,7 @@ class RestorerTrainer(Trainer):
     def grow_from(self, path: str) -> None:
         """Start from a narrower restorer export (:func:`restorer_arch.grown_state`): the
         grown network computes what the export computes; its step and minutes carry on."""
-        from oldphoto_cli.weights import load_weights
-
-        tensors, meta = load_weights(path, arch=restorer_arch.ARCH)
-        old_cfg = RestorerConfig(**meta["config"])
-        model = unwrap(self.models["restorer"])
-        model.load_state_dict(restorer_arch.grown_state(tensors, old_cfg, model))
-        self.carry_on_from(meta)
-        self.grown_from = {"file": str(path), "config": meta["config"], "steps": self.step}
+        self.grow_from_export(path, restorer_arch, RestorerConfig)
 
     def make_batch(self, start, count):
         return batch_of(self.pairs, start, count)
@@ -316,10 +315,7 @@ class FaceRestorerTrainer(RestorerTrainer):
     def __init__(self, opts: TrainOptions, faces_dir: str, init_from: str | None = None,
                  **kwargs) -> None:  # fmt: skip
         if init_from and "cfg" not in kwargs:  # the architecture and noise estimate it has
-            from oldphoto_cli.weights import make_config, read_metadata
-
-            kwargs["cfg"] = make_config(init_from, RestorerConfig,
-                                        read_metadata(init_from).get("config"), "restorer")  # fmt: skip
+            kwargs["cfg"] = export_config(init_from)
         super().__init__(opts, faces_dir, **kwargs)
         if self.step == 0 and init_from:  # a new run (a resumed one has its own weights)
             self.resume_from_export(Path(init_from))
