@@ -67,6 +67,14 @@ def mask_dropout_option(default: float):
     )  # fmt: skip
 
 
+false_alarms_option = click.option(
+    "--false-alarms", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+    help="Share of samples whose given mask also marks some of the crop's own content (thin "
+    "lines, edges, compact features, as a detector's false alarms do): it learns to keep "
+    "what it sees under a wrong mask.",
+)  # fmt: skip
+
+
 @click.group()
 def train() -> None:
     """Train the networks (runs unchanged under torchrun for DDP)."""
@@ -345,18 +353,26 @@ def parse_group_probabilities(text: str) -> dict[str, float]:
               help="Weight of an L1 loss on the pixels that need no repair (outside the "
                    "mask, already at their target): leave them alone.")  # fmt: skip
 @mask_dropout_option(0.0)
+@false_alarms_option
+@click.option("--false-alarm-weight", default=0.0, show_default=True,
+              help="Weight of an L1 loss on the false alarms alone (told, intact pixels: "
+                   "content to keep).")  # fmt: skip
 @click.option("--thin-content", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Share of crops with thin-line content drawn in before the damage (wires, "
                    "hair, fences, text, lace: lines to keep, not repair).")  # fmt: skip
+@click.option("--photo-under-mask/--no-photo-under-mask", default=False, show_default=True,
+              help="The network also sees the photo with its holes unfilled (what lies under "
+                   "the mask), to keep content a detector marked by mistake.")  # fmt: skip
 @click.option("--grow-from", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Start from this narrower restorer export, grown to --width and --blocks "
-                   "so that it computes exactly what the export computes (new channels and "
-                   "blocks start as no-ops); ignored when the run folder resumes.")  # fmt: skip
+                   "(and to --photo-under-mask) so that it computes exactly what the export "
+                   "computes (new channels, blocks and inputs start as no-ops); ignored when "
+                   "the run folder resumes.")  # fmt: skip
 @common_options
 def restorer(clean_dir, width, blocks, noise_estimate, nlm_min_sigma, clean_share,
              damage_only_share, mild_share, recoverable_share, detail_share, detail_mix,
-             real_damage, hole_weight, gradient_weight, keep_weight, mask_dropout, thin_content,
-             grow_from, opts):  # fmt: skip
+             real_damage, hole_weight, gradient_weight, keep_weight, mask_dropout, false_alarms,
+             false_alarm_weight, thin_content, photo_under_mask, grow_from, opts):  # fmt: skip
     """Image-space restorer: a residual over Telea + NL-means, toward re-toned targets."""
     check_spectrum(clean_share, mild_share, damage_only=damage_only_share,
                    recoverable=recoverable_share, detail=detail_share)  # fmt: skip
@@ -370,15 +386,16 @@ def restorer(clean_dir, width, blocks, noise_estimate, nlm_min_sigma, clean_shar
                                  param_hint="--blocks") from None  # fmt: skip
     detail_groups = parse_group_probabilities(detail_mix) if detail_mix else None
     cfg = RestorerConfig(width=width, blocks=levels, noise_estimate=noise_estimate,
-                         nlm_min_sigma=nlm_min_sigma)  # fmt: skip
+                         nlm_min_sigma=nlm_min_sigma, photo_under_mask=photo_under_mask)  # fmt: skip
     trainer = RestorerTrainer(opts, clean_dir, cfg,
                               RestorerLosses(hole_l1=hole_weight, gradient=gradient_weight,
-                                             keep_l1=keep_weight),  # fmt: skip
+                                             keep_l1=keep_weight,
+                                             false_alarm_l1=false_alarm_weight),  # fmt: skip
                               clean_share=clean_share, damage_only_share=damage_only_share,
                               mild_share=mild_share, recoverable_share=recoverable_share,
                               detail_share=detail_share, detail_groups=detail_groups,
                               real_damage=real_damage,
-                              mask_dropout=mask_dropout,
+                              mask_dropout=mask_dropout, false_alarms=false_alarms,
                               thin_content=thin_content)  # fmt: skip
     if grow_from and trainer.step == 0:
         trainer.grow_from(grow_from)
@@ -397,9 +414,10 @@ def restorer(clean_dir, width, blocks, noise_estimate, nlm_min_sigma, clean_shar
 @click.option("--mild-share", default=0.4, show_default=True, type=click.FloatRange(0, 1),
               help="Share of mildly damaged faces; the rest get the full damage mix.")  # fmt: skip
 @mask_dropout_option(0.4)
+@false_alarms_option
 @common_options
 def face_restorer(faces_dir, init_from, clean_share, damage_only_share, mild_share,
-                  mask_dropout, opts):  # fmt: skip
+                  mask_dropout, false_alarms, opts):  # fmt: skip
     """The restorer trained further on faces (the `restorer` face enhancer).
 
     Same inputs, targets and losses as `train restorer`, on --crop windows of the faces at
@@ -414,7 +432,8 @@ def face_restorer(faces_dir, init_from, clean_share, damage_only_share, mild_sha
         init_from = str(find_weights("restorer"))
     trainer = FaceRestorerTrainer(opts, faces_dir, init_from=init_from, clean_share=clean_share,
                                   damage_only_share=damage_only_share, mild_share=mild_share,
-                                  mask_dropout=mask_dropout)  # fmt: skip
+                                  mask_dropout=mask_dropout,
+                                  false_alarms=false_alarms)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

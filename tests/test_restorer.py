@@ -175,6 +175,58 @@ def test_a_dropped_defect_is_not_told_but_is_still_a_hole_of_the_loss():
     assert np.allclose(untold[42, 32], 1.0)  # not filled: the network sees the speck
 
 
+def _wired_photo() -> np.ndarray:
+    """A smooth grey gradient crossed by a dark 1 px wire and with a bright square."""
+    img = np.repeat(np.linspace(0.3, 0.7, 96, dtype=np.float32)[None, :, None], 96, 0)
+    img = np.repeat(img, 3, axis=2)
+    img[30, 5:90] = 0.05  # the wire
+    img[60:66, 60:66] = 0.95  # a compact bright feature
+    return img
+
+
+def test_content_false_alarms_lie_on_the_content_and_are_bounded():
+    from oldphoto_cli.data import content_false_alarm_mask
+
+    img = _wired_photo()
+    content = np.zeros(img.shape[:2], bool)
+    content[28:33, 3:92] = True  # the wire, with the growth and the random extras' slack
+    content[57:69, 57:69] = True
+    on_content, off_content = 0, 0
+    for seed in range(30):
+        mask = content_false_alarm_mask(img, np.random.default_rng(seed)) > 0
+        assert mask.mean() <= 0.08 + 1e-9
+        on_content += int((mask & content).sum())
+        off_content += int((mask & ~content).sum())
+    # mostly on the content (the rest: random specks and lines a third of the time)
+    assert on_content > 3 * off_content
+    # a pure function of the generator
+    a = content_false_alarm_mask(img, np.random.default_rng(3))
+    assert np.array_equal(a, content_false_alarm_mask(img, np.random.default_rng(3)))
+    # a flat crop has no content to mark: only the random extras, if any
+    flat = np.full((64, 64, 3), 0.5, np.float32)
+    assert content_false_alarm_mask(flat, np.random.default_rng(1), max_share=0.01).mean() <= 0.01
+
+
+def test_false_alarms_are_told_but_are_not_holes_of_the_loss(tmp_path):
+    from oldphoto_cli.data import DataConfig, SyntheticPairs
+    from oldphoto_cli.train.restorer import RestorerPairs
+
+    Image.fromarray((_wired_photo() * 255).astype(np.uint8)).save(tmp_path / "w.png")
+    pairs = SyntheticPairs([tmp_path / "w.png"], DataConfig(crop=64, clean_share=1.0,
+                                                            false_alarm_masks=False))  # fmt: skip
+    plain = RestorerPairs(pairs, cfg=TINY)
+    alarmed = RestorerPairs(pairs, cfg=TINY, false_alarms=1.0)
+    told = 0
+    for i in range(6):
+        a, b = plain[i], alarmed[i]
+        assert not a["mask"].any() and not b["damage"].any()  # intact crops: no holes
+        assert torch.equal(a["target"], b["target"])  # the target is the content itself
+        told += int(b["mask"].sum())
+    assert told > 0  # the network is told about marks on intact content
+    never = RestorerPairs(pairs, cfg=TINY, false_alarms=0.0)
+    assert all(torch.equal(never[i]["mask"], plain[i]["mask"]) for i in range(3))
+
+
 def test_drop_local_tone_keeps_fine_changes_and_the_holes():
     from oldphoto_cli.stages.restorer import drop_local_tone
 
@@ -318,6 +370,67 @@ def test_a_grown_restorer_computes_what_the_narrow_one_did_and_then_learns(tmp_p
         grown_state(wide.state_dict(), wide.cfg, Restorer(TINY))
     with pytest.raises(ValueError, match="levels"):
         grown_state(tensors, TINY, Restorer(RestorerConfig(width=8, blocks=(1, 1, 1))))
+
+
+def test_a_restorer_grown_to_see_under_the_mask_starts_as_it_was_and_learns_to_look():
+    from oldphoto_cli.archs.restorer_arch import grown_state
+
+    torch.manual_seed(1)
+    old = Restorer(TINY)
+    with torch.no_grad():
+        for p in old.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    seeing = Restorer(RestorerConfig(width=8, blocks=(1, 1), photo_under_mask=True))
+    seeing.load_state_dict(grown_state(old.state_dict(), TINY, seeing))
+    rng = torch.Generator().manual_seed(0)
+    damaged, estimate, photo = (torch.rand(2, 3, 32, 32, generator=rng) for _ in range(3))
+    mask, sigma = (torch.rand(2, 1, 32, 32, generator=rng) > 0.9).float(), torch.tensor([2.0, 9.0])
+    out = seeing(damaged, estimate, mask, sigma, photo)
+    with torch.no_grad():
+        assert torch.allclose(out, old(damaged, estimate, mask, sigma), atol=1e-6)
+    out.square().mean().backward()
+    assert seeing.head.weight.grad[:, 4 * 8 :].abs().sum() > 0  # the photo's planes learn
+    with pytest.raises(ValueError, match="photo"):
+        seeing(damaged, estimate, mask, sigma)  # a seeing restorer needs the photo
+    with pytest.raises(ValueError, match="photo under the mask"):
+        grown_state(seeing.state_dict(), seeing.cfg, Restorer(TINY))
+
+
+def test_the_stage_shows_a_seeing_restorer_the_photo_under_the_mask(tmp_path):
+    """The stage hands a restorer that sees under the mask the photo as it came: the
+    masked stripe unfilled (its other inputs have it Telea-filled)."""
+    cfg = RestorerConfig(width=8, blocks=(1, 1), photo_under_mask=True)
+    model = Restorer(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    path = tmp_path / "w"
+    path.mkdir()
+    from oldphoto_cli.archs import restorer_arch
+    from oldphoto_cli.weights import save_weights
+
+    save_weights(path / "restorer.safetensors", model.state_dict(), restorer_arch.ARCH, cfg,
+                 {"steps": 0}, {})  # fmt: skip
+    seen = []
+    forward = Restorer.forward
+
+    def spy(self, damaged, estimate, mask, sigma, photo=None):
+        seen.append(photo)
+        return forward(self, damaged, estimate, mask, sigma, photo)
+
+    rgb = _photo(3, (64, 64))
+    mask = np.zeros((64, 64), np.uint8)
+    mask[30:34, :] = 1
+    pipe = RestorePipeline(RestoreOptions(device="cpu", translator="restorer",
+                                          weights_dir=str(path), face_enhancer="none"))  # fmt: skip
+    try:
+        Restorer.forward = spy
+        pipe.restore(rgb, mask)
+    finally:
+        Restorer.forward = forward
+    assert seen and seen[0] is not None
+    under = seen[0][0, :, 30:34, :].permute(1, 2, 0).numpy()
+    assert np.allclose(under, rgb[30:34], atol=1e-6)  # the stripe as it came, not filled
 
 
 def test_the_trainer_grows_from_an_export_and_records_it(tmp_path):

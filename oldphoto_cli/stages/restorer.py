@@ -64,6 +64,7 @@ class ImageRestorer(TorchStage, ImageTranslator):
         self.halo = -(-(model.cfg.receptive_radius() + 8) // 16) * 16
         self.multiple = model.cfg.multiple
         self.noise_estimate, self.nlm_sigma = model.cfg.noise_estimate, model.cfg.nlm_sigma
+        self.photo_under_mask = model.cfg.photo_under_mask
         return model
 
     @torch.inference_mode()
@@ -86,7 +87,10 @@ class ImageRestorer(TorchStage, ImageTranslator):
             x = self.to_device(torch.cat([x[None], m], 1))
             padded, (h, w) = pad_to_multiple(x, self.multiple)
             level = torch.tensor([sigma], device=self.device)
-            out = self.model(padded[:, :3], padded[:, 3:6], padded[:, 6:7], level)
+            photo = None
+            if self.photo_under_mask:  # the tile as it came, holes unfilled
+                photo, _ = pad_to_multiple(self.to_device(piece[:, :3]), self.multiple)
+            out = self.model(padded[:, :3], padded[:, 3:6], padded[:, 6:7], level, photo)
             out = out[..., :h, :w].float()
             if self.tone_sigma > 0:  # the tile's halo covers the blur's reach (12 px)
                 out = drop_local_tone(out, x[:, :3].float(), 1 - x[:, 6:7].float(), self.tone_sigma)

@@ -27,7 +27,13 @@ from torch.nn import functional as F
 from oldphoto_cli.archs import restorer_arch
 from oldphoto_cli.archs.restorer_arch import Restorer, RestorerConfig
 from oldphoto_cli.classical import estimate_noise_sigma, first_estimate
-from oldphoto_cli.data import DataConfig, SyntheticPairs, batch_of, training_split
+from oldphoto_cli.data import (
+    DataConfig,
+    SyntheticPairs,
+    batch_of,
+    content_false_alarm_mask,
+    training_split,
+)
 from oldphoto_cli.metrics import psnr, tone_fitted_psnr
 from oldphoto_cli.train.common import Trainer, TrainOptions, unwrap, wrap_ddp
 from oldphoto_cli.train.vae import VAL_SEED
@@ -120,11 +126,12 @@ def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray,
     has_mask = bool(mask.any())
     cfg = cfg or RestorerConfig()
     sigma = estimate_noise_sigma(damaged, mask if has_mask else None, cfg.noise_estimate)
+    photo = damaged
     damaged, estimate = first_estimate(damaged, mask, cfg.nlm_sigma(sigma))  # as restore does
-    target = retone(clean, damaged, damage == 0)
+    target = retone(clean, photo, damage == 0)  # false alarms are intact content
     chw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
     plane = lambda m: torch.from_numpy(m.astype(np.float32))[None]  # noqa: E731
-    return {
+    sample = {
         "damaged": chw(damaged),
         "estimate": chw(estimate),
         "mask": plane(mask),
@@ -133,18 +140,25 @@ def restorer_inputs(damaged: np.ndarray, clean: np.ndarray, mask: np.ndarray,
         "target": chw(target),
         "clean": chw(clean.astype(np.float32)),
     }
+    if cfg.photo_under_mask:
+        sample["photo"] = chw(np.asarray(photo, np.float32))
+    return sample
 
 
 class RestorerPairs(torch.utils.data.Dataset):
     """:class:`SyntheticPairs` turned into restorer samples (:func:`restorer_inputs`);
     with ``mask_dropout`` each defect is left out of the given mask with that probability
-    (its own seeded stream), so the network learns to repair what a detector missed."""
+    (its own seeded stream), so the network learns to repair what a detector missed; with
+    ``false_alarms`` that share of the samples get false alarms on the clean crop's own
+    content added to the given mask (:func:`~oldphoto_cli.data.content_false_alarm_mask`,
+    another stream; the holes of the loss stay the true defects), so it learns to keep
+    content that a detector marked."""
 
-    salt = 23
+    salt, false_alarm_salt = 23, 29
 
     def __init__(self, pairs: SyntheticPairs, mask_dropout: float = 0.0,
-                 cfg: RestorerConfig | None = None) -> None:  # fmt: skip
-        self.pairs, self.mask_dropout = pairs, mask_dropout
+                 cfg: RestorerConfig | None = None, false_alarms: float = 0.0) -> None:  # fmt: skip
+        self.pairs, self.mask_dropout, self.false_alarms = pairs, mask_dropout, false_alarms
         self.cfg = cfg or RestorerConfig()
 
     def __len__(self) -> int:
@@ -156,12 +170,17 @@ class RestorerPairs(torch.utils.data.Dataset):
         item = self.pairs[index]
         to01 = lambda t: ((t.numpy().transpose(1, 2, 0) + 1) / 2).clip(0, 1)  # noqa: E731
         mask = item["mask"][0].numpy()
+        clean = to01(item["clean"])
         given = None
         if self.mask_dropout > 0:
             rng = sample_rng(self.pairs.cfg.seed, index, self.salt)
             given = drop_components(mask > 0.5, self.mask_dropout, rng)
-        return restorer_inputs(to01(item["degraded"]), to01(item["clean"]), mask, given,
-                               self.cfg)  # fmt: skip
+        if self.false_alarms > 0:
+            rng = sample_rng(self.pairs.cfg.seed, index, self.false_alarm_salt)
+            if rng.random() < self.false_alarms:
+                told = (mask > 0.5) if given is None else given
+                given = told.astype(np.uint8) | content_false_alarm_mask(clean, rng)
+        return restorer_inputs(to01(item["degraded"]), clean, mask, given, self.cfg)
 
 
 @dataclass
@@ -173,6 +192,9 @@ class RestorerLosses:
     # target): what the network must leave alone, which the other terms weigh no more
     # than a pixel of grain
     keep_l1: float = 0.0
+    # L1 over the pixels the network is told about that are intact (false alarms): content
+    # to keep under a wrong mask; like the holes, a small share that needs its own weight
+    false_alarm_l1: float = 0.0
 
 
 class RestorerTrainer(Trainer):
@@ -184,10 +206,12 @@ class RestorerTrainer(Trainer):
                  damage_only_share: float = 0.15, mild_share: float = 0.4,
                  recoverable_share: float = 0.0, detail_share: float = 0.0,
                  detail_groups: dict[str, float] | None = None, real_damage: bool = True,
-                 mask_dropout: float = 0.0, thin_content: float = 0.0) -> None:  # fmt: skip
+                 mask_dropout: float = 0.0, thin_content: float = 0.0,
+                 false_alarms: float = 0.0) -> None:  # fmt: skip
         self.cfg, self.losses = cfg or RestorerConfig(), losses or RestorerLosses()
         self.clean_dir, self.real_damage = clean_dir, real_damage
         self.mask_dropout, self.thin_content = mask_dropout, thin_content
+        self.false_alarms = false_alarms
         self.mix = {"clean_share": clean_share, "damage_only_share": damage_only_share,
                     "mild_share": mild_share, "recoverable_share": recoverable_share,
                     "detail_share": detail_share}  # fmt: skip
@@ -197,12 +221,16 @@ class RestorerTrainer(Trainer):
         self.pairs = RestorerPairs(SyntheticPairs(train, DataConfig(
             crop=opts.crop, seed=opts.seed, real_damage=real_damage, thin_content=thin_content,
             false_alarm_masks=False, **self.mix)), mask_dropout=mask_dropout,
-            cfg=self.cfg)  # fmt: skip
+            cfg=self.cfg, false_alarms=false_alarms)  # fmt: skip
         self.val_pairs = RestorerPairs(SyntheticPairs(val, DataConfig(crop=opts.crop, seed=VAL_SEED)),
                                        cfg=self.cfg)  # fmt: skip
         self.val_clean = RestorerPairs(SyntheticPairs(val, DataConfig(
             crop=opts.crop, seed=VAL_SEED + 1, clean_share=1.0, false_alarm_masks=False)),
             cfg=self.cfg)  # fmt: skip
+        # intact crops with false alarms on their content: what a wrong mask costs them
+        self.val_alarmed = RestorerPairs(SyntheticPairs(val, DataConfig(
+            crop=opts.crop, seed=VAL_SEED + 2, clean_share=1.0, false_alarm_masks=False)),
+            cfg=self.cfg, false_alarms=1.0)  # fmt: skip
         super().__init__(opts)
 
     def build(self):
@@ -233,7 +261,8 @@ class RestorerTrainer(Trainer):
         return batch_of(self.pairs, start, count)
 
     def run_model(self, model, batch):
-        return model(batch["damaged"], batch["estimate"], batch["mask"], batch["sigma"])
+        return model(batch["damaged"], batch["estimate"], batch["mask"], batch["sigma"],
+                     batch.get("photo"))  # fmt: skip
 
     def train_step(self, step, batch):
         out = self.run_model(self.models["restorer"], batch).float()
@@ -245,20 +274,29 @@ class RestorerTrainer(Trainer):
         loss = self.losses.l1 * l1 + self.losses.hole_l1 * hole + self.losses.gradient * grad
         keep = torch.zeros((), device=out.device)
         if self.losses.keep_l1:
-            done = (batch["damaged"] - target).abs().amax(1, keepdim=True) < KEEP_TOLERANCE
+            # the photo as it came: content under a false alarm needs no repair either
+            photo = batch.get("photo", batch["damaged"])
+            done = (photo - target).abs().amax(1, keepdim=True) < KEEP_TOLERANCE
             done = done & (damage == 0)
             keep = ((out - target).abs() * done).sum() / (3 * done.sum()).clamp(min=1.0)
             loss = loss + self.losses.keep_l1 * keep
+        alarm = torch.zeros((), device=out.device)
+        if self.losses.false_alarm_l1:
+            told_intact = mask * (1 - damage)
+            alarm = ((out - target).abs() * told_intact).sum() / (3 * told_intact.sum()).clamp(min=1.0)
+            loss = loss + self.losses.false_alarm_l1 * alarm
         self.optimizers["restorer"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers["restorer"].step()
         return {"loss": loss.item(), "l1": l1.item(), "hole_l1": hole.item(),
-                "gradient": grad.item(), "keep_l1": keep.item()}  # fmt: skip
+                "gradient": grad.item(), "keep_l1": keep.item(),
+                "false_alarm_l1": alarm.item()}  # fmt: skip
 
     @torch.no_grad()
     def validate(self, n: int = 48):
         """Tone-fitted PSNR (the structure score of ``oldphoto eval``) of the input, the
-        first estimate and the network on damaged validation crops; PSNR on intact ones."""
+        first estimate and the network on damaged validation crops; PSNR on intact ones,
+        told nothing and told false alarms on their content."""
         model = unwrap(self.models["restorer"]).eval()
         scores: dict[str, list[float]] = {"input": [], "estimate": [], "restored": []}
         batch = batch_of(self.val_pairs, 0, n)
@@ -269,11 +307,12 @@ class RestorerTrainer(Trainer):
             for key, image in (("input", batch["damaged"][i]), ("estimate", batch["estimate"][i]),
                                ("restored", out[i])):  # fmt: skip
                 scores[key].append(tone_fitted_psnr(hwc(image), clean))
-        intact = batch_of(self.val_clean, 0, n // 2)
-        kept = self.run_model(model, {k: self.to_device(v) for k, v in intact.items()})
-        model.train()
         result = {f"tone_psnr_{k}": round(float(np.mean(v)), 3) for k, v in scores.items()}
-        result["psnr_intact"] = round(psnr(kept.float().clamp(0, 1).cpu(), intact["clean"]), 3)
+        for key, pairs in (("psnr_intact", self.val_clean), ("psnr_false_alarms", self.val_alarmed)):
+            intact = batch_of(pairs, 0, n // 2)
+            kept = self.run_model(model, {k: self.to_device(v) for k, v in intact.items()})
+            result[key] = round(psnr(kept.float().clamp(0, 1).cpu(), intact["clean"]), 3)
+        model.train()
         return result
 
     @property
@@ -290,6 +329,7 @@ class RestorerTrainer(Trainer):
                              "tears)" if self.real_damage else "default",
                    "spectrum": self.mix, "losses": vars(self.losses),
                    "mask_dropout": self.mask_dropout, "thin_content": self.thin_content,
+                   "false_alarms": self.false_alarms,
                    "target": "clean crop re-toned to the damaged one (affine colour fit)",
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
         if getattr(self, "grown_from", None):
