@@ -293,6 +293,19 @@ def write_tiny_face_weights(directory: Path, seed: int = 0) -> Path:
                         extra={"licence": "research use only (tests)"})  # fmt: skip
 
 
+def write_tiny_face_restorer_weights(directory: Path, seed: int = 0) -> Path:
+    """An untrained tiny ``face_restorer.safetensors`` (the ``restorer`` face stage's)."""
+    from oldphoto_cli.archs import restorer_arch
+    from oldphoto_cli.weights import save_weights
+
+    torch.manual_seed(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    cfg = restorer_arch.RestorerConfig(width=8, blocks=(1, 1))
+    return save_weights(directory / "face_restorer.safetensors",
+                        restorer_arch.Restorer(cfg).state_dict(), restorer_arch.ARCH, cfg,
+                        training={"crop": 64}, extra={"licence": "research use only (tests)"})  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
     """A weights dir of untrained tiny models (use with weights_dir= / --weights-dir)."""

@@ -188,7 +188,8 @@ def test_restore_falls_back_to_general_without_face_weights(tmp_path, capsys, mo
     assert "note: face network weights not found" in capsys.readouterr().err
 
 
-def test_general_stays_default_without_face_weights(monkeypatch, tmp_path, builtin_plugins):
+def test_general_stays_default_without_face_restorer_weights(monkeypatch, tmp_path,
+                                                              builtin_plugins):  # fmt: skip
     from oldphoto_cli import faces, stages
 
     monkeypatch.setenv("OLDPHOTO_WEIGHTS", str(tmp_path))
@@ -199,7 +200,12 @@ def test_general_stays_default_without_face_weights(monkeypatch, tmp_path, built
         (tmp_path / "face.safetensors").write_bytes(b"x")
         assert faces.face_weights_available()
         stages.reset()
-        assert stages.default_name("face_enhance") == "face"
+        # the face network alone is opt-in: it loses on damaged faces
+        assert stages.default_name("face_enhance") == "general"
+        (tmp_path / "face_restorer.safetensors").write_bytes(b"x")
+        assert faces.face_weights_available(name=faces.FACE_RESTORER_WEIGHTS)
+        stages.reset()
+        assert stages.default_name("face_enhance") == "restorer"
     finally:
         stages.reset()
 

@@ -266,7 +266,7 @@ def test_mapping_features_are_computed_once_per_image(tiny_weights, monkeypatch)
     mask = np.zeros(rgb.shape[:2], np.uint8)
     mask[40:44, :] = 1
     pipe = RestorePipeline(RestoreOptions(device="cpu", weights_dir=str(tiny_weights),
-                                          face_enhancer="none"))  # fmt: skip
+                                          translator="mapping", face_enhancer="none"))  # fmt: skip
     calls = []
     features = mapping_arch.LatentMapping.features
 
@@ -302,7 +302,8 @@ def test_mapping_features_are_computed_once_per_image(tiny_weights, monkeypatch)
 def test_channels_last_on_cpu_gives_the_same_image(tiny_weights):
     rgb = photo(96, 128)
     pipe = RestorePipeline(RestoreOptions(device="cpu", weights_dir=str(tiny_weights),
-                                          face_enhancer="none", with_scratch="on"))  # fmt: skip
+                                          translator="mapping", face_enhancer="none",
+                                          with_scratch="on"))  # fmt: skip
     stages = (pipe.detector, pipe.encoder, pipe.decoder)
     assert all(stage.memory_format is torch.channels_last for stage in stages)
     fast = pipe.restore(rgb)
@@ -317,7 +318,7 @@ def test_channels_last_on_cpu_gives_the_same_image(tiny_weights):
 def test_precision_is_applied_and_reported(tiny_weights):
     rgb = photo(64, 64)
     common = dict(device="cpu", weights_dir=str(tiny_weights), face_enhancer="none",
-                  with_scratch="on")  # fmt: skip
+                  with_scratch="on", translator="mapping")  # fmt: skip
     fp32 = RestorePipeline(RestoreOptions(**common))
     assert fp32.precision == "fp32" and fp32.encoder.dtype == torch.float32
     reference = fp32.restore(rgb)

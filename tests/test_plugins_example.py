@@ -165,8 +165,8 @@ def test_encoder_and_decoder_chosen_from_the_cli(tmp_path):
     out = np.asarray(Image.open(tmp_path / "out" / "in.png"))
     assert np.array_equal(out, rgb)  # an exact pair with no translation: the photo back
     # The shipped encoder (scale 4) with the example decoder (scale 2): refused at set-up.
-    mixed = oldphoto("restore", tmp_path / "in.png", tmp_path / "mixed", "--decoder",
-                     "example-pixels", *common)  # fmt: skip
+    mixed = oldphoto("restore", tmp_path / "in.png", tmp_path / "mixed", "--translator",
+                     "mapping", "--decoder", "example-pixels", *common)  # fmt: skip
     assert mixed.returncode == 1 and "do not fit together" in mixed.stderr
     assert not (tmp_path / "mixed" / "in.png").exists()
     unknown = oldphoto("restore", tmp_path / "in.png", tmp_path / "o", "--encoder", "nope")

@@ -43,7 +43,7 @@ def test_config_mismatch_is_a_sentence(photo_dir, tmp_path, tiny_weights):
     config = dict(meta["config"], bogus_width=3)
     weights.save_weights(folder / "vae1.safetensors", tensors, meta["arch"], config)
     result = invoke("restore", photo_dir, tmp_path / "out", "--device", "cpu",
-                    "--weights-dir", folder)  # fmt: skip
+                    "--translator", "mapping", "--weights-dir", folder)  # fmt: skip
     assert result.exit_code == 1
     assert "bogus_width" in result.stderr and "TypeError" not in result.stderr
     assert "unexpected keyword" not in result.stderr

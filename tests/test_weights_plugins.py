@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import write_tiny_face_weights, write_tiny_weights
+from conftest import write_tiny_face_restorer_weights, write_tiny_face_weights, write_tiny_weights
 
 from oldphoto_cli import faces, stages, weights
 from oldphoto_cli.cli import cli
@@ -96,13 +96,16 @@ def test_weights_list_says_where_each_file_comes_from(lookup, tmp_path):
     assert mine["weights_dirs"] == [str(lookup["plugin"])]
 
 
-def test_face_is_the_default_enhancer_only_with_its_weights(lookup):
+def test_the_face_restorer_is_the_default_enhancer_only_with_its_weights(lookup):
     assert not faces.face_weights_available()
     assert stages.default_name("face_enhance") == "general"
     write_tiny_face_weights(lookup["plugin"])
     assert faces.face_weights_available()
     stages.reset()
-    assert stages.default_name("face_enhance") == "face"
+    assert stages.default_name("face_enhance") == "general"  # the face network is opt-in
+    write_tiny_face_restorer_weights(lookup["plugin"])
+    stages.reset()
+    assert stages.default_name("face_enhance") == "restorer"
     # The stage loads the plugin's file (no --weights-dir, nothing shipped).
     stage = stages.build("face_enhance", "face", device="cpu", only_center_face=False,
                          save_faces_dir=None)  # fmt: skip
@@ -141,6 +144,7 @@ def _fake_distribution(site: Path) -> Path:
         "    register(Path(__file__).parent)\n"
     )
     write_tiny_face_weights(package)
+    write_tiny_face_restorer_weights(package)
     info = site / "fake_face_weights-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-face-weights\nVersion: 0.1\n")
@@ -172,7 +176,7 @@ def test_registration_through_a_real_entry_point(tmp_path):
         (str(package), "plugin fake-face-weights")
     ]
     default = [s["name"] for s in json.loads(out["stages --json"])["face_enhance"] if s["default"]]
-    assert default == ["face"]
+    assert default == ["restorer"]
     assert not out["torch"]  # finding the weights imports no torch
 
 

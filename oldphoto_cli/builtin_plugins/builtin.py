@@ -15,11 +15,13 @@ def oldphoto_register_stages(register):
              description="U-Net scratch detector")  # fmt: skip
     register("encode", "vae1", "oldphoto_cli.stages.vae:VAE1Encoder", default=True,
              description="VAE1 encoder E_RX")  # fmt: skip
-    register("translate", "mapping", "oldphoto_cli.stages.mapping:LatentMapping", default=True,
-             description="latent mapping T_Z with partial non-local block")  # fmt: skip
+    register("translate", "mapping", "oldphoto_cli.stages.mapping:LatentMapping",
+             description="latent mapping T_Z with partial non-local block (VAE1 -> VAE2)")  # fmt: skip
     register("translate", "identity", "oldphoto_cli.stages.mapping:IdentityTranslator",
              description="no translation (debug)")  # fmt: skip
-    register("translate", "restorer", "oldphoto_cli.stages.restorer:ImageRestorer",
+    # The default since it measured better than the latent mapping on every structure row
+    # and on real portraits (benchmarks/RESULTS.md, "the restorer becomes the default").
+    register("translate", "restorer", "oldphoto_cli.stages.restorer:ImageRestorer", default=True,
              description="image-space restorer: Telea + NL-means refined by a network")  # fmt: skip
     register("decode", "vae2", "oldphoto_cli.stages.vae:VAE2Decoder", default=True,
              description="VAE2 decoder G_Y")  # fmt: skip

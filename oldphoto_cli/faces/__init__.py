@@ -15,18 +15,20 @@ from oldphoto_cli.registry import FactorySpec, Registry, default_of
 
 __all__ = ["Face", "face_detectors", "face_weights_available", "get_face_detector", "reset"]
 
-# face.safetensors: the ``face`` enhancer's network; research use, so not shipped with
-# oldphoto but in the separate plugin package oldphoto-face-weights.
+# face.safetensors: the ``face`` enhancer's network, face_restorer.safetensors the
+# ``restorer`` enhancer's; research use, so not shipped with oldphoto but in the separate
+# plugin package oldphoto-face-weights.
 FACE_WEIGHTS = "face"
+FACE_RESTORER_WEIGHTS = "face_restorer"
 
 
-def face_weights_available(weights_dir: str | None = None) -> bool:
-    """Cheap check (no torch import) that ``face.safetensors`` is where the ``face`` stage
-    looks: ``weights_dir``, ``$OLDPHOTO_WEIGHTS``, the shipped weights folder, the folders
-    plugins register (``oldphoto-face-weights``)."""
+def face_weights_available(weights_dir: str | None = None, name: str = FACE_WEIGHTS) -> bool:
+    """Cheap check (no torch import) that ``<name>.safetensors`` (default: the ``face``
+    stage's) is where the face stages look: ``weights_dir``, ``$OLDPHOTO_WEIGHTS``, the
+    shipped weights folder, the folders plugins register (``oldphoto-face-weights``)."""
     from oldphoto_cli.weights import weights_dirs
 
-    return any((d / f"{FACE_WEIGHTS}.safetensors").is_file() for d in weights_dirs(weights_dir))
+    return any((d / f"{name}.safetensors").is_file() for d in weights_dirs(weights_dir))
 
 
 registry: Registry[FactorySpec] = Registry(
