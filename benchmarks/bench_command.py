@@ -143,10 +143,12 @@ def main() -> None:
                 rows[name].append(timed(cmd, env)[0])
         torch_s = [timed([sys.executable, "-c", "import torch"], env)[0] for _ in range(2)]
         restore_cmd = [*exe, "restore", str(photo), str(work / "out.jpg"), "--no-face-enhance",
-                       "--overwrite", "-q", "--precision", args.precision]  # fmt: skip
+                       "-q", "--precision", args.precision]  # fmt: skip
         timed(restore_cmd, env)  # page cache warm: we time the command, not the disk
         command_s, command_rss = [], []
         for _ in range(args.repeat):
+            # restore never replaces a file named as OUT (it may be a photo): a fresh one
+            (work / "out.jpg").unlink(missing_ok=True)
             seconds, _, rss = timed(restore_cmd, env)
             if not (work / "out.jpg").is_file():
                 raise RuntimeError("restore wrote no output")
