@@ -6,7 +6,7 @@ The image is scikit-image's ``astronaut`` (``skimage.data.astronaut()``: NASA po
 Eileen Collins, public domain, 512 x 512). It is damaged with ``oldphoto degrade`` (whole
 image, seed 6: the default damage mix drew blur, contrast/gamma, grey, tint, JPEG, fading,
 low resolution, worn edges, scratches, cracks and dust), restored with ``oldphoto restore``
-and its defaults (the README's install: shipped weights, the face network of
+and its defaults (the README's install: shipped weights, the face restorer of
 oldphoto-face-weights), and the two are put side by side, each at ``--side`` px.
 """
 
