@@ -272,9 +272,10 @@ def false_alarm_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
 def content_false_alarm_mask(img: np.ndarray, rng: np.random.Generator,
                              max_share: float = 0.08) -> np.ndarray:  # fmt: skip
     """A detector's false alarms *on this image's content* (uint8 HxW {0, 1}): pieces of
-    its thin dark or bright lines (wires, hair, a tie's or a finger's edge, a window frame)
-    and of its strong edges, grown by 0-2 px, plus now and then a compact bright or dark
-    feature (an eye's catchlight, a button). ``img``: HxWx3 float in [0, 1], the clean crop.
+    its thin or small dark and bright features (top-hat / black-hat: wires, hair, a window
+    frame, an eye's catchlight, a button) and, half of the time, of its strong edges (a
+    finger's outline), grown by 0-2 px; a third of the time random lines and specks
+    (:func:`false_alarm_mask`) too. ``img``: HxWx3 float in [0, 1], the clean crop.
 
     These are what the shipped detector marks on real prints (benchmarks/RESULTS.md: a
     finger's outline and a tripod marked as damage, 4 % of one halftone print). A
@@ -310,7 +311,7 @@ def content_false_alarm_mask(img: np.ndarray, rng: np.random.Generator,
     if rng.random() < 0.3:
         mask |= false_alarm_mask(h, w, rng)
     limit = int(max_share * h * w)
-    if mask.sum() > limit:  # keep whole regions, largest last, up to the limit
+    if mask.sum() > limit:  # keep whole regions, in random order, up to the limit
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         order = rng.permutation(np.arange(1, count))
         kept, total = [], 0

@@ -289,6 +289,33 @@ def test_keep_loss_covers_only_pixels_that_need_no_repair(tmp_path):
     assert abs(trainer.train_step(0, batch)["keep_l1"] - 0.1) < 0.02
 
 
+
+
+def test_false_alarm_loss_is_the_change_to_content_under_a_wrong_mask(tmp_path):
+    """false_alarm_l1 is the L1 over told pixels that are intact: zero for a network that
+    returns the photo as it came there (what a seeing restorer can do), the Telea fill's
+    error for one that returns the filled photo (what a blind one must)."""
+    from oldphoto_cli.train.restorer import RestorerLosses
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    Image.fromarray((_wired_photo() * 255).astype(np.uint8)).save(clean / "w.png")
+    opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=4, crop=64, steps=1,
+                        log_every=1, val_every=0, checkpoint_every=100, lr=0.0)  # fmt: skip
+    seeing = RestorerConfig(width=8, blocks=(1, 1), photo_under_mask=True)
+    trainer = RestorerTrainer(opts, str(clean), seeing, RestorerLosses(false_alarm_l1=1.0),
+                              real_damage=False, clean_share=1.0, false_alarms=1.0)  # fmt: skip
+    batch = trainer.make_batch(0, 4)
+    assert batch["mask"].sum() > 0 and batch["damage"].sum() == 0  # told, all intact
+
+    def returning(key):
+        return lambda model, b: b[key] + 0 * model(b["damaged"], b["estimate"], b["mask"],
+                                                   b["sigma"], b["photo"])  # fmt: skip
+
+    trainer.run_model = returning("photo")
+    assert trainer.train_step(0, batch)["false_alarm_l1"] < 0.5 / 255
+    trainer.run_model = returning("damaged")  # Telea-filled under the mask
+    assert trainer.train_step(0, batch)["false_alarm_l1"] > 2 / 255
 def test_first_estimate_leaves_a_clean_photo_alone():
     rgb = _photo(5)
     damaged, estimate = first_estimate(rgb, None, sigma=0.5)  # below NL-means' threshold
