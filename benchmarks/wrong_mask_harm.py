@@ -33,13 +33,14 @@ HERE = Path(__file__).resolve().parent
 TOLERANCE = 3  # px: a mark this close to traced damage is the trace's slack, not an alarm
 
 
-def psnr_on(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> tuple[float, int]:
+def squared_error_on(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> tuple[float, int]:
     """(sum of squared errors, pixel count) of HxWx3 images on the HxW bool ``where``."""
     diff = (a[where] - b[where]).astype(np.float64)
     return float((diff**2).sum()), int(where.sum()) * 3
 
 
 def db(sse: float, count: int) -> float | None:
+    """PSNR of pooled squared errors over ``count`` values in [0, 1] (None: no pixels)."""
     if not count:
         return None
     mse = sse / count
@@ -119,10 +120,10 @@ def main(argv: list[str] | None = None) -> dict:
             for row, pipeline in rows.items():
                 out = pipeline.restore(image, mask=mask).image
                 acc = sums.setdefault((kind, row), [0.0, 0, 0.0, 0])
-                sse, n = psnr_on(out, image, alarms)
+                sse, n = squared_error_on(out, image, alarms)
                 acc[0] += sse
                 acc[1] += n
-                sse, n = psnr_on(out, image, unmarked)
+                sse, n = squared_error_on(out, image, unmarked)
                 acc[2] += sse
                 acc[3] += n
     report = {"photos": counts, "rows": {}}

@@ -67,14 +67,6 @@ def mask_dropout_option(default: float):
     )  # fmt: skip
 
 
-false_alarms_option = click.option(
-    "--false-alarms", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-    help="Share of samples whose given mask also marks some of the crop's own content (thin "
-    "lines, edges, compact features, as a detector's false alarms do): it learns to keep "
-    "what it sees under a wrong mask.",
-)  # fmt: skip
-
-
 @click.group()
 def train() -> None:
     """Train the networks (runs unchanged under torchrun for DDP)."""
@@ -353,7 +345,10 @@ def parse_group_probabilities(text: str) -> dict[str, float]:
               help="Weight of an L1 loss on the pixels that need no repair (outside the "
                    "mask, already at their target): leave them alone.")  # fmt: skip
 @mask_dropout_option(0.0)
-@false_alarms_option
+@click.option("--false-alarms", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of samples whose given mask also marks some of the crop's own "
+                   "content (thin lines, edges, compact features, as a detector's false "
+                   "alarms do), to keep; with --photo-under-mask the network sees it.")  # fmt: skip
 @click.option("--false-alarm-weight", default=0.0, show_default=True,
               help="Weight of an L1 loss on the false alarms alone (told, intact pixels: "
                    "content to keep).")  # fmt: skip
@@ -414,10 +409,9 @@ def restorer(clean_dir, width, blocks, noise_estimate, nlm_min_sigma, clean_shar
 @click.option("--mild-share", default=0.4, show_default=True, type=click.FloatRange(0, 1),
               help="Share of mildly damaged faces; the rest get the full damage mix.")  # fmt: skip
 @mask_dropout_option(0.4)
-@false_alarms_option
 @common_options
 def face_restorer(faces_dir, init_from, clean_share, damage_only_share, mild_share,
-                  mask_dropout, false_alarms, opts):  # fmt: skip
+                  mask_dropout, opts):  # fmt: skip
     """The restorer trained further on faces (the `restorer` face enhancer).
 
     Same inputs, targets and losses as `train restorer`, on --crop windows of the faces at
@@ -432,8 +426,7 @@ def face_restorer(faces_dir, init_from, clean_share, damage_only_share, mild_sha
         init_from = str(find_weights("restorer"))
     trainer = FaceRestorerTrainer(opts, faces_dir, init_from=init_from, clean_share=clean_share,
                                   damage_only_share=damage_only_share, mild_share=mild_share,
-                                  mask_dropout=mask_dropout,
-                                  false_alarms=false_alarms)  # fmt: skip
+                                  mask_dropout=mask_dropout)  # fmt: skip
     click.echo(json.dumps(trainer.run()))
 
 

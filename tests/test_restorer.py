@@ -423,7 +423,7 @@ def test_a_restorer_grown_to_see_under_the_mask_starts_as_it_was_and_learns_to_l
         grown_state(seeing.state_dict(), seeing.cfg, Restorer(TINY))
 
 
-def test_the_stage_shows_a_seeing_restorer_the_photo_under_the_mask(tmp_path):
+def test_the_stage_shows_a_seeing_restorer_the_photo_under_the_mask(tmp_path, monkeypatch):
     """The stage hands a restorer that sees under the mask the photo as it came: the
     masked stripe unfilled (its other inputs have it Telea-filled)."""
     cfg = RestorerConfig(width=8, blocks=(1, 1), photo_under_mask=True)
@@ -450,11 +450,8 @@ def test_the_stage_shows_a_seeing_restorer_the_photo_under_the_mask(tmp_path):
     mask[30:34, :] = 1
     pipe = RestorePipeline(RestoreOptions(device="cpu", translator="restorer",
                                           weights_dir=str(path), face_enhancer="none"))  # fmt: skip
-    try:
-        Restorer.forward = spy
-        pipe.restore(rgb, mask)
-    finally:
-        Restorer.forward = forward
+    monkeypatch.setattr(Restorer, "forward", spy)
+    pipe.restore(rgb, mask)
     assert seen and seen[0] is not None
     under = seen[0][0, :, 30:34, :].permute(1, 2, 0).numpy()
     assert np.allclose(under, rgb[30:34], atol=1e-6)  # the stripe as it came, not filled
