@@ -248,7 +248,8 @@ RESTORE_OPTIONS = stacked(
         kind="face_enhance",
         extra_choices=("none",),
         metavar="NAME|none",
-        help="Face enhancement stage, or none ('face' needs face.safetensors, else 'general').",
+        help="Face enhancement stage, or none ('restorer' and 'face' need their weights from "
+        "oldphoto-face-weights, else 'general' runs).",
     ),
     click.option(
         "--face-enhance/--no-face-enhance",
