@@ -224,9 +224,11 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
               help="Colour input (RGB) instead of luma: a crack's neutral paper white on a "
                    "toned print is a colour cue.")  # fmt: skip
 @click.option("--grow-from", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="With --colour: start from this grey detector export, spread over R, G "
-                   "and B so that it computes exactly what the export computes; ignored "
-                   "when the run folder resumes.")  # fmt: skip
+              help="Start from this detector export, grown to this run's network: a grey "
+                   "one spread over R, G and B (with --colour), a narrower one widened by "
+                   "copying its channels (--width a multiple of its width), so that it "
+                   "computes exactly what the export computes; ignored when the run folder "
+                   "resumes.")  # fmt: skip
 @click.option("--tversky-beta", default=0.5, show_default=True, type=click.FloatRange(0, 1),
               help="The overlap loss: soft Tversky with this weight on misses (0.5 is soft "
                    "Dice; above it recall counts more than precision).")  # fmt: skip
@@ -249,11 +251,17 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
 @click.option("--traced-per-batch", default=0, show_default=True, type=click.IntRange(0),
               help="Traced real crops added to each batch (0: a quarter of the batch, at "
                    "least 2).")  # fmt: skip
+@click.option("--transplanted-per-batch", default=0, show_default=True,
+              type=click.IntRange(0),
+              help="Crops (of the traced photos and of clean ones) with real damage cut from "
+                   "the traced photos (--real-masks) pasted on, added to each batch: real "
+                   "damage on content it was not traced on.")  # fmt: skip
 @common_options
 def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, thin_content,
              dot_prints, wide_damage, clean_share, mild_share, intact_weight, held_out_dir,
              real_damage, colour, grow_from, tversky_beta, real_masks_dir, aged_intact_share,
-             sparse_share, drawn_on_traced, traced_per_batch, opts):  # fmt: skip
+             sparse_share, drawn_on_traced, traced_per_batch, transplanted_per_batch,
+             opts):  # fmt: skip
     """U-Net scratch detector on synthetic structured defects."""
     check_spectrum(clean_share, mild_share, sparse=sparse_share, aged_intact=aged_intact_share)
     from oldphoto_cli.archs.unet_arch import UNetConfig
@@ -262,9 +270,9 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
     if real_masks_dir and not real_old_dir:
         raise click.BadParameter("the traced masks' photos come from --real-old",
                                  param_hint="--real-masks")  # fmt: skip
-    if grow_from and not colour:
-        raise click.BadParameter("grows a grey export into a colour one: needs --colour",
-                                 param_hint="--grow-from")  # fmt: skip
+    if transplanted_per_batch and not real_masks_dir:
+        raise click.BadParameter("the damage to transplant comes from --real-masks",
+                                 param_hint="--transplanted-per-batch")  # fmt: skip
     cfg = UNetConfig(in_channels=3 if colour else 1, width=width, depth=depth)
     trainer = DetectorTrainer(opts, clean_dir, cfg,
                               real_old_dir=real_old_dir, negative_weight=negative_weight,
@@ -277,9 +285,10 @@ def detector(clean_dir, width, depth, real_old_dir, negative_weight, graphics, t
                               tversky_beta=tversky_beta, real_masks_dir=real_masks_dir,
                               traced_per_batch=traced_per_batch,
                               sparse_share=sparse_share, aged_intact_share=aged_intact_share,
-                              drawn_on_traced=drawn_on_traced)  # fmt: skip
+                              drawn_on_traced=drawn_on_traced,
+                              transplanted_per_batch=transplanted_per_batch)  # fmt: skip
     if grow_from and trainer.step == 0:
-        trainer.grow_from_grey(grow_from)
+        trainer.grow_from(grow_from)
     click.echo(json.dumps(trainer.run()))
 
 

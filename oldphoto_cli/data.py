@@ -727,6 +727,65 @@ class TracedRealCrops(Dataset):
         return {"old": to_tensor(crop), "mask": _as_map(mask), "known": _as_map(known)}
 
 
+class TransplantedDamageCrops(Dataset):
+    """Real damage cut from hand-traced photos, pasted on crops of other photos.
+
+    The traced photos' damage becomes pieces (:func:`~oldphoto_cli.degrade.transplant.
+    cut_damage_pieces`: what the damage added, with its traced mask), cut once; every item
+    is a crop with one to three pieces pasted on
+    (:func:`~oldphoto_cli.degrade.transplant.paste_damage`), labelled where they show. Half
+    the crops are of the traced photos themselves (their own labels kept), half of
+    ``clean`` photos (all intact). The detector meets real crack edges, flake shapes and
+    stain tones on content they were not traced on, so it cannot learn them as part of one
+    photo.
+
+    Item: {"old": (3, S, S) in [-1, 1], "mask": (1, S, S) {0, 1}, "known": (1, S, S) {0, 1}}.
+    """
+
+    salt, traced_salt = 29, 31  # the traced crops' own stream: not the traced batch's crops
+
+    def __init__(self, items: list[tuple[Path, Path]], clean: list[Path],
+                 cfg: DataConfig, length: int = 10**9) -> None:  # fmt: skip
+        self.traced = TracedRealCrops(items, cfg)
+        self.traced.salt = self.traced_salt
+        self.clean = ImageCache(clean) if clean else None
+        self.cfg, self.length = cfg, length
+        self._pieces = None
+
+    def __len__(self) -> int:
+        return self.length
+
+    @property
+    def pieces(self):
+        if self._pieces is None:  # cut on first use: a few seconds of inpainting
+            from oldphoto_cli.degrade.transplant import cut_damage_pieces
+
+            self._pieces = []
+            for i in range(len(self.traced.photos)):
+                damage = self.traced.mask(i) > 191
+                self._pieces += cut_damage_pieces(self.traced.photos[i], damage)
+            if not self._pieces:
+                raise ValueError("the traced photos show no damage to transplant")
+        return self._pieces
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        from oldphoto_cli.degrade.transplant import paste_damage
+
+        rng = sample_rng(self.cfg.seed, index, self.salt)
+        if self.clean is not None and rng.random() < 0.5:
+            img = self.clean[int(rng.integers(len(self.clean)))]
+            crop = random_crop(img, self.cfg.crop, rng).astype(np.float32) / 255.0
+            mask = known = np.zeros(crop.shape[:2], bool)
+            known = ~known
+        else:
+            item = self.traced[index]
+            crop = (item["old"].numpy().transpose(1, 2, 0) + 1.0) / 2.0
+            mask, known = item["mask"][0].numpy() > 0.5, item["known"][0].numpy() > 0.5
+        old, pasted = paste_damage(crop, self.pieces, rng, count=int(rng.integers(1, 4)))
+        return {"old": to_tensor(old), "mask": _as_map(mask | pasted),
+                "known": _as_map(known | pasted)}  # fmt: skip
+
+
 def _as_map(flags: np.ndarray) -> torch.Tensor:
     """HxW bool -> (1, H, W) float32 {0, 1}."""
     return torch.from_numpy(np.ascontiguousarray(flags, np.float32))[None]

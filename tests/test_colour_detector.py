@@ -1,4 +1,4 @@
-"""A colour (RGB) detector: grown exactly from a grey one, run by the same stage."""
+"""A colour (RGB) detector grown exactly from a grey one, a wide one from a narrow one."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_training_a_colour_detector_from_a_grey_export(tmp_path, grey_and_colour
     opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=2, crop=32, steps=2,
                         val_every=0, checkpoint_every=100)  # fmt: skip
     trainer = DetectorTrainer(opts, str(clean), COLOUR)
-    trainer.grow_from_grey(str(grey_and_colour["grey"] / "detector.safetensors"))
+    trainer.grow_from(str(grey_and_colour["grey"] / "detector.safetensors"))
     batch = trainer.make_batch(0, 2)
     assert batch["image"].shape[1] == 3  # the colour detector is fed RGB
     grey = UNet(GREY).eval()
@@ -86,3 +86,58 @@ def test_training_a_colour_detector_from_a_grey_export(tmp_path, grey_and_colour
         assert torch.allclose(model(rgb), grey(detector_input(rgb, 1)), atol=1e-4)
     trainer.run()
     assert trainer.step == 2
+
+
+def test_a_widened_detector_computes_what_the_narrow_one_does_and_trains_apart(grey_and_colour):
+    """Net2Net copies: the same output in eval and in training mode (BatchNorm on the batch),
+    but the copies of a channel are read with different weights, so they can drift apart."""
+    narrow = UNet(GREY)
+    narrow.load_state_dict(load_file(str(grey_and_colour["grey"] / "detector.safetensors")))
+    x = torch.randn(2, 1, 32, 32)
+    for width in (8, 12):
+        wide = UNet(UNetConfig(width=width, depth=2))
+        wide.load_state_dict(unet_arch.widened_state(narrow.state_dict(), wide))
+        for mode in (False, True):
+            narrow.train(mode), wide.train(mode)
+            with torch.no_grad():
+                assert torch.allclose(wide(x), narrow(x), atol=1e-5)
+        reads = wide.state_dict()["inc.3.weight"]  # (width, width, 3, 3): copies of 4 channels
+        assert not torch.allclose(reads[:, :4], reads[:, 4:8])
+        # gradients differ between copies: training breaks the symmetry
+        wide.train()
+        wide(x).sum().backward()
+        grad = wide.inc[0].weight.grad
+        assert not torch.allclose(grad[:4], grad[4:8])
+
+
+def test_widening_refuses_what_is_not_whole_copies():
+    with pytest.raises(ValueError, match="whole copies"):
+        unet_arch.widened_state(UNet(UNetConfig(width=4, depth=2)).state_dict(),
+                                UNet(UNetConfig(width=6, depth=2)))  # fmt: skip
+
+
+def test_training_grows_a_narrow_grey_export_into_a_wide_colour_detector(tmp_path, grey_and_colour):
+    from PIL import Image
+
+    from oldphoto_cli.train.common import TrainOptions
+    from oldphoto_cli.train.detector import DetectorTrainer, detector_input
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(6):
+        Image.fromarray((rng.random((48, 48, 3)) * 255).astype(np.uint8)).save(clean / f"c{i}.png")
+    opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=2, crop=32, steps=2,
+                        val_every=0, checkpoint_every=100)  # fmt: skip
+    trainer = DetectorTrainer(opts, str(clean), UNetConfig(in_channels=3, width=8, depth=2))
+    trainer.grow_from(str(grey_and_colour["grey"] / "detector.safetensors"))
+    grey = UNet(GREY).eval()
+    grey.load_state_dict(load_file(str(grey_and_colour["grey"] / "detector.safetensors")))
+    rgb = trainer.make_batch(0, 2)["image"].contiguous()
+    with torch.no_grad():
+        assert torch.allclose(trainer.models["unet"].eval()(rgb), grey(detector_input(rgb, 1)),
+                              atol=1e-4)  # fmt: skip
+    deeper = DetectorTrainer(TrainOptions(out_dir=str(tmp_path / "d"), batch_size=2, crop=32),
+                             str(clean), UNetConfig(in_channels=3, width=8, depth=3))  # fmt: skip
+    with pytest.raises(ValueError, match="depth"):
+        deeper.grow_from(str(grey_and_colour["grey"] / "detector.safetensors"))

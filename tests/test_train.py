@@ -584,3 +584,31 @@ def test_a_drawn_defect_on_a_traced_crop_is_labelled_and_known(tmp_path, photo_d
         assert torch.equal(b["mask"][0] > 0, changed)  # the defect is labelled exactly
         assert torch.equal(b["known"], b["mask"])  # and known where drawn
     assert sum(bool(drawn[i]["mask"].any()) for i in range(12)) >= 10
+
+
+def test_transplanted_crops_join_the_traced_part_of_the_batch(tmp_path, photo_dirs):
+    """--transplanted-per-batch adds labelled crops to the traced crops (their loss, their
+    labels); it needs traced masks to cut the damage from."""
+    clean, old = photo_dirs
+    masks = _traced(tmp_path, photo_dirs)
+    trainer = DetectorTrainer(_opts(tmp_path / "t"), str(clean), UNetConfig(width=4, depth=2),
+                              real_old_dir=str(old), real_masks_dir=str(masks),
+                              transplanted_per_batch=3)  # fmt: skip
+    batch = trainer.make_batch(0, 4)
+    assert batch["traced"].shape[0] == 2 + 3
+    assert batch["traced_mask"].shape == batch["traced_known"].shape == (5, 1, 32, 32)
+    pasted = batch["traced_mask"][2:]
+    assert pasted.sum() > 0 and not bool((pasted * (1 - batch["traced_known"][2:])).any())
+    assert "traced_bce" in trainer.train_step(0, batch)
+    plain = DetectorTrainer(_opts(tmp_path / "p"), str(clean), UNetConfig(width=4, depth=2),
+                            transplanted_per_batch=3)  # fmt: skip
+    assert "traced" not in plain.make_batch(0, 4)
+
+
+def test_cli_refuses_transplants_without_traced_masks(tmp_path, photo_dirs):
+    from conftest import invoke
+
+    clean, _ = photo_dirs
+    result = invoke("train", "detector", "--clean", clean, "--transplanted-per-batch", "2",
+                    "--out", tmp_path / "r")  # fmt: skip
+    assert result.exit_code == 2 and "--real-masks" in result.output

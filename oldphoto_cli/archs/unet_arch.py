@@ -102,6 +102,56 @@ def colour_state(grey_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return state
 
 
+def _copies(new: int, old: int) -> torch.Tensor:
+    """Old channel of each new channel when ``old`` channels are copied ``new // old`` times."""
+    if new % old:
+        raise ValueError(f"{new} channels are not whole copies of {old}")
+    return torch.arange(new) % old
+
+
+def widened_state(old: dict[str, torch.Tensor], new: UNet, seed: int = 0,
+                  spread: float = 0.1) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Weights for ``new``, a U-Net a whole number of times wider than the one of ``old``,
+    that compute what the old one computes (Net2Net, Chen et al. 2016): every channel is
+    copied, BatchNorm statistics with it, and each layer reads a copied channel with its
+    old weight shared among the copies. Zero-initialised new channels would leave the
+    old BatchNorm statistics in charge and learn slowly; plain copies would stay copies
+    forever (the same inputs, the same gradients). So the shares differ: ``spread`` x the
+    layer's weight scale of seeded noise, summing to zero over the copies, keeps the output
+    exact and lets the copies drift apart.
+
+    The first half of each up block's input is the skip, the second the upsampled path:
+    each half is copied on its own. The input planes and the single output are not."""
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, target in new.state_dict().items():
+        source = old[key]
+        if target.shape == source.shape:
+            state[key] = source.clone()
+            continue
+        out_idx = _copies(target.shape[0], source.shape[0])
+        if source.dim() == 1:  # BatchNorm parameters and statistics, conv biases
+            state[key] = source[out_idx].clone()
+            continue
+        weight = source[out_idx]  # (O_new, I_old, k, k)
+        n_in, o_in = target.shape[1], source.shape[1]
+        if n_in == o_in:  # the input planes
+            state[key] = weight.clone()
+            continue
+        parts = 2 if key.startswith("up.") and key.endswith(".0.weight") else 1
+        # [skip, upsampled] of an up block: each part is laid out as its copies in turn
+        in_idx = torch.cat([_copies(n_in // parts, o_in // parts) + p * (o_in // parts)
+                            for p in range(parts)])  # fmt: skip
+        factor = n_in // o_in
+        weight = weight[:, in_idx] / factor
+        noise = torch.randn(weight.shape, generator=generator) * spread * weight.std()
+        # zero-sum over the copies of each old input channel: the output stays exact
+        grouped = noise.view(noise.shape[0], parts, factor, -1, *noise.shape[2:])
+        noise = (grouped - grouped.mean(dim=2, keepdim=True)).view_as(noise)
+        state[key] = weight + noise
+    return state
+
+
 def fuse_batchnorm(model: UNet) -> UNet:
     """Fold every eval-mode BatchNorm into the conv before it (inference only).
 

@@ -54,6 +54,7 @@ from oldphoto_cli.data import (
     RealOldCrops,
     SyntheticPairs,
     TracedRealCrops,
+    TransplantedDamageCrops,
     batch_of,
     split,
     traced_items,
@@ -111,7 +112,8 @@ class DetectorTrainer(Trainer):
                  held_out: frozenset[str] = frozenset(),
                  tversky_beta: float = 0.5, real_masks_dir: str | None = None,
                  traced_per_batch: int = 0, sparse_share: float = 0.0,
-                 drawn_on_traced: float = 0.0, aged_intact_share: float = 0.0) -> None:  # fmt: skip
+                 drawn_on_traced: float = 0.0, aged_intact_share: float = 0.0,
+                 transplanted_per_batch: int = 0) -> None:  # fmt: skip
         self.cfg, self.dice_weight, self.clean_dir = cfg or UNetConfig(), dice_weight, clean_dir
         self.tversky_beta = tversky_beta
         self.real_old_dir, self.negative_weight = real_old_dir, negative_weight
@@ -161,6 +163,10 @@ class DetectorTrainer(Trainer):
             self.traced_per_batch = traced_per_batch or max(2, round(opts.batch_size / 4))
         if negative_weight <= 0:
             self.negatives_per_batch = 0
+        self.transplanted_per_batch = transplanted_per_batch if real_masks_dir else 0
+        if self.transplanted_per_batch:
+            self.transplanted = TransplantedDamageCrops(
+                items, train, DataConfig(crop=opts.crop, seed=opts.seed))
         if real_old_dir and self.negatives_per_batch:
             old_train, _ = training_split(real_old_dir)
             # photos of an evaluation set (the hand-traced real masks) stay out of training,
@@ -179,16 +185,28 @@ class DetectorTrainer(Trainer):
         opt = torch.optim.Adam(unet.parameters(), self.opts.lr)
         return {"unet": wrap_ddp(unet, self.ddp, self.device)}, {"unet": opt}
 
-    def grow_from_grey(self, path: str) -> None:
-        """Start a colour detector from a grey detector export
-        (:func:`unet_arch.colour_state`: the same output at the start); the export's step
-        and minutes carry on."""
+    def grow_from(self, path: str) -> None:
+        """Start from a detector export that is grey where this one is colour
+        (:func:`unet_arch.colour_state`) and/or narrower (:func:`unet_arch.widened_state`):
+        the grown detector computes what the export computes; the export's step and
+        minutes carry on."""
         from oldphoto_cli.weights import load_weights
 
         tensors, meta = load_weights(path, arch=unet_arch.ARCH)
-        unwrap(self.models["unet"]).load_state_dict(unet_arch.colour_state(tensors))
+        old = UNetConfig(**meta["config"])
+        if old.depth != self.cfg.depth or old.norm != self.cfg.norm:
+            raise ValueError(f"{path}: depth and norm must match ({old} -> {self.cfg})")
+        if old.in_channels == 1 and self.cfg.in_channels == 3:
+            tensors = unet_arch.colour_state(tensors)
+        elif old.in_channels != self.cfg.in_channels:
+            raise ValueError(f"{path}: cannot grow {old.in_channels} input planes into "
+                             f"{self.cfg.in_channels}")  # fmt: skip
+        unet = unwrap(self.models["unet"])
+        if old.width != self.cfg.width:
+            tensors = unet_arch.widened_state(tensors, unet, seed=self.opts.seed)
+        unet.load_state_dict(tensors)
         self.carry_on_from(meta)
-        self.grown_from = {"file": str(path), "steps": self.step}
+        self.grown_from = {"file": str(path), "config": meta["config"], "steps": self.step}
 
     def make_batch(self, start, count):
         batch = batch_of(self.pairs, start, count)
@@ -204,6 +222,13 @@ class DetectorTrainer(Trainer):
             traced = batch_of(self.traced, first, self.traced_per_batch)
             out["traced"] = detector_input(traced["old"], channels)
             out["traced_mask"], out["traced_known"] = traced["mask"], traced["known"]
+        if self.transplanted_per_batch:  # labelled real crops too: the traced crops' loss
+            first = start // count * self.transplanted_per_batch
+            pasted = batch_of(self.transplanted, first, self.transplanted_per_batch)
+            for key, part in (("traced", detector_input(pasted["old"], channels)),
+                              ("traced_mask", pasted["mask"]),
+                              ("traced_known", pasted["known"])):  # fmt: skip
+                out[key] = torch.cat([out[key], part]) if key in out else part
         return out
 
     def traced_loss(self, logits: torch.Tensor, mask: torch.Tensor,
@@ -283,7 +308,10 @@ class DetectorTrainer(Trainer):
                    + (f" + the same terms on real crops with traced labels (unlabelled pixels "
                       f"left out; {self.traced_per_batch} a batch, {self.drawn_on_traced} of "
                       f"them with one synthetic defect drawn on)"
-                      if self.traced_per_batch else ""),
+                      if self.traced_per_batch else "")
+                   + (f" + the same terms on {self.transplanted_per_batch} crops a batch (traced "
+                      f"and clean photos) with real damage cut from the traced photos "
+                      f"pasted on" if self.transplanted_per_batch else ""),
                    "graphics": f"{self.graphics} of crops get printed content (hard negatives)",
                    "thin_content": f"{self.thin_content} of crops get thin-line content "
                                    "(wires, hair, fences, text, lace; hard negatives)",
