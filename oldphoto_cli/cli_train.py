@@ -226,7 +226,7 @@ def mapping(clean_dir, vae1_path, vae2_path, width, blocks, residual, clean_shar
 @click.option("--grow-from", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Start from this detector export, grown to this run's network: a grey "
                    "one spread over R, G and B (with --colour), a narrower one widened by "
-                   "copying its channels (--width a multiple of its width), so that it "
+                   "copying its channels (a larger --width), so that it "
                    "computes exactly what the export computes; ignored when the run folder "
                    "resumes.")  # fmt: skip
 @click.option("--tversky-beta", default=0.5, show_default=True, type=click.FloatRange(0, 1),

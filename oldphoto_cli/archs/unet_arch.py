@@ -103,22 +103,23 @@ def colour_state(grey_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 
 def _copies(new: int, old: int) -> torch.Tensor:
-    """Old channel of each new channel when ``old`` channels are copied ``new // old`` times."""
-    if new % old:
-        raise ValueError(f"{new} channels are not whole copies of {old}")
+    """Old channel of each of ``new`` channels: the old ones in order, then copies of the
+    first ``new - old`` of them, again in order, as many rounds as it takes."""
+    if new < old:
+        raise ValueError(f"cannot narrow {old} channels to {new}")
     return torch.arange(new) % old
 
 
 def widened_state(old: dict[str, torch.Tensor], new: UNet, seed: int = 0,
                   spread: float = 0.1) -> dict[str, torch.Tensor]:  # fmt: skip
-    """Weights for ``new``, a U-Net a whole number of times wider than the one of ``old``,
-    that compute what the old one computes (Net2Net, Chen et al. 2016): every channel is
-    copied, BatchNorm statistics with it, and each layer reads a copied channel with its
-    old weight shared among the copies. Zero-initialised new channels would leave the
-    old BatchNorm statistics in charge and learn slowly; plain copies would stay copies
+    """Weights for ``new``, a U-Net wider than the one of ``old`` (same depth), that
+    compute what the old one computes (Net2Net, Chen et al. 2016): channels are copied,
+    BatchNorm statistics with them, and each layer reads a copied channel with its old
+    weight shared among the copies. Zero-initialised new channels would leave the old
+    BatchNorm statistics in charge and learn slowly; plain copies would stay copies
     forever (the same inputs, the same gradients). So the shares differ: ``spread`` x the
-    layer's weight scale of seeded noise, summing to zero over the copies, keeps the output
-    exact and lets the copies drift apart.
+    layer's weight scale of seeded noise, summing to zero over the copies of each channel,
+    keeps the output exact and lets the copies drift apart.
 
     The first half of each up block's input is the skip, the second the upsampled path:
     each half is copied on its own. The input planes and the single output are not."""
@@ -139,16 +140,16 @@ def widened_state(old: dict[str, torch.Tensor], new: UNet, seed: int = 0,
             state[key] = weight.clone()
             continue
         parts = 2 if key.startswith("up.") and key.endswith(".0.weight") else 1
-        # [skip, upsampled] of an up block: each part is laid out as its copies in turn
         in_idx = torch.cat([_copies(n_in // parts, o_in // parts) + p * (o_in // parts)
                             for p in range(parts)])  # fmt: skip
-        factor = n_in // o_in
-        weight = weight[:, in_idx] / factor
+        count = torch.bincount(in_idx, minlength=o_in).to(weight.dtype)  # copies of each
+        weight = weight[:, in_idx] / count[in_idx].view(1, -1, 1, 1)
         noise = torch.randn(weight.shape, generator=generator) * spread * weight.std()
         # zero-sum over the copies of each old input channel: the output stays exact
-        grouped = noise.view(noise.shape[0], parts, factor, -1, *noise.shape[2:])
-        noise = (grouped - grouped.mean(dim=2, keepdim=True)).view_as(noise)
-        state[key] = weight + noise
+        mean = torch.zeros(noise.shape[0], o_in, *noise.shape[2:], dtype=noise.dtype)
+        mean.index_add_(1, in_idx, noise)
+        mean /= count.view(1, -1, 1, 1)
+        state[key] = weight + noise - mean[:, in_idx]
     return state
 
 
