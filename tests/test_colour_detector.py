@@ -61,20 +61,27 @@ def test_only_a_grey_detector_can_be_grown():
         colour_state(UNet(COLOUR).state_dict())
 
 
-def test_training_a_colour_detector_from_a_grey_export(tmp_path, grey_and_colour):
+def _trainer(tmp_path, cfg, seed):
+    """A detector trainer on six random 48 px photos (batch 2, 32 px crops, 2 steps)."""
     from PIL import Image
 
     from oldphoto_cli.train.common import TrainOptions
-    from oldphoto_cli.train.detector import DetectorTrainer, detector_input
+    from oldphoto_cli.train.detector import DetectorTrainer
 
     clean = tmp_path / "clean"
     clean.mkdir()
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     for i in range(6):
         Image.fromarray((rng.random((48, 48, 3)) * 255).astype(np.uint8)).save(clean / f"c{i}.png")
     opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=2, crop=32, steps=2,
                         val_every=0, checkpoint_every=100)  # fmt: skip
-    trainer = DetectorTrainer(opts, str(clean), COLOUR)
+    return DetectorTrainer(opts, str(clean), cfg)
+
+
+def test_training_a_colour_detector_from_a_grey_export(tmp_path, grey_and_colour):
+    from oldphoto_cli.train.detector import detector_input
+
+    trainer = _trainer(tmp_path, COLOUR, seed=2)
     trainer.grow_from(str(grey_and_colour["grey"] / "detector.safetensors"))
     batch = trainer.make_batch(0, 2)
     assert batch["image"].shape[1] == 3  # the colour detector is fed RGB
@@ -118,19 +125,10 @@ def test_widening_refuses_to_narrow():
 
 
 def test_training_grows_a_narrow_grey_export_into_a_wide_colour_detector(tmp_path, grey_and_colour):
-    from PIL import Image
-
     from oldphoto_cli.train.common import TrainOptions
     from oldphoto_cli.train.detector import DetectorTrainer, detector_input
 
-    clean = tmp_path / "clean"
-    clean.mkdir()
-    rng = np.random.default_rng(3)
-    for i in range(6):
-        Image.fromarray((rng.random((48, 48, 3)) * 255).astype(np.uint8)).save(clean / f"c{i}.png")
-    opts = TrainOptions(out_dir=str(tmp_path / "run"), batch_size=2, crop=32, steps=2,
-                        val_every=0, checkpoint_every=100)  # fmt: skip
-    trainer = DetectorTrainer(opts, str(clean), UNetConfig(in_channels=3, width=8, depth=2))
+    trainer = _trainer(tmp_path, UNetConfig(in_channels=3, width=8, depth=2), seed=3)
     trainer.grow_from(str(grey_and_colour["grey"] / "detector.safetensors"))
     grey = UNet(GREY).eval()
     grey.load_state_dict(load_file(str(grey_and_colour["grey"] / "detector.safetensors")))
@@ -139,6 +137,6 @@ def test_training_grows_a_narrow_grey_export_into_a_wide_colour_detector(tmp_pat
         assert torch.allclose(trainer.models["unet"].eval()(rgb), grey(detector_input(rgb, 1)),
                               atol=1e-4)  # fmt: skip
     deeper = DetectorTrainer(TrainOptions(out_dir=str(tmp_path / "d"), batch_size=2, crop=32),
-                             str(clean), UNetConfig(in_channels=3, width=8, depth=3))  # fmt: skip
+                             str(tmp_path / "clean"), UNetConfig(in_channels=3, width=8, depth=3))  # fmt: skip
     with pytest.raises(ValueError, match="depth"):
         deeper.grow_from(str(grey_and_colour["grey"] / "detector.safetensors"))
