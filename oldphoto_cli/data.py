@@ -775,8 +775,7 @@ class TransplantedDamageCrops(Dataset):
         if self.clean is not None and rng.random() < 0.5:
             img = self.clean[int(rng.integers(len(self.clean)))]
             crop = random_crop(img, self.cfg.crop, rng).astype(np.float32) / 255.0
-            mask = known = np.zeros(crop.shape[:2], bool)
-            known = ~known
+            mask, known = np.zeros(crop.shape[:2], bool), np.ones(crop.shape[:2], bool)
         else:
             item = self.traced[index]
             crop = (item["old"].numpy().transpose(1, 2, 0) + 1.0) / 2.0

@@ -106,8 +106,9 @@ def paste_damage(img: np.ndarray, pieces: list[DamagePiece], rng: np.random.Gene
                  count: int = 2, scale: tuple[float, float] = (0.6, 1.4),
                  gain: tuple[float, float] = (0.7, 1.15)) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """``count`` pieces drawn from ``pieces`` (bigger ones more often, by the square root
-    of their area up to :data:`AREA_CAP`) added to ``img`` (HxWx3 float in [0, 1]) at random places, each
-    turned, mirrored, rescaled by a factor in ``scale`` and weighted by one in ``gain``.
+    of their area up to :data:`AREA_CAP`) added to ``img`` (HxWx3 float in [0, 1]) at
+    random places, each turned, mirrored, rescaled by a factor in ``scale`` and weighted
+    by one in ``gain``.
 
     Returns (new image, HxW bool mask): the pasted damage pixels that visibly changed the
     image (a white crack pasted on white paper is not damage anyone can find), and the

@@ -19,6 +19,10 @@ penalty on their intact ones; a traced photo is never an all-clean negative. Rea
 moved the detector's precision/recall curve on real photos, which no synthetic-data, loss
 or threshold change had done (``benchmarks/RESULTS.md``). ``drawn_on_traced`` draws one
 labelled synthetic defect on that share of them, so "a real photo" never means "intact".
+*Transplanted real damage* (``transplanted_per_batch``): the traced photos' damage cut out
+and pasted on crops of traced and clean photos (:class:`~oldphoto_cli.data.
+TransplantedDamageCrops`), with the traced crops' loss; measured level with the recipe
+without it (``benchmarks/RESULTS.md``, 2026-12-07, evening, last).
 *Sparse damage* (``sparse_share``): crops with mild ageing and one defect
 (:func:`~oldphoto_cli.data.sparse_config`), as sparse as damage on most real prints.
 
