@@ -683,7 +683,17 @@ class TracedRealCrops(Dataset):
             self._masks[i] = labels
         return self._masks[i]
 
+    def damage(self, i: int) -> np.ndarray:
+        """Photo ``i``'s traced damage (HxW bool) at the cached photo's size."""
+        return self.mask(i) > 191
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        crop, mask, known = self.arrays(index)
+        return {"old": to_tensor(crop), "mask": _as_map(mask), "known": _as_map(known)}
+
+    def arrays(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Item ``index`` as arrays: (crop, uint8 or float in [0, 1], S x S x 3; damage
+        and known, S x S bool)."""
         import cv2
 
         rng = sample_rng(self.cfg.seed, index, self.salt)
@@ -692,7 +702,7 @@ class TracedRealCrops(Dataset):
         size = self.cfg.crop
         h, w = img.shape[:2]
         scale = max(rng.uniform(0.6, 1.0), size / min(h, w))
-        damage = (labels > 191).astype(np.float32)
+        damage = self.damage(i).astype(np.float32)
         unknown = ((labels > 63) & (labels <= 191)).astype(np.float32)
         if abs(scale - 1.0) > 1e-3:
             h, w = max(size, round(h * scale)), max(size, round(w * scale))
@@ -724,7 +734,7 @@ class TracedRealCrops(Dataset):
                 crop = np.clip(result.image, 0, 1)
                 drawn = result.mask > 0
                 mask, known = mask | drawn, known | drawn
-        return {"old": to_tensor(crop), "mask": _as_map(mask), "known": _as_map(known)}
+        return crop, mask, known
 
 
 class TransplantedDamageCrops(Dataset):
@@ -762,8 +772,7 @@ class TransplantedDamageCrops(Dataset):
 
             self._pieces = []
             for i in range(len(self.traced.photos)):
-                damage = self.traced.mask(i) > 191
-                self._pieces += cut_damage_pieces(self.traced.photos[i], damage)
+                self._pieces += cut_damage_pieces(self.traced.photos[i], self.traced.damage(i))
             if not self._pieces:
                 raise ValueError("the traced photos show no damage to transplant")
         return self._pieces
@@ -777,9 +786,8 @@ class TransplantedDamageCrops(Dataset):
             crop = random_crop(img, self.cfg.crop, rng).astype(np.float32) / 255.0
             mask, known = np.zeros(crop.shape[:2], bool), np.ones(crop.shape[:2], bool)
         else:
-            item = self.traced[index]
-            crop = (item["old"].numpy().transpose(1, 2, 0) + 1.0) / 2.0
-            mask, known = item["mask"][0].numpy() > 0.5, item["known"][0].numpy() > 0.5
+            crop, mask, known = self.traced.arrays(index)
+            crop = crop.astype(np.float32) / 255.0 if crop.dtype == np.uint8 else crop
         old, pasted = paste_damage(crop, self.pieces, rng, count=int(rng.integers(1, 4)))
         return {"old": to_tensor(old), "mask": _as_map(mask | pasted),
                 "known": _as_map(known | pasted)}  # fmt: skip

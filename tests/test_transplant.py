@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from oldphoto_cli.degrade.transplant import (
@@ -130,10 +131,4 @@ def test_transplanted_crops_label_the_pasted_damage_as_known(traced_photos):
     for it in items:  # damage, pasted or traced, is always known
         assert not bool((it["mask"] * (1 - it["known"])).any())
     again = crops[5]
-    assert all(torch_equal(again[k], items[5][k]) for k in again)
-
-
-def torch_equal(a, b):
-    import torch
-
-    return torch.equal(a, b)
+    assert all(torch.equal(again[k], items[5][k]) for k in again)

@@ -153,6 +153,21 @@ def widened_state(old: dict[str, torch.Tensor], new: UNet, seed: int = 0,
     return state
 
 
+def grown_state(old: dict[str, torch.Tensor], old_cfg: UNetConfig,
+                new: UNet) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Weights for ``new`` from a detector of ``old_cfg`` that is grey where ``new`` is
+    colour (:func:`colour_state`) and/or narrower (:func:`widened_state`), computing
+    exactly what the old one computes. Depth and norm must match."""
+    cfg = new.cfg
+    if old_cfg.depth != cfg.depth or old_cfg.norm != cfg.norm:
+        raise ValueError(f"depth and norm must match ({old_cfg} -> {cfg})")
+    if old_cfg.in_channels == 1 and cfg.in_channels == 3:
+        old = colour_state(old)
+    elif old_cfg.in_channels != cfg.in_channels:
+        raise ValueError(f"cannot grow {old_cfg.in_channels} input planes into {cfg.in_channels}")
+    return widened_state(old, new) if old_cfg.width != cfg.width else old
+
+
 def fuse_batchnorm(model: UNet) -> UNet:
     """Fold every eval-mode BatchNorm into the conv before it (inference only).
 

@@ -190,27 +190,10 @@ class DetectorTrainer(Trainer):
         return {"unet": wrap_ddp(unet, self.ddp, self.device)}, {"unet": opt}
 
     def grow_from(self, path: str) -> None:
-        """Start from a detector export that is grey where this one is colour
-        (:func:`unet_arch.colour_state`) and/or narrower (:func:`unet_arch.widened_state`):
-        the grown detector computes what the export computes; the export's step and
-        minutes carry on."""
-        from oldphoto_cli.weights import load_weights
-
-        tensors, meta = load_weights(path, arch=unet_arch.ARCH)
-        old = UNetConfig(**meta["config"])
-        if old.depth != self.cfg.depth or old.norm != self.cfg.norm:
-            raise ValueError(f"{path}: depth and norm must match ({old} -> {self.cfg})")
-        if old.in_channels == 1 and self.cfg.in_channels == 3:
-            tensors = unet_arch.colour_state(tensors)
-        elif old.in_channels != self.cfg.in_channels:
-            raise ValueError(f"{path}: cannot grow {old.in_channels} input planes into "
-                             f"{self.cfg.in_channels}")  # fmt: skip
-        unet = unwrap(self.models["unet"])
-        if old.width != self.cfg.width:
-            tensors = unet_arch.widened_state(tensors, unet, seed=self.opts.seed)
-        unet.load_state_dict(tensors)
-        self.carry_on_from(meta)
-        self.grown_from = {"file": str(path), "config": meta["config"], "steps": self.step}
+        """Start from a grey and/or narrower detector export (:func:`unet_arch.grown_state`):
+        the grown detector computes what the export computes; its step and minutes carry
+        on."""
+        self.grow_from_export(path, unet_arch, UNetConfig)
 
     def make_batch(self, start, count):
         batch = batch_of(self.pairs, start, count)
