@@ -117,7 +117,7 @@ RESTORE_SECTIONS = (
     ("Pipeline", ("detector", "translator", "encoder", "decoder", "face_enhancer",
                   "face_enhance", "only_center_face", "face_fidelity", "with_scratch",
                   "spare_patterns", "spare_faces", "dilate", "strength", "keep_tone",
-                  "weights_dir")),
+                  "tone_curve", "weights_dir")),
     ("Performance", PERFORMANCE_OPTIONS),
 )  # fmt: skip
 DETECT_SECTIONS = (
@@ -325,6 +325,13 @@ RESTORE_OPTIONS = stacked(
         help="Keep the photo's overall tone/colour cast.",
     ),
     click.option(
+        "--tone-curve/--no-tone-curve",
+        default=True,
+        show_default=True,
+        help="Undo a faded print's tone curve (one monotone curve per channel, estimated "
+        "from the whole photo).",
+    ),
+    click.option(
         "--tile",
         type=click.IntRange(MIN_TILE, MAX_TILE),
         metavar="N",
@@ -470,6 +477,7 @@ class RestorePipelineOptions:
     dilate: int
     strength: float
     keep_tone: bool
+    tone_curve: bool
 
     @property
     def face_stage(self) -> str | None:

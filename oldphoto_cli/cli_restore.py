@@ -170,6 +170,7 @@ class Restore(BatchCommand):
             dilate=chosen.dilate,
             strength=chosen.strength,
             keep_tone=chosen.keep_tone,
+            tone_curve=chosen.tone_curve,
             tile=performance.tile,
             precision=precision,
             fp16=precision == "fp16",

@@ -473,4 +473,23 @@ def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, fa
     click.echo(json.dumps(trainer.run()))
 
 
+@train.command()
+@click.option("--clean", "clean_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--knots", default=16, show_default=True, help="Segments of each channel's curve.")
+@click.option("--thumbnail", default=64, show_default=True,
+              help="Side of the thumbnail of the whole photo that the network sees.")  # fmt: skip
+@common_options
+def tone(clean_dir, knots, thumbnail, opts):
+    """Global tone curve (a faded print's curve undone) on clean photos given tone damage.
+
+    Export: <out>/tone_curve.safetensors; restore finds it as tone_curve.safetensors in
+    --weights-dir, $OLDPHOTO_WEIGHTS or the shipped weights.
+    """
+    from oldphoto_cli.archs.tone_arch import ToneCurveConfig
+    from oldphoto_cli.train.tone import ToneTrainer
+
+    trainer = ToneTrainer(opts, clean_dir, ToneCurveConfig(knots=knots, thumbnail=thumbnail))
+    click.echo(json.dumps(trainer.run()))
+
+
 COMMANDS = [train]

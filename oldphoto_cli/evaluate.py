@@ -291,14 +291,16 @@ def _mean_finite(values: list[float]) -> float | None:
 
 
 def _pipeline_options(
-    config: EvalConfig, weights_dir, device, face_enhancer, keep_tone: bool = False
+    config: EvalConfig, weights_dir, device, face_enhancer, keep_tone: bool = False,
+    tone_curve: bool = True,
 ) -> Any:
     from oldphoto_cli.pipeline import RestoreOptions
 
     detector = None if config.detector in (TRUE_MASK, NO_MASK) else config.detector
     return RestoreOptions(device=device, translator=config.translator, detector=detector,
                           with_scratch=config.with_scratch, face_enhancer=face_enhancer,
-                          weights_dir=weights_dir, keep_tone=keep_tone)  # fmt: skip
+                          weights_dir=weights_dir, keep_tone=keep_tone,
+                          tone_curve=tone_curve)  # fmt: skip
 
 
 def run_config(
@@ -339,6 +341,7 @@ def evaluate(
     device: str = "auto",
     face_enhancer: str = "none",
     keep_tone: bool = False,
+    tone_curve: bool = True,
     include_input: bool = True,
     include_classical: bool = True,
     identity: bool = False,
@@ -355,7 +358,7 @@ def evaluate(
     ``identity`` adds a do-no-harm row per pipeline row (:func:`identity_config`).
     ``truth="tone"`` scores damaged inputs against the clean image in the pair's own tone
     (:func:`tone_truths`): restoration without colourisation; ``"colour"`` against the
-    colour original.
+    colour original. ``tone_curve`` runs restore's global tone curve (on, as restore).
     """
     if pipeline_factory is None:
         from oldphoto_cli.pipeline import RestorePipeline as pipeline_factory
@@ -382,7 +385,8 @@ def evaluate(
     pipelines: dict[Any, Any] = {}
     for config in rows:
         if config.kind == "pipeline":
-            options = _pipeline_options(config, weights_dir, device, face_enhancer, keep_tone)
+            options = _pipeline_options(config, weights_dir, device, face_enhancer, keep_tone,
+                                           tone_curve)
             key = (options.translator, options.detector, options.with_scratch)
             if key not in pipelines:
                 pipelines[key] = pipeline_factory(options)
@@ -401,7 +405,8 @@ def evaluate(
         for config in rows:
             pipeline = None
             if config.kind == "pipeline":
-                options = _pipeline_options(config, weights_dir, device, face_enhancer, keep_tone)
+                options = _pipeline_options(config, weights_dir, device, face_enhancer, keep_tone,
+                                           tone_curve)
                 pipeline = pipelines[(options.translator, options.detector, options.with_scratch)]
             source, true_mask = (clean, np.zeros_like(mask)) if config.clean_input else (
                 degraded, mask)  # fmt: skip

@@ -39,6 +39,7 @@ from oldphoto_cli.fill import harmonize_fill, neighbourhood_mean
 from oldphoto_cli.imageio import bands, to_float
 from oldphoto_cli.mask_rule import MaskRule, line_aware_mask
 from oldphoto_cli.tiling import run_tiled
+from oldphoto_cli.tone import ToneCurve
 
 MIN_DEFECT_SHARE = 1e-4  # with_scratch=auto takes the scratch path above this mask share
 # Smaller sides are edge-padded up to this before a network sees them and cropped after:
@@ -85,6 +86,9 @@ class RestoreOptions:
     harmonize_fill: bool = True
     strength: float = 1.0  # blend restored with input (1 = fully restored)
     keep_tone: bool = True  # keep the input's colour/sepia/grayscale tone
+    # Undo a faded print's tone curve (oldphoto_cli.tone): one monotone curve per channel,
+    # estimated from the translated photo, applied to the result after the faces.
+    tone_curve: bool = True
     tile: int | None = None  # latent decode tile side (translate: 2x); None: from free memory
     # Network precision: fp32, bf16, fp16, or auto (bf16 on CPUs with native bf16, fp16 on
     # CUDA, else fp32: device.resolve_precision). None: fp16 if ``fp16`` else fp32.
@@ -323,6 +327,7 @@ class RestorePipeline:
                         "compile": opts.compile}  # fmt: skip
         self._detector = self._face_detector = None
         self.face_enhancer = None
+        self.tone_curve = None
         self.notes: list[str] = []  # said once on stderr (e.g. a stage's fallback)
         self.tile = opts.tile or auto_tile(self.device)
         if detect_only:
@@ -345,6 +350,8 @@ class RestorePipeline:
                 opts.face_enhancer,
                 only_center_face=opts.only_center_face, save_faces_dir=opts.save_faces_dir,
             )  # fmt: skip
+        if opts.tone_curve:
+            self.tone_curve = ToneCurve(opts.weights_dir)
 
     def _build(self, kind: str, name: str | None, **extra: Any) -> Any:
         return stages.build(kind, name, **self._common, **extra)
@@ -561,6 +568,9 @@ class RestorePipeline:
         restored = self.restore_core(rgb, used_mask, info)
         if used_mask is not None and opts.harmonize_fill and not self.fills_holes:
             restored = harmonize_fill(restored, used_mask)
+        # the curve is read off the translated photo (its tone, not the input's: the
+        # mapping changes tone) and applied last, so faces and the rest share it
+        curve = self.tone_curve(restored) if self.tone_curve is not None else None
         if keep:
             intermediates["restored_global"] = restored.copy()
         if self.face_enhancer is not None:
@@ -580,6 +590,11 @@ class RestorePipeline:
             if keep:
                 intermediates["faces"] = restored.copy()
         restored = np.asarray(restored, np.float32)
+        if curve is not None:
+            restored = curve(restored, out=restored)
+            info["tone_curve"] = round(curve.deviation(), 4)
+            if keep:
+                intermediates["tone_curve"] = restored.copy()
         if opts.keep_tone:
             restored = keep_tone(restored, rgb, used_mask)
         for y0, y1 in bands(restored.shape[0]):  # blend and clip in place, band by band

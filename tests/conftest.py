@@ -252,9 +252,9 @@ def photo_dir(tmp_path) -> Path:
 
 
 def write_tiny_weights(directory: Path, seed: int = 0) -> Path:
-    """Untrained tiny vae1/vae2/mapping/detector/restorer weights: the real stages, fast in
-    tests."""
-    from oldphoto_cli.archs import mapping_arch, restorer_arch, unet_arch, vae_arch
+    """Untrained tiny vae1/vae2/mapping/detector/restorer/tone_curve weights: the real
+    stages, fast in tests (an untrained tone curve is the identity)."""
+    from oldphoto_cli.archs import mapping_arch, restorer_arch, tone_arch, unet_arch, vae_arch
     from oldphoto_cli.archs.mapping_arch import LatentMapping, MappingConfig
     from oldphoto_cli.archs.restorer_arch import Restorer, RestorerConfig
     from oldphoto_cli.archs.unet_arch import UNet, UNetConfig
@@ -268,12 +268,14 @@ def write_tiny_weights(directory: Path, seed: int = 0) -> Path:
                             nonlocal_inner=8, max_grid=8)  # fmt: skip
     unet_cfg = UNetConfig(width=4, depth=3)
     restorer_cfg = RestorerConfig(width=8, blocks=(1, 1))
+    tone_cfg = tone_arch.ToneCurveConfig(widths=(4, 8), hidden=16)
     for name, model, arch, cfg in [
         ("vae1", VAE(vae_cfg), vae_arch.ARCH, vae_cfg),
         ("vae2", VAE(vae_cfg), vae_arch.ARCH, vae_cfg),
         ("mapping", LatentMapping(map_cfg), mapping_arch.ARCH, map_cfg),
         ("detector", UNet(unet_cfg), unet_arch.ARCH, unet_cfg),
         ("restorer", Restorer(restorer_cfg), restorer_arch.ARCH, restorer_cfg),
+        ("tone_curve", tone_arch.ToneCurveNet(tone_cfg), tone_arch.ARCH, tone_cfg),
     ]:
         save_weights(directory / f"{name}.safetensors", model.state_dict(), arch, cfg)
     write_manifest(directory)

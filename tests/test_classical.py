@@ -123,7 +123,7 @@ def test_restore_keeps_telea_fills_as_they_are():
     img, mask = _scratched(_scene())
     try:
         pipeline = RestorePipeline(RestoreOptions(translator="classical", face_enhancer="none",
-                                                  keep_tone=False, dilate=0))  # fmt: skip
+                                                  keep_tone=False, tone_curve=False, dilate=0))  # fmt: skip
     except Exception as exc:  # not installed as a distribution: no entry point
         pytest.skip(f"classical translator not registered: {exc}")
     assert pipeline.fills_holes

@@ -115,7 +115,7 @@ def test_restore_through_the_entry_point_with_every_example_stage(tmp_path):
         result = oldphoto("restore", tmp_path / "in.png", tmp_path / translator, "--translator",
                           translator, "--detector", "example-specks", "--face-enhancer",
                           "example-sharpen", "--with-scratch", "on", "--no-keep-tone",
-                          "--device", "cpu", "--json")  # fmt: skip
+                          "--no-tone-curve", "--device", "cpu", "--json")  # fmt: skip
         assert result.returncode == 0, result.stderr
         record = json.loads(result.stdout.splitlines()[0])
         assert record["status"] == "ok"
@@ -154,7 +154,8 @@ def _has_pixels() -> bool:
 def test_encoder_and_decoder_chosen_from_the_cli(tmp_path):
     rgb = (_speckled(45, 71) * 255).astype(np.uint8)  # odd sides: padded to the scale, cropped
     Image.fromarray(rgb).save(tmp_path / "in.png")
-    common = ("--with-scratch", "off", "--no-face-enhance", "--no-keep-tone", "--device", "cpu")
+    common = ("--with-scratch", "off", "--no-face-enhance", "--no-keep-tone", "--no-tone-curve",
+              "--device", "cpu")  # fmt: skip
     result = oldphoto("restore", tmp_path / "in.png", tmp_path / "out", "--encoder",
                       "example-pixels", "--decoder", "example-pixels", "--translator",
                       "identity", "--json", *common)  # fmt: skip

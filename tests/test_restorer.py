@@ -138,7 +138,8 @@ def test_the_restorer_keeps_its_own_fills(weights_dir):
     damaged = rgb.copy()
     damaged[mask > 0] = 1.0
     options = RestoreOptions(translator="restorer", weights_dir=str(weights_dir),
-                             face_enhancer="none", keep_tone=False, dilate=0)  # fmt: skip
+                             face_enhancer="none", keep_tone=False, tone_curve=False,
+                             dilate=0)  # fmt: skip
     pipeline = RestorePipeline(options)
     assert pipeline.fills_holes
     own = np.clip(ImageRestorer(weights_dir=str(weights_dir))(damaged, mask), 0, 1)
