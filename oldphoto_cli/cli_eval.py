@@ -39,6 +39,8 @@ COMMANDS: list[click.Command] = []
               help="Keep the input's tone as restore does (off: pairs have colour truth).")  # fmt: skip
 @click.option("--tone-curve/--no-tone-curve", default=True, show_default=True,
               help="Undo a faded print's tone curve, as restore does.")  # fmt: skip
+@click.option("--deblock/--no-deblock", default=True, show_default=True,
+              help="Take JPEG blocks off before restoring, as restore does.")  # fmt: skip
 @click.option("--truth", type=click.Choice(["colour", "tone"]), default="colour",
               show_default=True,
               help="Score damaged inputs against the colour original, or against it in the "
@@ -68,7 +70,7 @@ COMMANDS: list[click.Command] = []
 @click.option("--quiet", "-q", is_flag=True, help="No progress (and no table with --json).")
 def eval_command(
     pairs_dir, configs, translators, detectors, limit, weights_dir, device, faces,
-    face_enhancer, keep_tone, tone_curve, truth, no_baselines, identity, clean_dir, renderer, threads, as_json, quiet,
+    face_enhancer, keep_tone, tone_curve, deblock, truth, no_baselines, identity, clean_dir, renderer, threads, as_json, quiet,
 ):  # fmt: skip
     """Restore every pair of PAIRS_DIR (degraded/, clean/, mask/ from `oldphoto degrade`)
     and tabulate PSNR, tone-fitted PSNR (after the best per-channel affine tone map onto
@@ -114,7 +116,7 @@ def eval_command(
         report = evaluate.evaluate(
             pairs_dir, rows or None, limit=limit, weights_dir=weights_dir, device=device,
             face_enhancer=face_enhancer or ("general" if faces else "none"), keep_tone=keep_tone,
-            tone_curve=tone_curve, include_input=not no_baselines,
+            tone_curve=tone_curve, deblock=deblock, include_input=not no_baselines,
             include_classical=not no_baselines, identity=identity, truth=truth,
             on_image=progress,
         )  # fmt: skip

@@ -117,7 +117,7 @@ RESTORE_SECTIONS = (
     ("Pipeline", ("detector", "translator", "encoder", "decoder", "face_enhancer",
                   "face_enhance", "only_center_face", "face_fidelity", "with_scratch",
                   "spare_patterns", "spare_faces", "dilate", "strength", "keep_tone",
-                  "tone_curve", "weights_dir")),
+                  "tone_curve", "deblock", "weights_dir")),
     ("Performance", PERFORMANCE_OPTIONS),
 )  # fmt: skip
 DETECT_SECTIONS = (
@@ -332,6 +332,13 @@ RESTORE_OPTIONS = stacked(
         "from the whole photo).",
     ),
     click.option(
+        "--deblock/--no-deblock",
+        default=True,
+        show_default=True,
+        help="Take JPEG blocks off a photo saved as JPEG at quality 75 or less (quality "
+        "estimated from the pixels) before restoring it; detection sees it as it came.",
+    ),
+    click.option(
         "--tile",
         type=click.IntRange(MIN_TILE, MAX_TILE),
         metavar="N",
@@ -478,6 +485,7 @@ class RestorePipelineOptions:
     strength: float
     keep_tone: bool
     tone_curve: bool
+    deblock: bool
 
     @property
     def face_stage(self) -> str | None:

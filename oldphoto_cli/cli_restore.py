@@ -171,6 +171,7 @@ class Restore(BatchCommand):
             strength=chosen.strength,
             keep_tone=chosen.keep_tone,
             tone_curve=chosen.tone_curve,
+            deblock=chosen.deblock,
             tile=performance.tile,
             precision=precision,
             fp16=precision == "fp16",

@@ -292,7 +292,7 @@ def _mean_finite(values: list[float]) -> float | None:
 
 def _pipeline_options(
     config: EvalConfig, weights_dir, device, face_enhancer, keep_tone: bool = False,
-    tone_curve: bool = True,
+    tone_curve: bool = True, deblock: bool = True,
 ) -> Any:
     from oldphoto_cli.pipeline import RestoreOptions
 
@@ -300,7 +300,7 @@ def _pipeline_options(
     return RestoreOptions(device=device, translator=config.translator, detector=detector,
                           with_scratch=config.with_scratch, face_enhancer=face_enhancer,
                           weights_dir=weights_dir, keep_tone=keep_tone,
-                          tone_curve=tone_curve)  # fmt: skip
+                          tone_curve=tone_curve, deblock=deblock)  # fmt: skip
 
 
 def run_config(
@@ -342,6 +342,7 @@ def evaluate(
     face_enhancer: str = "none",
     keep_tone: bool = False,
     tone_curve: bool = True,
+    deblock: bool = True,
     include_input: bool = True,
     include_classical: bool = True,
     identity: bool = False,
@@ -358,7 +359,8 @@ def evaluate(
     ``identity`` adds a do-no-harm row per pipeline row (:func:`identity_config`).
     ``truth="tone"`` scores damaged inputs against the clean image in the pair's own tone
     (:func:`tone_truths`): restoration without colourisation; ``"colour"`` against the
-    colour original. ``tone_curve`` runs restore's global tone curve (on, as restore).
+    colour original. ``tone_curve`` runs restore's global tone curve and ``deblock`` its
+    JPEG deblocking (both on, as in restore).
     """
     if pipeline_factory is None:
         from oldphoto_cli.pipeline import RestorePipeline as pipeline_factory
@@ -386,7 +388,7 @@ def evaluate(
     for config in rows:
         if config.kind == "pipeline":
             options = _pipeline_options(config, weights_dir, device, face_enhancer, keep_tone,
-                                           tone_curve)
+                                           tone_curve, deblock)
             key = (options.translator, options.detector, options.with_scratch)
             if key not in pipelines:
                 pipelines[key] = pipeline_factory(options)
@@ -406,7 +408,7 @@ def evaluate(
             pipeline = None
             if config.kind == "pipeline":
                 options = _pipeline_options(config, weights_dir, device, face_enhancer, keep_tone,
-                                           tone_curve)
+                                           tone_curve, deblock)
                 pipeline = pipelines[(options.translator, options.detector, options.with_scratch)]
             source, true_mask = (clean, np.zeros_like(mask)) if config.clean_input else (
                 degraded, mask)  # fmt: skip

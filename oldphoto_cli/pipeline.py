@@ -24,6 +24,7 @@ from oldphoto_cli import stages
 from oldphoto_cli.archs.mapping_arch import latent_mask
 from oldphoto_cli.archs.vae_arch import pad_to_multiple
 from oldphoto_cli.contract import PluginError
+from oldphoto_cli.deblock import BLOCK, deblock_jpeg
 from oldphoto_cli.defaults import (  # noqa: F401 (DEFAULT_*: re-exported)
     DEFAULT_BLOB_THRESHOLD,
     DEFAULT_LOW_THRESHOLD,
@@ -89,6 +90,10 @@ class RestoreOptions:
     # Undo a faded print's tone curve (oldphoto_cli.tone): one monotone curve per channel,
     # estimated from the translated photo, applied to the result after the faces.
     tone_curve: bool = True
+    # Take JPEG blocks off the photo the translator and faces get (oldphoto_cli.deblock):
+    # a blind quality estimate, then re-application of JPEG on shifted grids. Detection
+    # sees the photo as it came, so a saved detect mask still restores like this run.
+    deblock: bool = True
     tile: int | None = None  # latent decode tile side (translate: 2x); None: from free memory
     # Network precision: fp32, bf16, fp16, or auto (bf16 on CPUs with native bf16, fp16 on
     # CUDA, else fp32: device.resolve_precision). None: fp16 if ``fp16`` else fp32.
@@ -565,7 +570,17 @@ class RestorePipeline:
         keep = opts.intermediates  # copies: the arrays below are changed in place
         used_mask, faces = self._choose_mask(rgb, mask, info)
         info["scratch_path"] = used_mask is not None
-        restored = self.restore_core(rgb, used_mask, info)
+        source = rgb
+        if opts.deblock:
+            started = time.perf_counter()
+            source, info["jpeg_quality"] = deblock_jpeg(rgb)
+            if source is not rgb and used_mask is not None:
+                # re-compression smears a defect's contrast a block around it; there the
+                # photo stays as it came, so the fill borrows from unsmeared pixels
+                near = cv2.dilate(used_mask, np.ones((2 * BLOCK + 1,) * 2, np.uint8)) > 0
+                source[near] = rgb[near]
+            info["seconds_deblock"] = round(time.perf_counter() - started, 3)
+        restored = self.restore_core(source, used_mask, info)
         if used_mask is not None and opts.harmonize_fill and not self.fills_holes:
             restored = harmonize_fill(restored, used_mask)
         # the curve is read off the translated photo (its tone, not the input's: the
@@ -578,9 +593,9 @@ class RestorePipeline:
             if faces is None:  # found on the input: damage and restoring do not move them
                 faces = self.find_faces(rgb)
             # an enhancer restoring faces from the input gets it and the mask used
-            source = {"source": rgb, "mask": used_mask} if self.face_enhancer.wants_source else {}
+            given = {"source": source, "mask": used_mask} if self.face_enhancer.wants_source else {}
             restored, face_info = self.face_enhancer(
-                restored, lambda crop: self.restore_core(crop, None), faces, name, **source
+                restored, lambda crop: self.restore_core(crop, None), faces, name, **given
             )
             info["faces"] = face_info["faces"]
             if face_info.get("face_boxes"):  # optional in the contract

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from naturalimage import natural
 from PIL import Image
 
 from oldphoto_cli.archs.tone_arch import ToneCurveConfig, ToneCurveNet, apply_curve, frame
@@ -26,18 +27,6 @@ def photo(seed: int = 0, size: int = 96) -> np.ndarray:
     blobs = sum(np.exp(-((xx - rng.random()) ** 2 + (yy - rng.random()) ** 2) / 0.02)
                 for _ in range(4))  # fmt: skip
     return np.clip(0.8 * base + 0.3 * blobs[..., None] * rng.random(3), 0, 1).astype(np.float32)
-
-
-def natural(seed: int, size: int = 128) -> np.ndarray:
-    """A colour image with natural photos' 1/f spectrum, stretched over the range."""
-    rng = np.random.default_rng(seed)
-    freq = np.hypot(*np.meshgrid(np.fft.fftfreq(size), np.fft.fftfreq(size)))
-    freq[0, 0] = 1.0
-    pink = lambda: np.real(np.fft.ifft2(np.fft.fft2(rng.standard_normal((size, size))) / freq))  # noqa: E731
-    shared = pink()
-    img = np.stack([shared + 0.4 * pink() for _ in range(3)], axis=-1)
-    lo, hi = np.percentile(img, 0.5), np.percentile(img, 99.5)
-    return np.clip((img - lo) / (hi - lo), 0, 1).astype(np.float32)
 
 
 def random_knots(rng, channels=3, segments=16) -> torch.Tensor:
