@@ -27,6 +27,7 @@ WEIGHTS_NAME = "tone_curve"
 # curve): clean crops 55.6 -> 59.6 dB on average, the worst 32.3 -> 35.0, sharp photos
 # with damage -0.07 -> -0.05 dB, the aged crops' gain kept (+0.27 -> +0.29).
 DEAD_ZONE = 0.01
+GREY_TOLERANCE = 2.0 / 255  # channels of a thumbnail this close: a grey photo
 
 
 @dataclass
@@ -89,6 +90,10 @@ class ToneCurve:
         small = cv2.resize(np.ascontiguousarray(rgb), (self.side, self.side), interpolation=cv2.INTER_AREA)
         thumb = torch.from_numpy(to_float(small).transpose(2, 0, 1).copy())[None]
         lo, hi, knots = self.model(thumb)
-        curve = Curve(lo.flatten().double().numpy(), hi.flatten().double().numpy(),
-                      knots[0].double().numpy())  # fmt: skip
+        knots = knots[0].double().numpy()
+        if float((thumb - thumb.mean(1, keepdim=True)).abs().max()) <= GREY_TOLERANCE:
+            # a grey photo: its three curves differ a little (up to 0.012 on a real one),
+            # which would tint it; it gets their mean on every channel
+            knots = np.repeat(knots.mean(axis=0, keepdims=True), 3, axis=0)
+        curve = Curve(lo.flatten().double().numpy(), hi.flatten().double().numpy(), knots)
         return curve.shrunk(self.dead_zone) if self.dead_zone else curve

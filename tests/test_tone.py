@@ -82,6 +82,16 @@ def test_a_shrunk_curve_moves_toward_the_identity_and_a_small_one_vanishes():
     assert gone.deviation() == 0 and np.array_equal(gone(img), img)
 
 
+def test_a_grey_photo_gets_one_curve_on_every_channel():
+    tone = ToneCurve()
+    grey = np.repeat(fade_print(natural(7), np.random.default_rng(1)).mean(axis=2, keepdims=True), 3, axis=2)
+    curve = tone(grey)
+    assert np.array_equal(curve.knots[0], curve.knots[1]) and np.array_equal(curve.knots[0], curve.knots[2])
+    out = curve(grey)
+    assert np.abs(out - out.mean(axis=2, keepdims=True)).max() < 1e-6  # still grey
+    assert curve.deviation() > 0  # and curved
+
+
 def test_tone_damage_is_pure_and_monotone():
     img = photo(4)
     a, ops = age_tone(img, np.random.default_rng(7))
