@@ -49,18 +49,9 @@ def _as_u8(rgb: np.ndarray) -> np.ndarray:
     return rgb if rgb.dtype == np.uint8 else np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
 
 
-def estimate_jpeg_quality(rgb: np.ndarray) -> tuple[int | None, float]:
-    """(quality, dip) of a photo saved as JPEG, or (None, dip) when no quality in
-    :data:`QUALITIES` shows a dip deeper than :data:`DIP`. ``dip``: the recompression error
-    at the quality found over the largest of the next :data:`LOOK_AHEAD` qualities'."""
-    h, w = rgb.shape[:2]
-    y0 = max(0, (h - WINDOW) // 2) // MCU * MCU  # on the photo's own macroblock grid
-    x0 = max(0, (w - WINDOW) // 2) // MCU * MCU
-    window = np.ascontiguousarray(_as_u8(rgb[y0 : y0 + WINDOW, x0 : x0 + WINDOW]))
-    if min(window.shape[:2]) < 2 * BLOCK:
-        return None, 1.0
-    errors = np.array([np.mean((jpeg_roundtrip(window, q).astype(np.float32) - window) ** 2)
-                       for q in QUALITIES])  # fmt: skip
+def _dip(errors: np.ndarray) -> tuple[int | None, float]:
+    """The quality whose recompression error is lowest against the largest of the next
+    :data:`LOOK_AHEAD` qualities', and that ratio."""
     best, dip = None, 1.0
     for i, quality in enumerate(QUALITIES[:-LOOK_AHEAD]):
         above = float(errors[i + 1 : i + 1 + LOOK_AHEAD].max())
@@ -69,7 +60,37 @@ def estimate_jpeg_quality(rgb: np.ndarray) -> tuple[int | None, float]:
         ratio = float(errors[i] / above)
         if ratio < dip:
             best, dip = int(quality), ratio
-    return (best if dip < DIP else None), dip
+    return best, dip
+
+
+def estimate_jpeg_quality(rgb: np.ndarray) -> tuple[int | None, float]:
+    """(quality, dip) of a photo saved as JPEG, or (None, dip) when no quality in
+    :data:`QUALITIES` shows a dip deeper than :data:`DIP`. ``dip``: the recompression error
+    at the quality found over the largest of the next :data:`LOOK_AHEAD` qualities'.
+
+    The error is the window's mean, or where that shows no dip the median of its 8x8
+    blocks' errors: scratches and dust drawn after the JPEG are not a fixed point of any
+    quality and hide the dip in the mean (ageing + damage pairs: 12 of 60 found by the
+    mean, 39 with the median too; the median alone misses 4 of 72 saved crops)."""
+    h, w = rgb.shape[:2]
+    y0 = max(0, (h - WINDOW) // 2) // MCU * MCU  # on the photo's own macroblock grid
+    x0 = max(0, (w - WINDOW) // 2) // MCU * MCU
+    window = np.ascontiguousarray(_as_u8(rgb[y0 : y0 + WINDOW, x0 : x0 + WINDOW]))
+    bh, bw = window.shape[0] // BLOCK, window.shape[1] // BLOCK
+    if min(bh, bw) < 2:
+        return None, 1.0
+    window = window[: bh * BLOCK, : bw * BLOCK]
+    means, medians = [], []
+    for quality in QUALITIES:
+        squared = (jpeg_roundtrip(window, quality).astype(np.float32) - window) ** 2
+        blocks = squared.reshape(bh, BLOCK, bw, BLOCK, 3).mean(axis=(1, 3, 4))
+        means.append(float(blocks.mean()))
+        medians.append(float(np.median(blocks)))
+    for errors in (np.array(means), np.array(medians)):
+        best, dip = _dip(errors)
+        if dip < DIP:
+            return best, dip
+    return None, dip
 
 
 def deblock(rgb: np.ndarray, quality: int, shift_step: int = SHIFT_STEP) -> np.ndarray:

@@ -32,6 +32,21 @@ def test_the_quality_of_a_jpeg_photo_is_found_and_a_raw_photo_has_none(quality):
     assert found is None and dip > 0.5
 
 
+def test_the_quality_is_found_under_scratches_drawn_after_the_jpeg():
+    """Scratches drawn after saving hide the dip in the window's mean error; the median
+    of its blocks' errors still shows it."""
+    import cv2
+
+    scratched = jpeg_roundtrip(photo(), 35).copy()
+    for k in range(4):  # across the centre window the quality is read on (rows 80-208)
+        cv2.line(scratched, (0, 40 * k + 90), (279, 40 * k + 130), (250, 250, 250), 2)
+    window = scratched[80:208, 64:192]
+    errors = np.array([np.mean((jpeg_roundtrip(np.ascontiguousarray(window), q).astype(float)
+                                - window) ** 2) for q in deblock_module.QUALITIES])  # fmt: skip
+    assert deblock_module._dip(errors)[1] > deblock_module.DIP  # the mean alone: no dip
+    assert estimate_jpeg_quality(scratched)[0] == 35
+
+
 def test_deblocking_brings_a_jpeg_photo_nearer_the_original_and_keeps_its_type():
     raw = photo()
     saved = jpeg_roundtrip(raw, 20)
