@@ -28,6 +28,7 @@ on it is the project's validation table.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -291,8 +292,8 @@ def _mean_finite(values: list[float]) -> float | None:
 
 
 def _pipeline_options(
-    config: EvalConfig, weights_dir, device, face_enhancer, keep_tone: bool = False,
-    tone_curve: bool = True, deblock: bool = True,
+    config: EvalConfig, *, weights_dir, device, face_enhancer, keep_tone: bool,
+    tone_curve: bool, deblock: bool,
 ) -> Any:
     from oldphoto_cli.pipeline import RestoreOptions
 
@@ -384,11 +385,14 @@ def evaluate(
     rows += list(configs if configs is not None else default_configs())
     if identity:
         rows += [identity_config(c) for c in rows if c.kind == "pipeline" and not c.clean_input]
+    options_for = functools.partial(
+        _pipeline_options, weights_dir=weights_dir, device=device, face_enhancer=face_enhancer,
+        keep_tone=keep_tone, tone_curve=tone_curve, deblock=deblock,
+    )  # fmt: skip
     pipelines: dict[Any, Any] = {}
     for config in rows:
         if config.kind == "pipeline":
-            options = _pipeline_options(config, weights_dir, device, face_enhancer, keep_tone,
-                                           tone_curve, deblock)
+            options = options_for(config)
             key = (options.translator, options.detector, options.with_scratch)
             if key not in pipelines:
                 pipelines[key] = pipeline_factory(options)
@@ -407,8 +411,7 @@ def evaluate(
         for config in rows:
             pipeline = None
             if config.kind == "pipeline":
-                options = _pipeline_options(config, weights_dir, device, face_enhancer, keep_tone,
-                                           tone_curve, deblock)
+                options = options_for(config)
                 pipeline = pipelines[(options.translator, options.detector, options.with_scratch)]
             source, true_mask = (clean, np.zeros_like(mask)) if config.clean_input else (
                 degraded, mask)  # fmt: skip
