@@ -478,8 +478,11 @@ def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, fa
 @click.option("--knots", default=16, show_default=True, help="Segments of each channel's curve.")
 @click.option("--thumbnail", default=64, show_default=True,
               help="Side of the thumbnail of the whole photo that the network sees.")  # fmt: skip
+@click.option("--levels/--no-levels", default=True, show_default=True,
+              help="Also learn black and white points (absolute tone, trained toward the "
+                   "clean photo's own tone), not only the curve's shape.")  # fmt: skip
 @common_options
-def tone(clean_dir, knots, thumbnail, opts):
+def tone(clean_dir, knots, thumbnail, levels, opts):
     """Global tone curve (a faded print's curve undone) on clean photos given tone damage.
 
     Export: <out>/tone_curve.safetensors; restore finds it as tone_curve.safetensors in
@@ -488,7 +491,8 @@ def tone(clean_dir, knots, thumbnail, opts):
     from oldphoto_cli.archs.tone_arch import ToneCurveConfig
     from oldphoto_cli.train.tone import ToneTrainer
 
-    trainer = ToneTrainer(opts, clean_dir, ToneCurveConfig(knots=knots, thumbnail=thumbnail))
+    cfg = ToneCurveConfig(knots=knots, thumbnail=thumbnail, levels=levels)
+    trainer = ToneTrainer(opts, clean_dir, cfg)
     click.echo(json.dumps(trainer.run()))
 
 

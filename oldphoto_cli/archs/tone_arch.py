@@ -8,9 +8,16 @@ affine fit). This network looks at a small thumbnail of the whole photo and retu
 channel, a monotone curve on the photo's own range (its 1st to 99th percentile), which
 restore applies pixel by pixel: one global map, so it cannot draw shadows or blotches.
 
-Shapes: a thumbnail (B, 3, T, T) in [0, 1] -> the frame ``lo``, ``hi`` (B, 3, 1, 1) and
-the curve's knots (B, 3, K + 1): the curve's values at ``k / K`` of the frame, from 0 to
-1, increasing. The last layer starts at zero: a new network is the identity.
+With ``levels`` the network also sets the photo's black and white points, one pair for
+all channels (the print's colour stays): a faded print's lifted blacks and greyed whites
+go back to black and white, which no affine-free curve does (the curve maps its frame
+onto itself). Joint, not per channel, so a sepia print stays sepia.
+
+Shapes: a thumbnail (B, 3, T, T) in [0, 1] -> the frame ``lo``, ``hi`` (B, 3, 1, 1), the
+curve's knots (B, 3, K + 1): the curve's values at ``k / K`` of the frame, from 0 to 1,
+increasing, and the levels (B, 2): the values that become black and white after the
+curve ((0, 1) without ``levels``). The last layers start at zero: a new network is the
+identity.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from torch.nn import functional as F
 ARCH = "tone_curve"
 QUANTILES = 33  # per-channel quantiles of the thumbnail fed to the head (0, 1/32, ..., 1)
 FRAME = (0.01, 0.99)  # the curve's frame: these quantiles of each channel map to 0 and 1
+LEVELS_RANGE = 0.3  # black and white points move at most this far from 0 and 1
 
 
 @dataclass
@@ -32,6 +40,7 @@ class ToneCurveConfig:
     thumbnail: int = 64  # side of the square thumbnail the network sees (area-resized)
     widths: tuple[int, ...] = (16, 32, 64, 64)  # stride-2 convolutions over the thumbnail
     hidden: int = 256  # width of the head's hidden layers
+    levels: bool = False  # also set black and white points (absolute tone)
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)  # from JSON metadata: a list
@@ -65,8 +74,15 @@ def apply_curve(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor,
     return lo + (hi - lo) * torch.where(inside, curved, scaled)
 
 
+def apply_levels(x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """``x`` (B, 3, H, W) with ``levels[:, 0]`` made black and ``levels[:, 1]`` white
+    (levels (B, 2)); not clipped."""
+    black, white = levels[:, :1, None, None], levels[:, 1:, None, None]
+    return (x - black) / (white - black)
+
+
 class ToneCurveNet(nn.Module):
-    """Thumbnail (B, 3, T, T) in [0, 1] -> (lo, hi, knots): see the module docstring.
+    """Thumbnail (B, 3, T, T) in [0, 1] -> (lo, hi, knots, levels): see the module docstring.
 
     Two views of the thumbnail: a small convolutional encoder of it stretched to its frame
     (what the scene is: sky, skin, night), and its quantiles and frame (how the values are
@@ -87,23 +103,31 @@ class ToneCurveNet(nn.Module):
         )  # fmt: skip
         nn.init.zeros_(self.head[-1].weight)  # equal segments: the identity
         nn.init.zeros_(self.head[-1].bias)
+        if cfg.levels:
+            self.levels_head = nn.Linear(cfg.hidden, 2)
+            nn.init.zeros_(self.levels_head.weight)  # black 0, white 1: the identity
+            nn.init.zeros_(self.levels_head.bias)
 
-    def forward(self, thumb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, thumb: torch.Tensor) -> tuple[torch.Tensor, ...]:
         lo, hi = frame(thumb)
         stretched = ((thumb - lo) / (hi - lo)).clamp(0, 1)
         h = stretched * 2 - 1
         for layer in self.convs:
             h = F.leaky_relu(layer(h), 0.2)
-        levels = torch.linspace(0, 1, QUANTILES, device=thumb.device)
+        probs = torch.linspace(0, 1, QUANTILES, device=thumb.device)
         flat = stretched.flatten(2)
-        per_channel = torch.quantile(flat, levels, dim=2).permute(1, 2, 0).flatten(1)
-        luma = torch.quantile(flat.mean(1), levels, dim=1).T
+        per_channel = torch.quantile(flat, probs, dim=2).permute(1, 2, 0).flatten(1)
+        luma = torch.quantile(flat.mean(1), probs, dim=1).T
         stats = [lo.flatten(1), hi.flatten(1), thumb.mean((2, 3))]
         feats = torch.cat([h.mean((2, 3)), h.amax((2, 3)), per_channel * 2 - 1, luma * 2 - 1, *stats], 1)
-        logits = self.head(feats).view(-1, 3, self.cfg.knots)
+        hidden = self.head[:-1](feats)
+        logits = self.head[-1](hidden).view(-1, 3, self.cfg.knots)
         rise = torch.softmax(logits, dim=-1)  # positive segments summing to 1: monotone
         knots = torch.cat([torch.zeros_like(rise[..., :1]), torch.cumsum(rise, -1)], -1)
-        return lo, hi, knots
+        identity = torch.tensor([0.0, 1.0], device=thumb.device).expand(thumb.shape[0], 2)
+        if not self.cfg.levels:
+            return lo, hi, knots, identity
+        return lo, hi, knots, identity + LEVELS_RANGE * torch.tanh(self.levels_head(hidden))
 
 
 def thumbnail(x: torch.Tensor, side: int) -> torch.Tensor:
