@@ -481,8 +481,11 @@ def face(faces_dir, width, max_width, n_up, l1_weight, gan_weight, fm_weight, fa
 @click.option("--levels/--no-levels", default=True, show_default=True,
               help="Also learn black and white points (absolute tone, trained toward the "
                    "clean photo's own tone), not only the curve's shape.")  # fmt: skip
+@click.option("--harm-weight", default=3.0, show_default=True,
+              help="With levels: a photo made worse counts this many times its loss of "
+                   "PSNR (a light, hazy photo looks faded).")  # fmt: skip
 @common_options
-def tone(clean_dir, knots, thumbnail, levels, opts):
+def tone(clean_dir, knots, thumbnail, levels, harm_weight, opts):
     """Global tone curve (a faded print's curve undone) on clean photos given tone damage.
 
     Export: <out>/tone_curve.safetensors; restore finds it as tone_curve.safetensors in
@@ -492,7 +495,7 @@ def tone(clean_dir, knots, thumbnail, levels, opts):
     from oldphoto_cli.train.tone import ToneTrainer
 
     cfg = ToneCurveConfig(knots=knots, thumbnail=thumbnail, levels=levels)
-    trainer = ToneTrainer(opts, clean_dir, cfg)
+    trainer = ToneTrainer(opts, clean_dir, cfg, harm_weight=harm_weight)
     click.echo(json.dumps(trainer.run()))
 
 

@@ -42,9 +42,10 @@ FLOOR = 1e-4  # added to the damaged sample's error in the relative loss
 # fitted term's, made any move of an intact photo's black point cost more than a faded
 # photo could gain, and the black and white points stayed where they were.
 PLAIN_FLOOR = 10 ** -3.5
-# A photo the curve makes worse counts this many times its loss of PSNR: a naturally light
-# photo (fog, snow, a sky crop) looks like a faded one, and the network, trained on the
-# plain log ratio, darkened a few such intact crops by 20-40 dB to gain on faded ones.
+# A photo the curve makes worse counts this many times its loss of PSNR (the default of
+# --harm-weight): a naturally light photo (fog, snow, a sky crop) looks like a faded one,
+# and the network, trained on the plain log ratio, darkened a few such intact crops by
+# 20-40 dB to gain on faded ones.
 HARM_WEIGHT = 3.0
 
 
@@ -91,8 +92,10 @@ class ToneTrainer(Trainer):
     name = "tone_curve"
     exported_model = "tone"
 
-    def __init__(self, opts: TrainOptions, clean_dir: str, cfg: ToneCurveConfig | None = None) -> None:
+    def __init__(self, opts: TrainOptions, clean_dir: str, cfg: ToneCurveConfig | None = None,
+                 harm_weight: float = HARM_WEIGHT) -> None:  # fmt: skip
         self.cfg = cfg or ToneCurveConfig()
+        self.harm_weight = harm_weight
         self.clean_dir = clean_dir
         train_paths, val_paths = training_split(clean_dir)
         self.samples = ToneSamples(train_paths, opts.crop, opts.seed)
@@ -126,7 +129,7 @@ class ToneTrainer(Trainer):
             before_abs = (damaged - clean).pow(2).mean((1, 2, 3))
             after_abs = (out - clean).pow(2).mean((1, 2, 3))
             change = torch.log((after_abs + PLAIN_FLOOR) / (before_abs + PLAIN_FLOOR))
-            loss = loss + torch.where(change > 0, HARM_WEIGHT * change, change).mean()
+            loss = loss + torch.where(change > 0, self.harm_weight * change, change).mean()
             logged |= {"mse": after_abs.mean().item(), "input_mse": before_abs.mean().item()}
         self.optimizers["tone"].zero_grad(set_to_none=True)
         loss.backward()
@@ -165,7 +168,7 @@ class ToneTrainer(Trainer):
                              f"curves; intact share {INTACT_SHARE})",
                    "loss": "per-channel affine-fitted MSE relative to the input's"
                            + (" plus the log ratio of plain MSEs (floor 10^-3.5), losses "
-                              f"weighted {HARM_WEIGHT}" if self.cfg.levels else ""),
+                              f"weighted {self.harm_weight}" if self.cfg.levels else ""),
                    "split": "crc32(name) % 10 == 0 is validation"}  # fmt: skip
         save_weights(path, unwrap(self.models["tone"]).state_dict(), tone_arch.ARCH, self.cfg,
                      summary, metrics, extra={"licence": licence})  # fmt: skip
