@@ -34,9 +34,7 @@ GREY_TOLERANCE = 2.0 / 255  # channels of a thumbnail this close: a grey photo
 # scan has no black and white to restore, and the network, which saw only photos, takes
 # its lack of range for the worst fading (a flat grey got its black point at 0.29).
 LEVELS_SPREAD = (0.05, 0.15)
-
-
-IDENTITY_LEVELS = np.array([0.0, 1.0])
+IDENTITY_LEVELS = np.array([0.0, 1.0])  # black stays 0, white stays 1
 
 
 @dataclass
