@@ -608,6 +608,7 @@ class RestorePipeline:
         if curve is not None:
             restored = curve(restored, out=restored)
             info["tone_curve"] = round(curve.deviation(), 4)
+            info["tone_levels"] = [round(float(v), 4) for v in curve.levels]
             if keep:
                 intermediates["tone_curve"] = restored.copy()
         if opts.keep_tone:

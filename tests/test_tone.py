@@ -202,3 +202,20 @@ def test_the_shipped_curve_undoes_fading_and_leaves_clean_photos_alone():
     assert np.mean(gains) > 2.0 and min(gains) > 0
     assert np.mean(tone_gains) > 4.0 and min(tone_gains) > 0
     assert min(kept) > 45.0
+
+
+def test_restore_deepens_a_faded_prints_blacks_and_reports_its_levels():
+    from oldphoto_cli.pipeline import RestoreOptions, RestorePipeline
+
+    clean = natural(104)
+    faded = fade_print(clean, np.random.default_rng(4))
+    pipe = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="none", with_scratch="off",
+                                          keep_tone=False, deblock=False))  # fmt: skip
+    result = pipe.restore(faded)
+    black, white = result.info["tone_levels"]
+    assert black > 0.05 and result.info["tone_curve"] > 0.05
+    assert np.percentile(result.image, 1) < np.percentile(faded, 1) - 0.05  # blacks deepened
+    assert psnr(result.image, clean) > psnr(faded, clean) + 3.0
+    plain = RestorePipeline(RestoreOptions(device="cpu", face_enhancer="none", with_scratch="off",
+                                           keep_tone=False, deblock=False, tone_curve=False))  # fmt: skip
+    assert "tone_levels" not in plain.restore(faded).info
