@@ -21,6 +21,7 @@ import io
 import numpy as np
 from PIL import Image
 
+from oldphoto_cli.classical import to_uint8
 from oldphoto_cli.imageio import bands
 
 QUALITIES = range(10, 96)  # the qualities searched for the dip
@@ -46,7 +47,7 @@ def jpeg_roundtrip(u8: np.ndarray, quality: int) -> np.ndarray:
 
 
 def _as_u8(rgb: np.ndarray) -> np.ndarray:
-    return rgb if rgb.dtype == np.uint8 else np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+    return rgb if rgb.dtype == np.uint8 else to_uint8(rgb)  # 8-bit photos are not copied
 
 
 def _dip(errors: np.ndarray) -> tuple[int | None, float]:
