@@ -328,8 +328,8 @@ RESTORE_OPTIONS = stacked(
         "--tone-curve/--no-tone-curve",
         default=True,
         show_default=True,
-        help="Undo a faded print's tone curve (one monotone curve per channel, estimated "
-        "from the whole photo).",
+        help="Undo a faded print's tone curve and lifted blacks (one monotone curve per "
+        "channel, then black and white points, estimated from the whole photo).",
     ),
     click.option(
         "--deblock/--no-deblock",
